@@ -1,0 +1,158 @@
+//! Stable, machine-readable error codes.
+//!
+//! Codes are part of the protocol: clients branch on them, so a code is never
+//! renamed or reused. The human message beside it is for people and logs and
+//! may change freely. Error bodies never carry internal error text (SQL,
+//! file paths): the server logs those and sends a code.
+
+use serde::{Deserialize, Serialize};
+
+/// Every error the server can answer with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The frame is not a JSON object with a numeric `id` and a string `op`
+    /// (includes invalid UTF-8 and non-JSON payloads).
+    BadFrame,
+    /// The frame exceeds the configured frame size limit.
+    FrameTooLarge,
+    /// `op` names no known operation.
+    UnknownOp,
+    /// The operation's `args` are missing, of the wrong type or out of range.
+    InvalidArgs,
+    /// A message body exceeds the configured body size limit.
+    BodyTooLarge,
+    /// The first frame of a connection must be `hello`.
+    HelloRequired,
+    /// The client's protocol version is not supported by this server.
+    UnsupportedVersion,
+    /// The operation needs a logged-in session.
+    NotAuthenticated,
+    /// `login`, `register` or `resume` on a session that is already logged in.
+    AlreadyAuthenticated,
+    /// Unknown user or wrong password (deliberately indistinguishable).
+    InvalidCredentials,
+    /// The session token is unknown, expired or revoked.
+    InvalidToken,
+    /// `register` with a username that is already taken.
+    UsernameTaken,
+    /// The username does not follow the rules (see `docs/PROTOCOL.md`).
+    InvalidUsername,
+    /// The password does not follow the rules (see `docs/PROTOCOL.md`).
+    InvalidPassword,
+    /// The named recipient does not exist.
+    UnknownUser,
+    /// The conversation does not exist or the caller is not a member.
+    UnknownConversation,
+    /// Too many requests in flight on this connection; slow down.
+    Overloaded,
+    /// Storage is temporarily unavailable. Nothing was stored: retry the
+    /// same request (with the same `cmid` for `send`).
+    Unavailable,
+    /// The server is shutting down; reconnect (possibly to another node).
+    ShuttingDown,
+    /// An unexpected server-side failure; it has been logged.
+    Internal,
+}
+
+impl ErrorCode {
+    /// Whether repeating the same request later can succeed. Clients retry
+    /// retryable errors with backoff; others need the request changed.
+    pub fn is_retryable(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::Overloaded | ErrorCode::Unavailable | ErrorCode::ShuttingDown
+        )
+    }
+
+    /// The code as it appears on the wire, e.g. `"invalid_args"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadFrame => "bad_frame",
+            ErrorCode::FrameTooLarge => "frame_too_large",
+            ErrorCode::UnknownOp => "unknown_op",
+            ErrorCode::InvalidArgs => "invalid_args",
+            ErrorCode::BodyTooLarge => "body_too_large",
+            ErrorCode::HelloRequired => "hello_required",
+            ErrorCode::UnsupportedVersion => "unsupported_version",
+            ErrorCode::NotAuthenticated => "not_authenticated",
+            ErrorCode::AlreadyAuthenticated => "already_authenticated",
+            ErrorCode::InvalidCredentials => "invalid_credentials",
+            ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::UsernameTaken => "username_taken",
+            ErrorCode::InvalidUsername => "invalid_username",
+            ErrorCode::InvalidPassword => "invalid_password",
+            ErrorCode::UnknownUser => "unknown_user",
+            ErrorCode::UnknownConversation => "unknown_conversation",
+            ErrorCode::Overloaded => "overloaded",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::ShuttingDown => "shutting_down",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The `error` object of a failed response: a stable code and a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ErrorBody {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ErrorBody {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for ErrorBody {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn as_str_matches_serde_name() {
+        let all = [
+            ErrorCode::BadFrame,
+            ErrorCode::FrameTooLarge,
+            ErrorCode::UnknownOp,
+            ErrorCode::InvalidArgs,
+            ErrorCode::BodyTooLarge,
+            ErrorCode::HelloRequired,
+            ErrorCode::UnsupportedVersion,
+            ErrorCode::NotAuthenticated,
+            ErrorCode::AlreadyAuthenticated,
+            ErrorCode::InvalidCredentials,
+            ErrorCode::InvalidToken,
+            ErrorCode::UsernameTaken,
+            ErrorCode::InvalidUsername,
+            ErrorCode::InvalidPassword,
+            ErrorCode::UnknownUser,
+            ErrorCode::UnknownConversation,
+            ErrorCode::Overloaded,
+            ErrorCode::Unavailable,
+            ErrorCode::ShuttingDown,
+            ErrorCode::Internal,
+        ];
+        for code in all {
+            let json = serde_json::to_string(&code).expect("serialise");
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! The Magpie wire protocol.
+//!
+//! One protocol, two transports: raw TCP carries each JSON document in a
+//! length-prefixed frame ([`frame`]), WebSocket carries one JSON document per
+//! text message. Both carry exactly the same JSON, so everything above the
+//! transport (the server's sessions, the client library) is written once.
+//!
+//! A client sends [`request`] frames, each with a request id; the server
+//! answers each with a [`response`] carrying the same id, and sends [`Push`]
+//! frames (new messages, read marks, go-away notices) at any time.
+//! `docs/PROTOCOL.md` is the language-neutral description of all of this.
+
+pub mod error;
+pub mod frame;
+pub mod request;
+pub mod response;
+pub mod types;
+
+pub use error::{ErrorBody, ErrorCode};
+pub use request::{ParseError, Request, RequestFrame};
+pub use response::{Push, ServerFrame};
+pub use types::*;
+
+/// The protocol version this build speaks. A client announces its version in
+/// `hello`; the server refuses versions it does not know rather than guess.
+pub const PROTOCOL_VERSION: u32 = 1;

@@ -1,0 +1,291 @@
+//! Client → server frames: `{"id": 7, "op": "send", "args": {...}}`.
+//!
+//! Parsing is two-step on purpose. The envelope (`id`, `op`, raw `args`) is
+//! read first, so that even when the arguments are wrong the error response
+//! can still carry the request id and name the operation. The arguments are
+//! then parsed into the operation's own type.
+
+use crate::error::{ErrorBody, ErrorCode};
+use crate::types::*;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+
+/// Every operation a client can ask for, with its arguments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "op", content = "args", rename_all = "snake_case")]
+pub enum Request {
+    Hello(Hello),
+    Register(Register),
+    Login(Login),
+    Resume(Resume),
+    Logout,
+    Send(Send),
+    Sync(Sync),
+    History(History),
+    Read(Read),
+    Conversations,
+    Ping,
+}
+
+/// A request with its correlation id, as it travels on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RequestFrame {
+    /// Chosen by the client; echoed in the response. Clients use increasing
+    /// numbers, but the server only echoes it.
+    pub id: u64,
+    #[serde(flatten)]
+    pub request: Request,
+}
+
+/// Why a frame could not be turned into a [`Request`], ready to be sent back.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", .body)]
+pub struct ParseError {
+    /// The request id, when the envelope was readable enough to find it.
+    pub id: Option<u64>,
+    pub body: ErrorBody,
+}
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    id: u64,
+    #[serde(borrow)]
+    op: Cow<'a, str>,
+    #[serde(borrow, default)]
+    args: Option<&'a RawValue>,
+}
+
+/// The id alone, to correlate an error when the rest of the envelope is bad.
+#[derive(Deserialize)]
+struct IdOnly {
+    id: u64,
+}
+
+impl RequestFrame {
+    /// Parse one frame's payload. Never panics, whatever the bytes.
+    pub fn parse(payload: &[u8]) -> Result<RequestFrame, ParseError> {
+        let envelope: Envelope<'_> = serde_json::from_slice(payload).map_err(|e| ParseError {
+            id: serde_json::from_slice::<IdOnly>(payload).ok().map(|x| x.id),
+            body: ErrorBody::new(
+                ErrorCode::BadFrame,
+                format!("expected {{\"id\": <u64>, \"op\": <string>, \"args\": {{...}}}}: {e}"),
+            ),
+        })?;
+        let id = envelope.id;
+        let request = parse_op(&envelope.op, envelope.args).map_err(|body| ParseError {
+            id: Some(id),
+            body,
+        })?;
+        Ok(RequestFrame { id, request })
+    }
+
+    /// Serialise for sending (the client side of [`RequestFrame::parse`]).
+    pub fn to_json(&self) -> Vec<u8> {
+        // Serialising plain data structs into a Vec cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
+fn parse_op(op: &str, args: Option<&RawValue>) -> Result<Request, ErrorBody> {
+    Ok(match op {
+        "hello" => Request::Hello(args_of(op, args)?),
+        "register" => Request::Register(args_of(op, args)?),
+        "login" => Request::Login(args_of(op, args)?),
+        "resume" => Request::Resume(args_of(op, args)?),
+        "logout" => no_args(op, args, Request::Logout)?,
+        "send" => Request::Send(args_of(op, args)?),
+        "sync" => Request::Sync(args_or_default(op, args)?),
+        "history" => Request::History(args_of(op, args)?),
+        "read" => Request::Read(args_of(op, args)?),
+        "conversations" => no_args(op, args, Request::Conversations)?,
+        "ping" => no_args(op, args, Request::Ping)?,
+        other => {
+            return Err(ErrorBody::new(
+                ErrorCode::UnknownOp,
+                format!("unknown operation {other:?}"),
+            ));
+        }
+    })
+}
+
+fn args_of<T: for<'de> Deserialize<'de>>(op: &str, args: Option<&RawValue>) -> Result<T, ErrorBody> {
+    let Some(raw) = args else {
+        return Err(ErrorBody::new(
+            ErrorCode::InvalidArgs,
+            format!("{op}: missing \"args\" object"),
+        ));
+    };
+    serde_json::from_str(raw.get())
+        .map_err(|e| ErrorBody::new(ErrorCode::InvalidArgs, format!("{op}: {e}")))
+}
+
+fn args_or_default<T: Default + for<'de> Deserialize<'de>>(
+    op: &str,
+    args: Option<&RawValue>,
+) -> Result<T, ErrorBody> {
+    match args {
+        None => Ok(T::default()),
+        Some(_) => args_of(op, args),
+    }
+}
+
+/// Operations without arguments accept a missing `args`, `null` or `{}`.
+fn no_args(op: &str, args: Option<&RawValue>, request: Request) -> Result<Request, ErrorBody> {
+    match args.map(|a| a.get().trim()) {
+        None | Some("null") => Ok(request),
+        Some(_) => {
+            args_of::<Empty>(op, args)?;
+            Ok(request)
+        }
+    }
+}
+
+impl Request {
+    /// The operation's wire name, for logs and metrics labels.
+    pub fn op_name(&self) -> &'static str {
+        match self {
+            Request::Hello(_) => "hello",
+            Request::Register(_) => "register",
+            Request::Login(_) => "login",
+            Request::Resume(_) => "resume",
+            Request::Logout => "logout",
+            Request::Send(_) => "send",
+            Request::Sync(_) => "sync",
+            Request::History(_) => "history",
+            Request::Read(_) => "read",
+            Request::Conversations => "conversations",
+            Request::Ping => "ping",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn every_request() -> Vec<Request> {
+        vec![
+            Request::Hello(Hello {
+                version: 1,
+                client: Some("test".into()),
+            }),
+            Request::Register(Register {
+                user: "alice".into(),
+                password: "correct horse".into(),
+            }),
+            Request::Login(Login {
+                user: "alice".into(),
+                password: "pw\"quoted\"".into(),
+                device: None,
+            }),
+            Request::Resume(Resume {
+                token: "abc".into(),
+            }),
+            Request::Logout,
+            Request::Send(Send {
+                to: "bob".into(),
+                cmid: "c1".into(),
+                body: "héllo 你好 🐦".into(),
+            }),
+            Request::Sync(Sync {
+                cursors: [(1, 5), (9, 0)].into_iter().collect(),
+                limit: Some(10),
+            }),
+            Request::History(History {
+                peer: Some("bob".into()),
+                before: Some(10),
+                ..History::default()
+            }),
+            Request::Read(Read { conv: 3, seq: 4 }),
+            Request::Conversations,
+            Request::Ping,
+        ]
+    }
+
+    #[test]
+    fn every_operation_round_trips() {
+        for (i, request) in every_request().into_iter().enumerate() {
+            let frame = RequestFrame {
+                id: i as u64,
+                request,
+            };
+            let json = frame.to_json();
+            let parsed = RequestFrame::parse(&json)
+                .unwrap_or_else(|e| panic!("{}: {e}", String::from_utf8_lossy(&json)));
+            assert_eq!(parsed, frame);
+            assert_eq!(
+                parsed.request.op_name(),
+                serde_json::from_slice::<serde_json::Value>(&json).expect("json")["op"]
+            );
+        }
+    }
+
+    /// Each bad frame and the error it must produce: (payload, id, code).
+    #[test]
+    fn bad_frames_get_precise_errors() {
+        let cases: &[(&[u8], Option<u64>, ErrorCode)] = &[
+            (b"", None, ErrorCode::BadFrame),
+            (b"not json", None, ErrorCode::BadFrame),
+            (b"[1,2]", None, ErrorCode::BadFrame),
+            (b"\xff\xfe{}", None, ErrorCode::BadFrame),
+            (b"{\"op\":\"ping\"}", None, ErrorCode::BadFrame),
+            (b"{\"id\":\"7\",\"op\":\"ping\"}", None, ErrorCode::BadFrame),
+            (b"{\"id\":7,\"op\":5}", Some(7), ErrorCode::BadFrame),
+            (b"{\"id\":-1,\"op\":\"ping\"}", None, ErrorCode::BadFrame),
+            (b"{\"id\":7,\"op\":\"fly\"}", Some(7), ErrorCode::UnknownOp),
+            (b"{\"id\":7,\"op\":\"send\"}", Some(7), ErrorCode::InvalidArgs),
+            (
+                b"{\"id\":7,\"op\":\"send\",\"args\":{\"to\":1,\"cmid\":\"a\",\"body\":\"b\"}}",
+                Some(7),
+                ErrorCode::InvalidArgs,
+            ),
+            (
+                b"{\"id\":7,\"op\":\"read\",\"args\":{\"conv\":\"x\",\"seq\":1}}",
+                Some(7),
+                ErrorCode::InvalidArgs,
+            ),
+            (b"{\"id\":7,\"op\":\"ping\",\"args\":[1]}", Some(7), ErrorCode::InvalidArgs),
+            (
+                b"{\"id\":7,\"op\":\"send\",\"args\":{\"to\":\"b\",\"cmid\":\"a\",\"body\":\"\\ud800\"}}",
+                Some(7),
+                ErrorCode::InvalidArgs,
+            ),
+        ];
+        for (payload, id, code) in cases {
+            let err = RequestFrame::parse(payload).expect_err(&String::from_utf8_lossy(payload));
+            assert_eq!(err.id, *id, "{}", String::from_utf8_lossy(payload));
+            assert_eq!(err.body.code, *code, "{}", String::from_utf8_lossy(payload));
+        }
+    }
+
+    #[test]
+    fn args_may_come_before_op_and_unknown_fields_are_ignored() {
+        let frame = RequestFrame::parse(
+            br#"{"args":{"conv":1,"seq":2,"extra":true},"op":"read","id":3,"v":1}"#,
+        )
+        .expect("parse");
+        assert_eq!(frame.id, 3);
+        assert_eq!(frame.request, Request::Read(Read { conv: 1, seq: 2 }));
+    }
+
+    #[test]
+    fn sync_without_args_means_from_the_start() {
+        let frame = RequestFrame::parse(br#"{"id":1,"op":"sync"}"#).expect("parse");
+        assert_eq!(frame.request, Request::Sync(Sync::default()));
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = RequestFrame::parse(&data);
+        }
+
+        #[test]
+        fn arbitrary_text_round_trips(to in ".{0,40}", cmid in ".{0,40}", body in ".{0,400}", id in any::<u64>()) {
+            let frame = RequestFrame { id, request: Request::Send(Send { to, cmid, body }) };
+            prop_assert_eq!(RequestFrame::parse(&frame.to_json()).expect("parse"), frame);
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! The arguments and results of every operation, and the objects they carry.
+//!
+//! Identifiers are 64-bit integers; timestamps are milliseconds since the
+//! Unix epoch (UTC). Optional fields may be omitted by clients.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A user's numeric id. Stable for the life of the account.
+pub type UserId = i64;
+/// A conversation's numeric id, shared by all its members.
+pub type ConvId = i64;
+/// A position in one conversation: 1 for its first message, then +1 per
+/// message, with no gaps.
+pub type Seq = i64;
+
+/// `hello`: the first frame of every connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    /// The protocol version the client speaks.
+    pub version: u32,
+    /// Free-form client name and version, for logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+}
+
+/// Result of `hello`: what the server speaks and the limits it enforces.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HelloOk {
+    pub version: u32,
+    /// Server software and version, e.g. `"magpie/0.1.0"`.
+    pub server: String,
+    /// Largest frame payload the server accepts, in bytes.
+    pub max_frame_bytes: u64,
+    /// Largest message body the server accepts, in bytes.
+    pub max_body_bytes: u64,
+    /// The server closes a connection that sends nothing for this long;
+    /// clients send `ping` well within it (a third of it is a good pace).
+    pub idle_timeout_secs: u64,
+}
+
+/// `register`: create an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Register {
+    pub user: String,
+    pub password: String,
+}
+
+/// Result of `register`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Registered {
+    pub user_id: UserId,
+    pub user: String,
+}
+
+/// `login`: authenticate this connection with a password and get a token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Login {
+    pub user: String,
+    pub password: String,
+    /// A name for this device ("laptop", "phone"), shown in session lists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+}
+
+/// `resume`: authenticate this connection with a token from an earlier login.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resume {
+    pub token: String,
+}
+
+/// Result of `login` and `resume`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Authenticated {
+    pub user_id: UserId,
+    pub user: String,
+    /// The session token; present only in the answer to `login`. Keep it
+    /// secret: it stands in for the password until it expires or is revoked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// When the token stops working (ms since the epoch).
+    pub expires_at: i64,
+}
+
+/// `send`: a text message to another user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Send {
+    /// Recipient's username.
+    pub to: String,
+    /// Client message id: unique per sender, chosen by the client (a UUID is
+    /// ideal). Sending again with the same `cmid` returns the first ack and
+    /// stores nothing new, so a client that lost an ack can safely retry.
+    pub cmid: String,
+    /// The text, at most `max_body_bytes` bytes of UTF-8.
+    pub body: String,
+}
+
+/// Result of `send`: sent only once the message is durably stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendOk {
+    /// Server message id, unique across the server.
+    pub msg_id: i64,
+    pub conv: ConvId,
+    pub seq: Seq,
+    /// Server timestamp (ms since the epoch).
+    pub ts: i64,
+    /// True when this `cmid` had been stored before and this is its first ack
+    /// again.
+    pub duplicate: bool,
+}
+
+/// A stored message, as pushed, synced and listed in history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub msg_id: i64,
+    pub conv: ConvId,
+    pub seq: Seq,
+    /// Sender's username.
+    pub from: String,
+    /// Recipient's username.
+    pub to: String,
+    pub body: String,
+    pub ts: i64,
+    /// The sender's client message id.
+    pub cmid: String,
+}
+
+/// `sync`: fetch every message newer than what the client already has.
+///
+/// The client names, per conversation, the highest seq it holds without a
+/// gap; conversations it does not name count as 0 (it has nothing). The
+/// server answers with messages above those positions, in (conv, seq) order,
+/// at most `limit` of them; when `more` is true the client advances its
+/// cursors and asks again. The number of round trips depends on how many
+/// messages are missing, not on how many conversations the user has.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sync {
+    /// Conversation id → highest seq held. JSON object keys are the decimal
+    /// conversation ids.
+    #[serde(default)]
+    pub cursors: BTreeMap<ConvId, Seq>,
+    /// Most messages to return (default 500, at most 1000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+/// Result of `sync`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncOk {
+    pub messages: Vec<Message>,
+    /// More messages are waiting: sync again with advanced cursors.
+    pub more: bool,
+}
+
+/// `history`: one page of a conversation, newest first by position.
+///
+/// Name the conversation by `conv` or, for a 1:1 conversation, by `peer`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct History {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conv: Option<ConvId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<String>,
+    /// Only messages with seq below this (default: from the newest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<Seq>,
+    /// Page size (default 50, at most 500).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+/// Result of `history`: messages in ascending seq order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryOk {
+    /// The conversation the page belongs to (null if the peer and the
+    /// caller have never exchanged a message).
+    pub conv: Option<ConvId>,
+    pub messages: Vec<Message>,
+    /// Older messages exist: ask again with `before` = the first seq here.
+    pub more: bool,
+}
+
+/// `read`: mark a conversation read up to and including `seq`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Read {
+    pub conv: ConvId,
+    pub seq: Seq,
+}
+
+/// Result of `read` and payload of the `read` push: the conversation's read
+/// position after the operation (it never moves backwards).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadMark {
+    pub conv: ConvId,
+    pub read_seq: Seq,
+}
+
+/// The kind of a conversation. Only 1:1 conversations exist so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConvKind {
+    Direct,
+}
+
+/// One row of the conversation list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conversation {
+    pub conv: ConvId,
+    pub kind: ConvKind,
+    /// The other participant's username (1:1 conversations).
+    pub peer: String,
+    pub last: Option<Message>,
+    pub max_seq: Seq,
+    pub read_seq: Seq,
+    /// Messages after `read_seq`. Sending a message marks everything before
+    /// it read for the sender.
+    pub unread: i64,
+}
+
+/// Result of `conversations`, most recently active first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationsOk {
+    pub conversations: Vec<Conversation>,
+}
+
+/// Payload of the `goaway` push: the server is about to close the connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GoAway {
+    /// Why: `"shutdown"`, `"slow_consumer"`, `"idle"`, `"logout"`.
+    pub reason: String,
+    /// Wait at least this long before reconnecting.
+    pub reconnect_after_ms: u64,
+}
+
+/// The empty result of operations that return nothing (`logout`, `ping`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Empty {}
