@@ -52,8 +52,14 @@ mod tests {
     fn two_frames_in_one_read_decode_separately() {
         let mut buf = encode(&[b"{\"a\":1}", b"{\"b\":2}"]);
         let mut codec = tcp_codec(DEFAULT_MAX_FRAME_BYTES);
-        assert_eq!(&codec.decode(&mut buf).expect("ok").expect("frame")[..], b"{\"a\":1}");
-        assert_eq!(&codec.decode(&mut buf).expect("ok").expect("frame")[..], b"{\"b\":2}");
+        assert_eq!(
+            &codec.decode(&mut buf).expect("ok").expect("frame")[..],
+            b"{\"a\":1}"
+        );
+        assert_eq!(
+            &codec.decode(&mut buf).expect("ok").expect("frame")[..],
+            b"{\"b\":2}"
+        );
         assert!(codec.decode(&mut buf).expect("ok").is_none());
     }
 

@@ -12,6 +12,7 @@
 
 pub mod error;
 pub mod frame;
+pub mod limits;
 pub mod request;
 pub mod response;
 pub mod types;

@@ -73,10 +73,8 @@ impl RequestFrame {
             ),
         })?;
         let id = envelope.id;
-        let request = parse_op(&envelope.op, envelope.args).map_err(|body| ParseError {
-            id: Some(id),
-            body,
-        })?;
+        let request = parse_op(&envelope.op, envelope.args)
+            .map_err(|body| ParseError { id: Some(id), body })?;
         Ok(RequestFrame { id, request })
     }
 
@@ -109,7 +107,10 @@ fn parse_op(op: &str, args: Option<&RawValue>) -> Result<Request, ErrorBody> {
     })
 }
 
-fn args_of<T: for<'de> Deserialize<'de>>(op: &str, args: Option<&RawValue>) -> Result<T, ErrorBody> {
+fn args_of<T: for<'de> Deserialize<'de>>(
+    op: &str,
+    args: Option<&RawValue>,
+) -> Result<T, ErrorBody> {
     let Some(raw) = args else {
         return Err(ErrorBody::new(
             ErrorCode::InvalidArgs,

@@ -50,7 +50,10 @@ pub fn encode_ok<T: Serialize>(id: u64, result: &T) -> Bytes {
         Ok(v) => Bytes::from(v),
         // Only a Serialize impl that fails on purpose gets here; the result
         // types of this crate never do.
-        Err(e) => encode_error(Some(id), &ErrorBody::new(ErrorCode::Internal, e.to_string())),
+        Err(e) => encode_error(
+            Some(id),
+            &ErrorBody::new(ErrorCode::Internal, e.to_string()),
+        ),
     }
 }
 
@@ -64,8 +67,14 @@ pub fn encode_error(id: Option<u64>, error: &ErrorBody) -> Bytes {
 pub enum ServerFrame {
     /// A success response; `result` is decoded by the caller that knows
     /// which operation it asked for.
-    Ok { id: u64, result: Box<RawValue> },
-    Err { id: Option<u64>, error: ErrorBody },
+    Ok {
+        id: u64,
+        result: Box<RawValue>,
+    },
+    Err {
+        id: Option<u64>,
+        error: ErrorBody,
+    },
     Push(Push),
 }
 
@@ -116,7 +125,10 @@ mod tests {
         match ServerFrame::parse(&bytes).expect("parse") {
             ServerFrame::Ok { id, result } => {
                 assert_eq!(id, 9);
-                assert_eq!(serde_json::from_str::<SendOk>(result.get()).expect("ack"), ack);
+                assert_eq!(
+                    serde_json::from_str::<SendOk>(result.get()).expect("ack"),
+                    ack
+                );
             }
             other => panic!("unexpected {other:?}"),
         }

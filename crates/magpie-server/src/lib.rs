@@ -1,1 +1,223 @@
-//! placeholder
+//! The Magpie server.
+//!
+//! Layers, each depending only on the ones below it:
+//! - [`transport`] and [`http`]: TCP framing and WebSocket, adapted to one
+//!   stream/sink shape;
+//! - [`session`]: one task per connection, the protocol state machine;
+//! - services: [`auth`] (accounts, tokens) and [`chat`] (send, sync,
+//!   history, read marks);
+//! - [`writer`] (group commit) and [`router`] (delivery to connections);
+//! - storage through `magpie_store::Store`.
+//!
+//! [`start`] wires them together and returns a [`RunningServer`].
+
+pub mod auth;
+pub mod chat;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod metrics;
+pub mod router;
+pub mod session;
+pub mod state;
+pub mod transport;
+pub mod writer;
+
+pub use config::Config;
+
+use crate::auth::Auth;
+use crate::metrics::Metrics;
+use crate::router::LocalRouter;
+use crate::state::AppState;
+use crate::writer::MessageWriter;
+use magpie_proto::ErrorBody;
+use magpie_store::{SqliteStore, Store, StoreError};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
+    #[error("initialisation: {0}")]
+    Init(ErrorBody),
+}
+
+/// How often expired tokens are deleted.
+const TOKEN_PURGE_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// A started server. Dropping it does not stop it; call [`shutdown`].
+///
+/// [`shutdown`]: RunningServer::shutdown
+#[derive(Debug)]
+pub struct RunningServer {
+    tcp_addr: SocketAddr,
+    http_addr: SocketAddr,
+    state: Arc<AppState>,
+    done: JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// The bound TCP address (useful with port 0).
+    pub fn tcp_addr(&self) -> SocketAddr {
+        self.tcp_addr
+    }
+
+    /// The bound HTTP/WebSocket address.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    /// Shared state, for tests and embedding (metrics, router).
+    pub fn state(&self) -> &Arc<AppState> {
+        &self.state
+    }
+
+    /// Begin a graceful shutdown without waiting for it.
+    pub fn trigger_shutdown(&self) {
+        self.state.shutdown.cancel();
+    }
+
+    /// Shut down gracefully: stop accepting, answer what is in flight,
+    /// commit queued messages, tell clients to go away, close storage.
+    pub async fn shutdown(self) {
+        self.trigger_shutdown();
+        self.wait().await;
+    }
+
+    /// Wait until the server has shut down (after a trigger).
+    pub async fn wait(self) {
+        let _ = self.done.await;
+    }
+}
+
+/// Start a server on the embedded SQLite store under `config.data_dir`.
+pub async fn start(config: Config) -> Result<RunningServer, StartError> {
+    config.validate().map_err(StartError::Config)?;
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::Io {
+        what: format!("creating data dir {}", config.data_dir.display()),
+        source,
+    })?;
+    let store = SqliteStore::open(&config.data_dir.join("magpie.db")).await?;
+    start_with_store(config, Arc::new(store)).await
+}
+
+/// Start a server on a given store.
+pub async fn start_with_store(
+    config: Config,
+    store: Arc<dyn Store>,
+) -> Result<RunningServer, StartError> {
+    config.validate().map_err(StartError::Config)?;
+    let metrics = Arc::new(Metrics::new());
+    let slow = metrics.slow_consumers.clone();
+    let router = Arc::new(LocalRouter::new(move || {
+        slow.inc();
+    }));
+    let (writer, writer_task) = MessageWriter::spawn(
+        store.clone(),
+        router.clone(),
+        metrics.clone(),
+        config.max_batch,
+    );
+    let auth = Auth::new(store.clone(), config.token_ttl)
+        .await
+        .map_err(StartError::Init)?;
+
+    let bind = |addr: SocketAddr, what: &'static str| async move {
+        TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Io {
+                what: format!("binding {what} listener on {addr}"),
+                source,
+            })
+    };
+    let tcp = bind(config.listen_tcp, "TCP").await?;
+    let http = bind(config.listen_http, "HTTP").await?;
+    let local = |l: &TcpListener| {
+        l.local_addr().map_err(|source| StartError::Io {
+            what: "reading listener address".into(),
+            source,
+        })
+    };
+    let (tcp_addr, http_addr) = (local(&tcp)?, local(&http)?);
+
+    let state = Arc::new(AppState::new(
+        config,
+        store.clone(),
+        router,
+        auth,
+        writer.clone(),
+        metrics,
+    ));
+    let tcp_task = tokio::spawn(transport::accept_tcp(tcp, state.clone()));
+    let http_task = {
+        let app = http::app(state.clone());
+        let shutdown = state.shutdown.clone();
+        tokio::spawn(async move {
+            axum::serve(http, app)
+                .with_graceful_shutdown(shutdown.cancelled_owned())
+                .await
+        })
+    };
+    let purge_task = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(TOKEN_PURGE_INTERVAL);
+            loop {
+                tokio::select! {
+                    () = state.shutdown.cancelled() => break,
+                    _ = tick.tick() => {
+                        if let Err(e) = state.store.purge_expired_tokens(clock::now_ms()).await {
+                            tracing::warn!(error = %e, "purging expired tokens failed");
+                        }
+                    }
+                }
+            }
+        })
+    };
+    tracing::info!(%tcp_addr, %http_addr, "magpie listening");
+
+    let done = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            state.shutdown.cancelled().await;
+            tracing::info!("shutting down");
+            let _ = tcp_task.await;
+            let _ = purge_task.await;
+            let grace = state.config.shutdown_grace;
+            // Connections see the shutdown token, finish their in-flight
+            // sends, send goaway and close.
+            state.connections.close();
+            if tokio::time::timeout(grace * 2, state.connections.wait())
+                .await
+                .is_err()
+            {
+                tracing::warn!("connections did not close within the grace period");
+            }
+            let _ = tokio::time::timeout(grace, http_task).await;
+            writer.close();
+            let _ = writer_task.await;
+            store.close().await;
+            tracing::info!("shut down");
+        })
+    };
+    Ok(RunningServer {
+        tcp_addr,
+        http_addr,
+        state,
+        done,
+    })
+}

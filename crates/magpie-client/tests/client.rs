@@ -1,0 +1,628 @@
+//! The client library against a scripted mock server, over both transports.
+
+mod mock;
+
+use magpie_client::{Accept, Client, ClientError, ClientOptions, Event, SyncState};
+use magpie_proto::{
+    ConvKind, Conversation, ConversationsOk, Empty, ErrorBody, ErrorCode, GoAway, History,
+    HistoryOk, Message, Push, ReadMark, Request, SendOk, SyncOk,
+};
+use mock::{Kind, Mock, Script, Seen};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+const KINDS: [Kind; 2] = [Kind::Tcp, Kind::Ws];
+
+fn message(conv: i64, seq: i64) -> Message {
+    Message {
+        msg_id: conv * 100 + seq,
+        conv,
+        seq,
+        from: "bob".into(),
+        to: "alice".into(),
+        body: format!("m{conv}.{seq}"),
+        ts: 1,
+        cmid: format!("c{conv}.{seq}"),
+    }
+}
+
+async fn connected(kind: Kind, script: Script) -> (Mock, Client) {
+    let mock = Mock::start(kind, script).await;
+    let client = Client::connect(&mock.url).await.expect("connect");
+    (mock, client)
+}
+
+#[tokio::test]
+async fn hello_is_exchanged_on_connect() {
+    for kind in KINDS {
+        let (_mock, client) = connected(kind, Script::default()).await;
+        assert_eq!(client.server_hello().server, "mock/0", "{kind:?}");
+        assert_eq!(client.server_hello().idle_timeout_secs, 60);
+        assert!(!client.is_closed());
+        assert!(format!("{client:?}").contains("mock/0"));
+        client.close().await;
+    }
+}
+
+#[tokio::test]
+async fn rejected_hello_is_a_server_error() {
+    for kind in KINDS {
+        let mock = Mock::start(
+            kind,
+            Script {
+                reject_hello: Some(ErrorBody::new(ErrorCode::UnsupportedVersion, "no")),
+                ..Script::default()
+            },
+        )
+        .await;
+        let err = Client::connect(&mock.url).await.expect_err("must fail");
+        assert_eq!(err.code(), Some(ErrorCode::UnsupportedVersion), "{kind:?}");
+        assert_eq!(err.to_string(), "unsupported_version: no");
+    }
+}
+
+#[tokio::test]
+async fn bad_urls_are_rejected_before_connecting() {
+    for url in ["http://x:1", "tcp://nohost", "", "wss:///"] {
+        let err = Client::connect(url).await.expect_err(url);
+        assert!(matches!(err, ClientError::InvalidUrl(_)), "{url}: {err:?}");
+        assert_eq!(err.code(), None);
+        assert_eq!(err.code_str(), "invalid_url");
+    }
+}
+
+#[tokio::test]
+async fn connection_refused_is_an_io_error() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    drop(listener);
+    let err = Client::connect(&addr.to_string())
+        .await
+        .expect_err("refused");
+    assert!(matches!(err, ClientError::Io(_)), "{err:?}");
+}
+
+/// Responses are routed by id, whatever order the server answers in.
+#[tokio::test]
+async fn concurrent_requests_are_routed_by_id() {
+    for kind in KINDS {
+        let (mut mock, client) = connected(kind, Script::default()).await;
+        let send = client.send_with_cmid("bob", "cmid-1", "hi");
+        let convs = client.conversations();
+        let read = client.read(3, 4);
+        let server = async {
+            let a = mock.request().await;
+            let b = mock.request().await;
+            let c = mock.request().await;
+            assert_eq!(
+                [a.id, b.id, c.id]
+                    .iter()
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .len(),
+                3
+            );
+            // Answer in reverse order of arrival.
+            for frame in [c, b, a] {
+                match frame.request {
+                    Request::Send(s) => {
+                        assert_eq!(
+                            (s.to.as_str(), s.cmid.as_str(), s.body.as_str()),
+                            ("bob", "cmid-1", "hi")
+                        );
+                        mock.ok(
+                            frame.id,
+                            &SendOk {
+                                msg_id: 9,
+                                conv: 3,
+                                seq: 5,
+                                ts: 7,
+                                duplicate: false,
+                            },
+                        );
+                    }
+                    Request::Conversations => mock.ok(
+                        frame.id,
+                        &ConversationsOk {
+                            conversations: vec![Conversation {
+                                conv: 3,
+                                kind: ConvKind::Direct,
+                                peer: "bob".into(),
+                                last: None,
+                                max_seq: 5,
+                                read_seq: 4,
+                                unread: 1,
+                            }],
+                        },
+                    ),
+                    Request::Read(r) => mock.ok(
+                        frame.id,
+                        &ReadMark {
+                            conv: r.conv,
+                            read_seq: r.seq,
+                        },
+                    ),
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+        };
+        let (ack, convs, read, ()) = tokio::join!(send, convs, read, server);
+        assert_eq!(ack.expect("send").seq, 5, "{kind:?}");
+        assert_eq!(convs.expect("conversations")[0].peer, "bob");
+        assert_eq!(
+            read.expect("read"),
+            ReadMark {
+                conv: 3,
+                read_seq: 4
+            }
+        );
+        client.close().await;
+    }
+}
+
+#[tokio::test]
+async fn ids_start_after_hello_and_increase() {
+    let (mut mock, client) = connected(Kind::Tcp, Script::default()).await;
+    // The mock answers ping by itself.
+    client.ping().await.expect("ping");
+    let (res, first) = tokio::join!(client.history(History::default()), async {
+        let f = mock.request().await;
+        mock.ok(
+            f.id,
+            &HistoryOk {
+                conv: None,
+                messages: vec![],
+                more: false,
+            },
+        );
+        f.id
+    });
+    res.expect("history");
+    // hello = 1, ping = 2, history = 3.
+    assert_eq!(first, 3);
+}
+
+#[tokio::test]
+async fn send_uses_a_fresh_uuid_each_time() {
+    let (mut mock, client) = connected(Kind::Tcp, Script::default()).await;
+    let mut cmids = Vec::new();
+    for _ in 0..2 {
+        let (res, ()) = tokio::join!(client.send("bob", "x"), async {
+            let f = mock.request().await;
+            if let Request::Send(s) = f.request {
+                cmids.push(s.cmid);
+            }
+            mock.ok(
+                f.id,
+                &SendOk {
+                    msg_id: 1,
+                    conv: 1,
+                    seq: 1,
+                    ts: 1,
+                    duplicate: false,
+                },
+            );
+        });
+        res.expect("send");
+    }
+    assert_eq!(cmids.len(), 2);
+    assert_ne!(cmids[0], cmids[1]);
+    assert_eq!(cmids[0].len(), 36, "uuid text form");
+}
+
+#[tokio::test]
+async fn server_errors_keep_their_code() {
+    for kind in KINDS {
+        let (mut mock, client) = connected(kind, Script::default()).await;
+        let (res, ()) = tokio::join!(client.login("alice", "wrong", None), async {
+            let f = mock.request().await;
+            mock.err(
+                Some(f.id),
+                ErrorCode::InvalidCredentials,
+                "bad user or password",
+            );
+        });
+        let err = res.expect_err("login must fail");
+        assert_eq!(err.code(), Some(ErrorCode::InvalidCredentials), "{kind:?}");
+        assert_eq!(err.code_str(), "invalid_credentials");
+        assert_eq!(err.message(), "bad user or password");
+        assert!(!err.is_retryable());
+    }
+}
+
+#[tokio::test]
+async fn pushes_and_uncorrelated_errors_arrive_in_order_then_closed() {
+    for kind in KINDS {
+        let (mock, mut client) = connected(kind, Script::default()).await;
+        mock.push(&Push::Message(message(1, 1)));
+        mock.err(None, ErrorCode::BadFrame, "what");
+        mock.push(&Push::Read(ReadMark {
+            conv: 1,
+            read_seq: 1,
+        }));
+        mock.push(&Push::Goaway(GoAway {
+            reason: "shutdown".into(),
+            reconnect_after_ms: 5,
+        }));
+        mock.close();
+        assert_eq!(
+            client.next_event().await,
+            Some(Event::Push(Push::Message(message(1, 1)))),
+            "{kind:?}"
+        );
+        assert_eq!(
+            client.next_event().await,
+            Some(Event::UncorrelatedError(ErrorBody::new(
+                ErrorCode::BadFrame,
+                "what"
+            )))
+        );
+        assert!(matches!(
+            client.next_event().await,
+            Some(Event::Push(Push::Read(_)))
+        ));
+        assert!(matches!(
+            client.next_event().await,
+            Some(Event::Push(Push::Goaway(_)))
+        ));
+        assert_eq!(client.next_event().await, Some(Event::Closed));
+        assert_eq!(client.next_event().await, None);
+        assert!(client.is_closed());
+        let err = client.ping().await.expect_err("closed");
+        assert!(matches!(err, ClientError::Closed), "{err:?}");
+    }
+}
+
+#[tokio::test]
+async fn next_push_skips_errors_and_ends_after_draining() {
+    for kind in KINDS {
+        let (mock, mut client) = connected(kind, Script::default()).await;
+        mock.push(&Push::Message(message(1, 1)));
+        mock.err(Some(999), ErrorCode::UnknownOp, "nope");
+        mock.push(&Push::Message(message(1, 2)));
+        mock.close();
+        assert_eq!(
+            client.next_push().await,
+            Some(Push::Message(message(1, 1))),
+            "{kind:?}"
+        );
+        assert_eq!(client.next_push().await, Some(Push::Message(message(1, 2))));
+        assert_eq!(client.next_push().await, None);
+        assert_eq!(client.try_next_push(), None);
+    }
+}
+
+#[tokio::test]
+async fn try_next_push_does_not_wait() {
+    let (mock, mut client) = connected(Kind::Ws, Script::default()).await;
+    assert_eq!(client.try_next_push(), None);
+    mock.push(&Push::Message(message(2, 1)));
+    // A round trip guarantees the push, sent earlier, has been read.
+    client.ping().await.expect("ping");
+    assert_eq!(client.try_next_push(), Some(Push::Message(message(2, 1))));
+    assert_eq!(client.try_next_push(), None);
+}
+
+#[tokio::test]
+async fn pending_requests_fail_with_closed_when_the_server_goes() {
+    for kind in KINDS {
+        let (mut mock, client) = connected(kind, Script::default()).await;
+        let (res, ()) = tokio::join!(client.conversations(), async {
+            mock.request().await;
+            mock.close();
+        });
+        assert!(matches!(res, Err(ClientError::Closed)), "{kind:?}: {res:?}");
+    }
+}
+
+#[tokio::test]
+async fn requests_time_out() {
+    let mock = Mock::start(Kind::Tcp, Script::default()).await;
+    let options = ClientOptions {
+        request_timeout: Duration::from_millis(200),
+        ..ClientOptions::default()
+    };
+    let client = Client::connect_with(&mock.url, options)
+        .await
+        .expect("connect");
+    let err = client.conversations().await.expect_err("no answer");
+    assert!(matches!(err, ClientError::Timeout), "{err:?}");
+    assert!(err.is_retryable());
+    // A late answer to the abandoned request is harmless.
+    mock.ok(
+        2,
+        &ConversationsOk {
+            conversations: vec![],
+        },
+    );
+    client.ping().await.expect("connection still fine");
+}
+
+#[tokio::test]
+async fn unexpected_result_shape_is_a_protocol_error() {
+    for kind in KINDS {
+        let (mut mock, client) = connected(kind, Script::default()).await;
+        let (res, ()) = tokio::join!(client.conversations(), async {
+            let f = mock.request().await;
+            mock.ok(f.id, &Empty {});
+        });
+        assert!(
+            matches!(res, Err(ClientError::Protocol(_))),
+            "{kind:?}: {res:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn garbage_from_the_server_does_not_kill_the_connection() {
+    for kind in KINDS {
+        let (mut mock, mut client) = connected(kind, Script::default()).await;
+        mock.send_raw("not json at all");
+        mock.send_raw(r#"{"push":"typing","data":{}}"#);
+        mock.send_raw(r#"{"id":"seven"}"#);
+        mock.send_raw("[]");
+        let (res, ()) = tokio::join!(client.conversations(), async {
+            let f = mock.request().await;
+            // Malformed answer to a pending request fails just that request.
+            mock.send_raw(format!(r#"{{"id":{},"neither":true}}"#, f.id));
+        });
+        assert!(
+            matches!(res, Err(ClientError::Protocol(_))),
+            "{kind:?}: {res:?}"
+        );
+        client.ping().await.expect("still connected");
+        assert_eq!(client.try_next_push(), None);
+    }
+}
+
+#[tokio::test]
+async fn oversized_frames_from_the_server_end_the_connection() {
+    for kind in KINDS {
+        let mock = Mock::start(kind, Script::default()).await;
+        let options = ClientOptions {
+            max_frame_bytes: 1024,
+            ..ClientOptions::default()
+        };
+        let mut client = Client::connect_with(&mock.url, options)
+            .await
+            .expect("connect");
+        let big = Push::Message(Message {
+            body: "x".repeat(4096),
+            ..message(1, 1)
+        });
+        mock.push(&big);
+        assert_eq!(client.next_push().await, None, "{kind:?}");
+    }
+}
+
+#[tokio::test]
+async fn send_raw_writes_the_payload_verbatim() {
+    for kind in KINDS {
+        let (mut mock, mut client) = connected(kind, Script::default()).await;
+        client
+            .send_raw(b"{\"id\":77,\"op\":\"bogus\"}".to_vec())
+            .await
+            .expect("raw");
+        client
+            .send_raw(vec![0xff, 0x00, 0x01])
+            .await
+            .expect("raw binary");
+        client.send_raw(Vec::new()).await.expect("raw empty");
+        for want in [
+            &b"{\"id\":77,\"op\":\"bogus\"}"[..],
+            &[0xff, 0x00, 0x01],
+            b"",
+        ] {
+            match mock.next().await {
+                Seen::Frame(payload, _) => assert_eq!(payload, want, "{kind:?}"),
+                other => panic!("{other:?}"),
+            }
+        }
+        mock.err(
+            Some(77),
+            ErrorCode::UnknownOp,
+            "unknown operation \"bogus\"",
+        );
+        match client.next_event().await {
+            Some(Event::UncorrelatedError(e)) => assert_eq!(e.code, ErrorCode::UnknownOp),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn heartbeat_pings_while_idle() {
+    for kind in KINDS {
+        let mut mock = Mock::start(kind, Script::default()).await;
+        let options = ClientOptions {
+            heartbeat: Some(Duration::from_millis(50)),
+            ..ClientOptions::default()
+        };
+        let client = Client::connect_with(&mock.url, options)
+            .await
+            .expect("connect");
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let pings = mock
+            .drain()
+            .into_iter()
+            .filter(|s| matches!(s, Seen::Ping(0)))
+            .count();
+        assert!((3..=9).contains(&pings), "{kind:?}: {pings} pings");
+        assert!(!client.is_closed());
+    }
+}
+
+#[tokio::test]
+async fn heartbeat_defaults_to_a_third_of_the_idle_timeout() {
+    let mut mock = Mock::start(
+        Kind::Tcp,
+        Script {
+            idle_timeout_secs: 1,
+            ..Script::default()
+        },
+    )
+    .await;
+    let client = Client::connect(&mock.url).await.expect("connect");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let pings = mock
+        .drain()
+        .into_iter()
+        .filter(|s| matches!(s, Seen::Ping(0)))
+        .count();
+    assert!((2..=4).contains(&pings), "{pings} pings");
+    client.close().await;
+}
+
+#[tokio::test]
+async fn heartbeat_can_be_disabled() {
+    let mut mock = Mock::start(
+        Kind::Tcp,
+        Script {
+            idle_timeout_secs: 1,
+            ..Script::default()
+        },
+    )
+    .await;
+    let options = ClientOptions {
+        heartbeat: Some(Duration::ZERO),
+        ..ClientOptions::default()
+    };
+    let _client = Client::connect_with(&mock.url, options)
+        .await
+        .expect("connect");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(mock.drain().is_empty());
+}
+
+#[tokio::test]
+async fn unanswered_heartbeats_close_the_connection() {
+    let mock = Mock::start(
+        Kind::Tcp,
+        Script {
+            answer_pings: false,
+            ..Script::default()
+        },
+    )
+    .await;
+    let options = ClientOptions {
+        heartbeat: Some(Duration::from_millis(50)),
+        request_timeout: Duration::from_millis(300),
+        ..ClientOptions::default()
+    };
+    let mut client = Client::connect_with(&mock.url, options)
+        .await
+        .expect("connect");
+    let ended = tokio::time::timeout(Duration::from_secs(3), client.next_event()).await;
+    assert_eq!(ended.expect("closed in time"), Some(Event::Closed));
+}
+
+#[tokio::test]
+async fn close_is_polite() {
+    for kind in KINDS {
+        let (mut mock, client) = connected(kind, Script::default()).await;
+        client.close().await;
+        assert!(matches!(mock.next().await, Seen::Eof), "{kind:?}");
+    }
+}
+
+#[tokio::test]
+async fn dropping_the_client_closes_the_connection() {
+    let (mut mock, client) = connected(Kind::Ws, Script::default()).await;
+    drop(client);
+    assert!(matches!(mock.next().await, Seen::Eof));
+}
+
+#[tokio::test]
+async fn catch_up_pages_through_sync_and_skips_what_it_has() {
+    for kind in KINDS {
+        let (mut mock, client) = connected(kind, Script::default()).await;
+        let mut state = SyncState::new();
+        assert_eq!(state.accept(&message(1, 1)), Accept::New);
+        let server = async {
+            // Page 1: the client has conv 1 up to 1.
+            let f = mock.request().await;
+            let Request::Sync(sync) = f.request else {
+                panic!("expected sync")
+            };
+            assert_eq!(sync.cursors, BTreeMap::from([(1, 1)]));
+            assert_eq!(sync.limit, Some(1000));
+            mock.ok(
+                f.id,
+                &SyncOk {
+                    messages: vec![message(1, 1), message(1, 2), message(2, 1)],
+                    more: true,
+                },
+            );
+            // Page 2: cursors advanced.
+            let f = mock.request().await;
+            let Request::Sync(sync) = f.request else {
+                panic!("expected sync")
+            };
+            assert_eq!(sync.cursors, BTreeMap::from([(1, 2), (2, 1)]));
+            mock.ok(
+                f.id,
+                &SyncOk {
+                    messages: vec![message(2, 2)],
+                    more: false,
+                },
+            );
+        };
+        let (fresh, ()) = tokio::join!(state.catch_up(&client), server);
+        let fresh = fresh.expect("catch up");
+        let got: Vec<(i64, i64)> = fresh.iter().map(|m| (m.conv, m.seq)).collect();
+        assert_eq!(got, [(1, 2), (2, 1), (2, 2)], "{kind:?}");
+        assert_eq!(state.position(2), 2);
+        assert_eq!(state.accept(&message(2, 2)), Accept::Duplicate);
+    }
+}
+
+#[tokio::test]
+async fn catch_up_refuses_to_loop_without_progress() {
+    let (mut mock, client) = connected(Kind::Tcp, Script::default()).await;
+    let mut state = SyncState::new();
+    let (res, ()) = tokio::join!(state.catch_up(&client), async {
+        let f = mock.request().await;
+        mock.ok(
+            f.id,
+            &SyncOk {
+                messages: vec![message(1, 5)],
+                more: true,
+            },
+        );
+    });
+    assert!(matches!(res, Err(ClientError::Protocol(_))), "{res:?}");
+}
+
+#[tokio::test]
+async fn many_pipelined_requests() {
+    for kind in KINDS {
+        let (mut mock, client) = connected(kind, Script::default()).await;
+        let n = 500;
+        let requests = futures::future::join_all((0..n).map(|i| {
+            let client = &client;
+            async move { client.send_with_cmid("bob", &format!("c{i}"), "x").await }
+        }));
+        let server = async {
+            for _ in 0..n {
+                let f = mock.request().await;
+                let Request::Send(s) = f.request else {
+                    panic!()
+                };
+                let seq: i64 = s.cmid[1..].parse().expect("cmid");
+                mock.ok(
+                    f.id,
+                    &SendOk {
+                        msg_id: seq,
+                        conv: 1,
+                        seq,
+                        ts: 0,
+                        duplicate: false,
+                    },
+                );
+            }
+        };
+        let (acks, ()) = tokio::join!(requests, server);
+        for (i, ack) in acks.into_iter().enumerate() {
+            assert_eq!(ack.expect("ack").seq, i as i64, "{kind:?}");
+        }
+    }
+}

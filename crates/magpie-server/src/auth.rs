@@ -1,0 +1,236 @@
+//! Accounts and login sessions.
+//!
+//! Passwords are hashed with Argon2id (the `argon2` crate's defaults: 19 MiB,
+//! 2 passes) on the blocking pool, never on the runtime threads. Tokens are
+//! 32 random bytes; only their SHA-256 is stored, so the database alone
+//! cannot log anyone in, and revocation is deleting one row.
+//!
+//! Unknown users and wrong passwords must be indistinguishable, in the error
+//! and in timing: a login for an unknown user still verifies a password
+//! against a dummy hash.
+
+use crate::clock::now_ms;
+use crate::error::{from_store, invalid_args};
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use base64::Engine;
+use magpie_proto::limits::{DEVICE_MAX, PASSWORD_MAX, PASSWORD_MIN, normalize_username};
+use magpie_proto::{ErrorBody, ErrorCode, UserId};
+use magpie_store::Store;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A successful login or resume.
+#[derive(Debug, Clone)]
+pub struct LoggedIn {
+    pub user_id: UserId,
+    pub username: String,
+    /// The new token (login only).
+    pub token: Option<String>,
+    pub token_hash: [u8; 32],
+    pub expires_at: i64,
+}
+
+/// The account service.
+#[derive(Debug)]
+pub struct Auth {
+    store: Arc<dyn Store>,
+    token_ttl: Duration,
+    /// Verified against when the user does not exist, to equalise timing.
+    dummy_hash: String,
+}
+
+impl Auth {
+    pub async fn new(store: Arc<dyn Store>, token_ttl: Duration) -> Result<Auth, ErrorBody> {
+        let random: [u8; 16] = rand::random();
+        let dummy_hash = hash_password(random.to_vec()).await?;
+        Ok(Auth {
+            store,
+            token_ttl,
+            dummy_hash,
+        })
+    }
+
+    /// Create an account.
+    pub async fn register(
+        &self,
+        user: &str,
+        password: &str,
+    ) -> Result<(UserId, String), ErrorBody> {
+        let username = normalize_username(user).ok_or_else(|| {
+            ErrorBody::new(
+                ErrorCode::InvalidUsername,
+                "usernames are 3-32 characters of a-z, 0-9, '_', '.', '-'",
+            )
+        })?;
+        if !(PASSWORD_MIN..=PASSWORD_MAX).contains(&password.len()) {
+            return Err(ErrorBody::new(
+                ErrorCode::InvalidPassword,
+                format!("passwords are {PASSWORD_MIN}-{PASSWORD_MAX} bytes"),
+            ));
+        }
+        let hash = hash_password(password.as_bytes().to_vec()).await?;
+        let id = self
+            .store
+            .create_user(&username, &hash, now_ms())
+            .await
+            .map_err(from_store)?;
+        Ok((id, username))
+    }
+
+    /// Check a password and open a session with a new token.
+    pub async fn login(
+        &self,
+        user: &str,
+        password: &str,
+        device: Option<&str>,
+    ) -> Result<LoggedIn, ErrorBody> {
+        let device = device.unwrap_or("");
+        if device.len() > DEVICE_MAX || device.contains('\0') {
+            return Err(invalid_args(format!(
+                "device names are at most {DEVICE_MAX} bytes, without U+0000"
+            )));
+        }
+        if password.len() > PASSWORD_MAX {
+            return Err(invalid_credentials());
+        }
+        let record = match normalize_username(user) {
+            Some(name) => self.store.user_by_name(&name).await.map_err(from_store)?,
+            None => None,
+        };
+        let hash = record
+            .as_ref()
+            .map_or_else(|| self.dummy_hash.clone(), |r| r.password_hash.clone());
+        let matches = verify_password(password.as_bytes().to_vec(), hash).await?;
+        let Some(record) = record.filter(|_| matches) else {
+            return Err(invalid_credentials());
+        };
+        let token = new_token();
+        let token_hash = hash_token(&token);
+        let now = now_ms();
+        let ttl = i64::try_from(self.token_ttl.as_millis()).unwrap_or(i64::MAX);
+        let expires_at = now.saturating_add(ttl);
+        self.store
+            .create_token(&token_hash, record.id, device, now, expires_at)
+            .await
+            .map_err(from_store)?;
+        Ok(LoggedIn {
+            user_id: record.id,
+            username: record.username,
+            token: Some(token),
+            token_hash,
+            expires_at,
+        })
+    }
+
+    /// Open a session with an existing token.
+    pub async fn resume(&self, token: &str) -> Result<LoggedIn, ErrorBody> {
+        let token_hash = hash_token(token);
+        let record = self
+            .store
+            .token(&token_hash, now_ms())
+            .await
+            .map_err(from_store)?
+            .ok_or_else(|| {
+                ErrorBody::new(ErrorCode::InvalidToken, "token unknown, expired or revoked")
+            })?;
+        Ok(LoggedIn {
+            user_id: record.user_id,
+            username: record.username,
+            token: None,
+            token_hash,
+            expires_at: record.expires_at,
+        })
+    }
+
+    /// Revoke the session's token.
+    pub async fn logout(&self, token_hash: &[u8; 32]) -> Result<(), ErrorBody> {
+        self.store
+            .revoke_token(token_hash)
+            .await
+            .map_err(from_store)
+    }
+}
+
+fn invalid_credentials() -> ErrorBody {
+    ErrorBody::new(
+        ErrorCode::InvalidCredentials,
+        "unknown user or wrong password",
+    )
+}
+
+/// A fresh token: 32 bytes from the OS-seeded CSPRNG, base64url.
+fn new_token() -> String {
+    let bytes: [u8; 32] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Tokens are looked up by their SHA-256. Tokens carry 256 bits of entropy,
+/// so a fast hash is enough (unlike passwords), and an index lookup on the
+/// hash leaks nothing useful about the token through timing.
+pub fn hash_token(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+async fn hash_password(password: Vec<u8>) -> Result<String, ErrorBody> {
+    tokio::task::spawn_blocking(move || {
+        Argon2::default()
+            .hash_password(&password)
+            .map(|h| h.to_string())
+    })
+    .await
+    .map_err(|e| internal("password hashing task failed", &e))?
+    .map_err(|e| internal("password hashing failed", &e))
+}
+
+async fn verify_password(password: Vec<u8>, hash: String) -> Result<bool, ErrorBody> {
+    tokio::task::spawn_blocking(move || {
+        Argon2::default()
+            .verify_password(&password, hash.as_str())
+            .is_ok()
+    })
+    .await
+    .map_err(|e| internal("password verification task failed", &e))
+}
+
+fn internal(what: &str, e: &dyn std::fmt::Display) -> ErrorBody {
+    tracing::error!(error = %e, "{what}");
+    ErrorBody::new(ErrorCode::Internal, "internal error")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_random_and_url_safe() {
+        let a = new_token();
+        let b = new_token();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 43);
+        assert!(
+            a.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+        );
+        assert_ne!(hash_token(&a), hash_token(&b));
+    }
+
+    #[tokio::test]
+    async fn password_hash_is_argon2id_and_verifies() {
+        let hash = hash_password(b"correct horse".to_vec())
+            .await
+            .expect("hash");
+        assert!(hash.starts_with("$argon2id$"), "{hash}");
+        assert!(
+            verify_password(b"correct horse".to_vec(), hash.clone())
+                .await
+                .expect("verify")
+        );
+        assert!(
+            !verify_password(b"wrong horse".to_vec(), hash)
+                .await
+                .expect("verify")
+        );
+    }
+}

@@ -1,0 +1,96 @@
+//! Server configuration: the typed, validated settings the server runs with.
+//! Parsing flags, environment and TOML files is the binary's job; this crate
+//! only receives the result.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything the server needs to start. `Default` gives the documented
+/// defaults (see README.md).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the SQLite database lives (created if missing).
+    pub data_dir: PathBuf,
+    /// Raw TCP listener (length-prefixed JSON frames).
+    pub listen_tcp: SocketAddr,
+    /// HTTP listener: WebSocket at /ws, /healthz, /metrics.
+    pub listen_http: SocketAddr,
+    /// Largest frame payload accepted from a client.
+    pub max_frame_bytes: usize,
+    /// Largest message body accepted in `send`.
+    pub max_body_bytes: usize,
+    /// A connection that sends nothing for this long is closed.
+    pub idle_timeout: Duration,
+    /// A write to a client that does not finish in this long closes it.
+    pub write_timeout: Duration,
+    /// How long a login token stays valid.
+    pub token_ttl: Duration,
+    /// Frames queued for one connection before it counts as too slow and
+    /// is disconnected (it then recovers what it missed with `sync`).
+    pub send_queue: usize,
+    /// Unacknowledged `send`s one connection may have in flight; beyond it
+    /// the server stops reading that connection until acks go out.
+    pub max_inflight_sends: usize,
+    /// Most messages committed in one transaction (group commit).
+    pub max_batch: usize,
+    /// On shutdown, how long to wait for connections to finish.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("magpie-data"),
+            listen_tcp: SocketAddr::from(([0, 0, 0, 0], 7070)),
+            listen_http: SocketAddr::from(([0, 0, 0, 0], 7071)),
+            max_frame_bytes: magpie_proto::frame::DEFAULT_MAX_FRAME_BYTES,
+            max_body_bytes: magpie_proto::frame::DEFAULT_MAX_BODY_BYTES,
+            idle_timeout: Duration::from_secs(60),
+            write_timeout: Duration::from_secs(10),
+            token_ttl: Duration::from_secs(30 * 24 * 3600),
+            send_queue: 1024,
+            max_inflight_sends: 256,
+            max_batch: 512,
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Config {
+    /// A config for tests and embedding: loopback, ephemeral ports.
+    pub fn ephemeral(data_dir: impl Into<PathBuf>) -> Config {
+        Config {
+            data_dir: data_dir.into(),
+            listen_tcp: SocketAddr::from(([127, 0, 0, 1], 0)),
+            listen_http: SocketAddr::from(([127, 0, 0, 1], 0)),
+            ..Config::default()
+        }
+    }
+
+    /// Reject settings the server cannot run with, with a reason.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.max_frame_bytes < 1024 {
+            return Err("max_frame_bytes must be at least 1024".into());
+        }
+        // A body can grow sixfold in JSON (each control byte becomes
+        // \u00XX); one message must always fit in one frame.
+        if self.max_body_bytes == 0
+            || self.max_body_bytes.saturating_mul(6).saturating_add(1024) > self.max_frame_bytes
+        {
+            return Err(
+                "max_body_bytes must be positive and at most (max_frame_bytes - 1024) / 6".into(),
+            );
+        }
+        if self.idle_timeout < Duration::from_secs(1) {
+            return Err("idle_timeout must be at least 1 second".into());
+        }
+        if self.send_queue == 0 || self.max_inflight_sends == 0 || self.max_batch == 0 {
+            return Err("send_queue, max_inflight_sends and max_batch must be positive".into());
+        }
+        if self.token_ttl < Duration::from_secs(60) {
+            return Err("token_ttl must be at least a minute".into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,104 @@
+//! Prometheus metrics, held in an explicit registry (no global recorder) so
+//! that several servers can run in one test process without mixing counts.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// Label telling the two transports apart.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TransportLabel {
+    pub transport: &'static str,
+}
+
+/// Every metric the server exports at `/metrics`.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    pub connections: Family<TransportLabel, Gauge>,
+    pub logins: Counter,
+    pub login_failures: Counter,
+    pub messages_in: Counter,
+    pub messages_out: Counter,
+    pub slow_consumers: Counter,
+    pub send_ack_seconds: Histogram,
+    pub store_batch_size: Histogram,
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("magpie");
+        let connections = Family::<TransportLabel, Gauge>::default();
+        let logins = Counter::default();
+        let login_failures = Counter::default();
+        let messages_in = Counter::default();
+        let messages_out = Counter::default();
+        let slow_consumers = Counter::default();
+        let send_ack_seconds = Histogram::new(exponential_buckets(0.000_1, 2.0, 18));
+        let store_batch_size = Histogram::new(exponential_buckets(1.0, 2.0, 12));
+        registry.register(
+            "connections",
+            "Open client connections",
+            connections.clone(),
+        );
+        registry.register("logins", "Successful logins and resumes", logins.clone());
+        registry.register(
+            "login_failures",
+            "Rejected logins and resumes",
+            login_failures.clone(),
+        );
+        registry.register(
+            "messages_in",
+            "Messages durably stored",
+            messages_in.clone(),
+        );
+        registry.register(
+            "messages_out",
+            "Message pushes queued to client connections",
+            messages_out.clone(),
+        );
+        registry.register(
+            "slow_consumer_disconnects",
+            "Connections closed because they could not keep up",
+            slow_consumers.clone(),
+        );
+        registry.register(
+            "send_ack_seconds",
+            "Time from receiving a send to writing its ack",
+            send_ack_seconds.clone(),
+        );
+        registry.register(
+            "store_batch_size",
+            "Messages per group-commit transaction",
+            store_batch_size.clone(),
+        );
+        Metrics {
+            registry,
+            connections,
+            logins,
+            login_failures,
+            messages_in,
+            messages_out,
+            slow_consumers,
+            send_ack_seconds,
+            store_batch_size,
+        }
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}

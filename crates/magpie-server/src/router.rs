@@ -1,0 +1,252 @@
+//! Delivery between sessions.
+//!
+//! Services never look for a recipient's connections themselves: they hand
+//! an encoded frame and a list of users to a [`Router`], which knows where
+//! those users' connections are. [`LocalRouter`] knows only this process;
+//! the cluster router (Redis pub/sub) implements the same trait, so no
+//! service may assume that every user is connected here.
+//!
+//! Delivery is a non-blocking `try_send` into each connection's bounded
+//! queue. A connection whose queue is full is too slow: it is kicked rather
+//! than allowed to slow the sender or grow memory without bound, and it
+//! recovers what it missed with `sync` when it reconnects. Nothing is lost
+//! because every message was stored before it was routed.
+
+use bytes::Bytes;
+use magpie_proto::UserId;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, RwLock};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Identifies one connection (one device session) within this process.
+pub type SessionId = u64;
+
+/// Why a connection was closed from outside its own task; sent to the
+/// client in the `goaway` push.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KickReason {
+    SlowConsumer,
+    Logout,
+}
+
+impl KickReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KickReason::SlowConsumer => "slow_consumer",
+            KickReason::Logout => "logout",
+        }
+    }
+}
+
+/// Lets others close a connection: the connection's task watches `token`.
+#[derive(Debug, Default)]
+pub struct Kick {
+    pub token: CancellationToken,
+    reason: OnceLock<KickReason>,
+}
+
+impl Kick {
+    /// Ask the connection to close; the first reason given wins.
+    pub fn kick(&self, reason: KickReason) {
+        let _ = self.reason.set(reason);
+        self.token.cancel();
+    }
+
+    pub fn reason(&self) -> Option<KickReason> {
+        self.reason.get().copied()
+    }
+}
+
+/// What the router keeps per connection: small, because there may be
+/// hundreds of thousands.
+#[derive(Debug, Clone)]
+pub struct SessionHandle {
+    pub id: SessionId,
+    /// Identifies the login token the connection authenticated with (the
+    /// first 8 bytes of its hash), so that logout can close every connection
+    /// of that token.
+    pub token_tag: u64,
+    pub tx: mpsc::Sender<Bytes>,
+    pub kick: Arc<Kick>,
+}
+
+/// Where a message frame goes.
+pub trait Router: Send + Sync + std::fmt::Debug + 'static {
+    /// A connection of `user` is ready to receive pushes.
+    fn session_opened(&self, user: UserId, handle: SessionHandle);
+    /// The connection is gone (or logged out).
+    fn session_closed(&self, user: UserId, session: SessionId);
+    /// Queue `frame` to every connection of every user in `users`, except
+    /// `except` (the connection that caused it). Returns how many
+    /// connections got it. Must not block.
+    fn deliver(&self, users: &[UserId], frame: &Bytes, except: Option<SessionId>) -> usize;
+    /// Close every connection of `user` that used the token with `token_tag`,
+    /// except `except`.
+    fn kick_token(&self, user: UserId, token_tag: u64, except: Option<SessionId>);
+}
+
+const SHARDS: usize = 64;
+
+/// The in-process router: a sharded map from user to live connections.
+pub struct LocalRouter {
+    shards: Vec<RwLock<HashMap<UserId, Vec<SessionHandle>>>>,
+    on_slow: Box<dyn Fn() + Send + Sync>,
+}
+
+impl std::fmt::Debug for LocalRouter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalRouter")
+            .field("shards", &SHARDS)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LocalRouter {
+    /// `on_slow` is called each time a connection is kicked for being slow
+    /// (the server counts it in its metrics).
+    pub fn new(on_slow: impl Fn() + Send + Sync + 'static) -> LocalRouter {
+        LocalRouter {
+            shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
+            on_slow: Box::new(on_slow),
+        }
+    }
+
+    fn shard(&self, user: UserId) -> &RwLock<HashMap<UserId, Vec<SessionHandle>>> {
+        &self.shards[(user as u64 as usize) % SHARDS]
+    }
+
+    /// Number of connections of `user` on this node.
+    pub fn sessions_of(&self, user: UserId) -> usize {
+        let shard = self.shard(user).read().unwrap_or_else(|p| p.into_inner());
+        shard.get(&user).map_or(0, Vec::len)
+    }
+}
+
+impl Router for LocalRouter {
+    fn session_opened(&self, user: UserId, handle: SessionHandle) {
+        let mut shard = self.shard(user).write().unwrap_or_else(|p| p.into_inner());
+        shard.entry(user).or_default().push(handle);
+    }
+
+    fn session_closed(&self, user: UserId, session: SessionId) {
+        let mut shard = self.shard(user).write().unwrap_or_else(|p| p.into_inner());
+        if let Some(list) = shard.get_mut(&user) {
+            list.retain(|h| h.id != session);
+            if list.is_empty() {
+                shard.remove(&user);
+            }
+        }
+    }
+
+    fn deliver(&self, users: &[UserId], frame: &Bytes, except: Option<SessionId>) -> usize {
+        let mut delivered = 0;
+        for &user in users {
+            let shard = self.shard(user).read().unwrap_or_else(|p| p.into_inner());
+            let Some(list) = shard.get(&user) else {
+                continue;
+            };
+            for handle in list.iter().filter(|h| Some(h.id) != except) {
+                match handle.tx.try_send(frame.clone()) {
+                    Ok(()) => delivered += 1,
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        if handle.kick.reason().is_none() {
+                            (self.on_slow)();
+                        }
+                        handle.kick.kick(KickReason::SlowConsumer);
+                    }
+                    // The connection is closing; it unregisters itself.
+                    Err(mpsc::error::TrySendError::Closed(_)) => {}
+                }
+            }
+        }
+        delivered
+    }
+
+    fn kick_token(&self, user: UserId, token_tag: u64, except: Option<SessionId>) {
+        let shard = self.shard(user).read().unwrap_or_else(|p| p.into_inner());
+        if let Some(list) = shard.get(&user) {
+            for h in list
+                .iter()
+                .filter(|h| h.token_tag == token_tag && Some(h.id) != except)
+            {
+                h.kick.kick(KickReason::Logout);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn handle(id: SessionId, cap: usize) -> (SessionHandle, mpsc::Receiver<Bytes>) {
+        let (tx, rx) = mpsc::channel(cap);
+        (
+            SessionHandle {
+                id,
+                token_tag: id,
+                tx,
+                kick: Arc::new(Kick::default()),
+            },
+            rx,
+        )
+    }
+
+    #[test]
+    fn delivers_to_every_session_but_the_origin() {
+        let router = LocalRouter::new(|| {});
+        let (a1, mut a1_rx) = handle(1, 4);
+        let (a2, mut a2_rx) = handle(2, 4);
+        let (b1, mut b1_rx) = handle(3, 4);
+        router.session_opened(10, a1);
+        router.session_opened(10, a2);
+        router.session_opened(20, b1);
+        let frame = Bytes::from_static(b"x");
+        assert_eq!(router.deliver(&[10, 20], &frame, Some(1)), 2);
+        assert!(a1_rx.try_recv().is_err());
+        assert_eq!(a2_rx.try_recv().expect("a2"), frame);
+        assert_eq!(b1_rx.try_recv().expect("b1"), frame);
+        router.session_closed(10, 2);
+        assert_eq!(router.sessions_of(10), 1);
+        assert_eq!(router.deliver(&[10, 30], &frame, None), 1);
+    }
+
+    #[test]
+    fn a_full_queue_kicks_the_session_once() {
+        let slow = Arc::new(AtomicUsize::new(0));
+        let counter = slow.clone();
+        let router = LocalRouter::new(move || {
+            counter.fetch_add(1, Ordering::Relaxed);
+        });
+        let (h, _rx) = handle(1, 1);
+        let kick = h.kick.clone();
+        router.session_opened(10, h);
+        let frame = Bytes::from_static(b"x");
+        assert_eq!(router.deliver(&[10], &frame, None), 1);
+        assert_eq!(router.deliver(&[10], &frame, None), 0);
+        assert_eq!(router.deliver(&[10], &frame, None), 0);
+        assert!(kick.token.is_cancelled());
+        assert_eq!(kick.reason(), Some(KickReason::SlowConsumer));
+        assert_eq!(slow.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn kick_token_spares_other_tokens_and_the_caller() {
+        let router = LocalRouter::new(|| {});
+        let (mut a, _ra) = handle(1, 1);
+        let (mut b, _rb) = handle(2, 1);
+        let (c, _rc) = handle(3, 1);
+        a.token_tag = 7;
+        b.token_tag = 7;
+        let (ka, kb, kc) = (a.kick.clone(), b.kick.clone(), c.kick.clone());
+        router.session_opened(10, a);
+        router.session_opened(10, b);
+        router.session_opened(10, c);
+        router.kick_token(10, 7, Some(1));
+        assert!(!ka.token.is_cancelled());
+        assert_eq!(kb.reason(), Some(KickReason::Logout));
+        assert!(!kc.token.is_cancelled());
+    }
+}

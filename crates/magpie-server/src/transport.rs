@@ -1,0 +1,96 @@
+//! The two transports, each adapted to the stream + sink the session loop
+//! expects. Everything protocol-specific lives in `session`; these only
+//! frame bytes.
+
+use crate::session::{self, Inbound, TransportError};
+use crate::state::AppState;
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
+use bytes::Bytes;
+use futures::{SinkExt, StreamExt};
+use magpie_proto::frame::tcp_codec;
+use magpie_proto::{ErrorBody, ErrorCode};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::codec::{Framed, LengthDelimitedCodecError};
+
+/// Initial read buffer of a TCP connection. Most frames are small; the
+/// buffer grows for a large one and idle connections stay cheap.
+const TCP_READ_BUFFER: usize = 1024;
+
+/// Accept TCP connections until shutdown.
+pub async fn accept_tcp(listener: TcpListener, state: Arc<AppState>) {
+    loop {
+        let accepted = tokio::select! {
+            () = state.shutdown.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, _peer)) => {
+                let state2 = state.clone();
+                state.connections.spawn(serve_tcp(state2, stream));
+            }
+            Err(e) => {
+                // Usually out of file descriptors: back off instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+async fn serve_tcp(state: Arc<AppState>, stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let codec = tcp_codec(state.config.max_frame_bytes);
+    let framed = Framed::with_capacity(stream, codec, TCP_READ_BUFFER);
+    // The codec encodes both `Bytes` and `&[u8]`: name the item type.
+    let io =
+        SinkExt::<Bytes>::sink_map_err(framed, |e| TransportError::Io(e.to_string())).map(|item| {
+            item.map(|b| Inbound::Frame(b.freeze()))
+                .map_err(classify_tcp)
+        });
+    session::serve(state, io, "tcp").await;
+}
+
+fn classify_tcp(e: std::io::Error) -> TransportError {
+    if e.get_ref()
+        .is_some_and(|inner| inner.is::<LengthDelimitedCodecError>())
+    {
+        TransportError::TooLarge
+    } else {
+        TransportError::Io(e.to_string())
+    }
+}
+
+/// Run a session over an upgraded WebSocket.
+pub async fn serve_ws(state: Arc<AppState>, socket: WebSocket) {
+    let io = socket
+        .map(|item| match item {
+            Ok(Message::Text(text)) => Ok(Inbound::Frame(Bytes::from(text))),
+            Ok(Message::Binary(_)) => Ok(Inbound::Reject(ErrorBody::new(
+                ErrorCode::BadFrame,
+                "send JSON in text messages; binary messages are not used",
+            ))),
+            Ok(Message::Ping(_) | Message::Pong(_) | Message::Close(_)) => Ok(Inbound::Activity),
+            Err(e) => Err(classify_ws(e)),
+        })
+        .sink_map_err(|e| TransportError::Io(e.to_string()))
+        .with(|frame: Bytes| {
+            // Every frame we send is serde_json output, hence UTF-8.
+            futures::future::ready(
+                Utf8Bytes::try_from(frame)
+                    .map(Message::Text)
+                    .map_err(|_| TransportError::Io("outbound frame is not UTF-8".into())),
+            )
+        });
+    session::serve(state, io, "ws").await;
+}
+
+fn classify_ws(e: axum::Error) -> TransportError {
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    match e.into_inner().downcast::<WsError>() {
+        Ok(inner) if matches!(*inner, WsError::Capacity(_)) => TransportError::TooLarge,
+        Ok(inner) => TransportError::Io(inner.to_string()),
+        Err(other) => TransportError::Io(other.to_string()),
+    }
+}

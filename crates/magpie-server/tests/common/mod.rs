@@ -1,0 +1,150 @@
+//! Shared harness for the end-to-end tests: a real server on ephemeral
+//! loopback ports with its own temporary data directory, driven through the
+//! client library.
+
+#![allow(dead_code)]
+
+use magpie_client::{Client, ClientError};
+use magpie_proto::{Authenticated, Message, Push};
+use magpie_server::{Config, RunningServer};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use tempfile::TempDir;
+
+/// How long any single wait in a test may take before the test fails.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+pub const PASSWORD: &str = "correct horse battery";
+
+/// The two transports every behaviour is tested on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Tcp,
+    Ws,
+}
+
+/// A running server and the directory it keeps its data in.
+pub struct TestServer {
+    pub server: Option<RunningServer>,
+    pub dir: TempDir,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        TestServer::start_with(|_| {}).await
+    }
+
+    /// Start with a tweaked config (ephemeral ports and temp dir are set).
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = Config::ephemeral(dir.path());
+        tweak(&mut config);
+        let server = magpie_server::start(config).await.expect("server starts");
+        TestServer {
+            server: Some(server),
+            dir,
+        }
+    }
+
+    pub fn running(&self) -> &RunningServer {
+        self.server.as_ref().expect("server is running")
+    }
+
+    pub fn url(&self, transport: Transport) -> String {
+        let s = self.running();
+        match transport {
+            Transport::Tcp => format!("tcp://{}", s.tcp_addr()),
+            Transport::Ws => format!("ws://{}/ws", s.http_addr()),
+        }
+    }
+
+    /// Shut down gracefully and start again on the same data directory.
+    pub async fn restart(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown().await;
+        }
+        let config = Config::ephemeral(self.dir.path());
+        self.server = Some(magpie_server::start(config).await.expect("server restarts"));
+    }
+}
+
+/// A fresh username, unique within the test process.
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!("{prefix}{}", N.fetch_add(1, Ordering::Relaxed))
+}
+
+pub async fn connect(url: &str) -> Client {
+    tokio::time::timeout(WAIT, Client::connect(url))
+        .await
+        .expect("connect in time")
+        .expect("connect")
+}
+
+/// Register `name` (ignoring "already taken") and log in on a new connection.
+pub async fn user(url: &str, name: &str) -> (Client, Authenticated) {
+    let client = connect(url).await;
+    match client.register(name, PASSWORD).await {
+        Ok(_) => {}
+        Err(e) if e.code() == Some(magpie_proto::ErrorCode::UsernameTaken) => {}
+        Err(e) => panic!("register {name}: {e}"),
+    }
+    let auth = client.login(name, PASSWORD, None).await.expect("login");
+    (client, auth)
+}
+
+/// The next message push, skipping other pushes; fails the test after WAIT.
+pub async fn next_message(client: &mut Client) -> Message {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        match tokio::time::timeout_at(deadline, client.next_push()).await {
+            Ok(Some(Push::Message(m))) => return m,
+            Ok(Some(_)) => continue,
+            Ok(None) => panic!("connection closed while waiting for a message"),
+            Err(_) => panic!("no message within {WAIT:?}"),
+        }
+    }
+}
+
+/// Assert that no push arrives within a short while.
+pub async fn assert_no_push(client: &mut Client) {
+    if let Ok(Some(push)) =
+        tokio::time::timeout(Duration::from_millis(300), client.next_push()).await
+    {
+        panic!("unexpected push {push:?}");
+    }
+}
+
+/// The error code of a failed call, or a panic if it succeeded.
+pub fn code_of<T: std::fmt::Debug>(result: Result<T, ClientError>) -> String {
+    match result {
+        Ok(v) => panic!("expected an error, got {v:?}"),
+        Err(e) => e
+            .code()
+            .map_or_else(|| format!("{e}"), |c| c.as_str().to_string()),
+    }
+}
+
+/// Generate one `#[tokio::test]` per transport from an
+/// `async fn(Transport)`.
+#[macro_export]
+macro_rules! on_both_transports {
+    ($($name:ident),* $(,)?) => {
+        mod tcp {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Transport::Tcp).await;
+                }
+            )*
+        }
+        mod ws {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Transport::Ws).await;
+                }
+            )*
+        }
+    };
+}

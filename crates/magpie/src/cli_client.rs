@@ -1,0 +1,432 @@
+//! `magpie client`: a scriptable command-line client.
+//!
+//! Every command prints its results to stdout as JSON, one document per
+//! line, so shell scripts and tests can pipe them through `jq`; errors go to
+//! stderr as `error: <code>: <message>` with a non-zero exit status (2 for
+//! usage or configuration mistakes, 1 for server and connection failures).
+//!
+//! Secrets never appear on the command line, where other users could read
+//! them in the process list or shell history: the password comes only from
+//! `MAGPIE_PASSWORD`, and a session token from `login` can be exported as
+//! `MAGPIE_TOKEN` so later commands `resume` instead of sending the
+//! password again.
+
+use clap::{Args, Subcommand};
+use magpie_client::{Client, ClientError};
+use magpie_proto::{Authenticated, History, Push, Seq};
+use serde::Serialize;
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Environment variable holding the password (never a flag).
+const PASSWORD_ENV: &str = "MAGPIE_PASSWORD";
+/// Environment variable holding a session token from `login`.
+const TOKEN_ENV: &str = "MAGPIE_TOKEN";
+
+/// Exit status for usage and configuration errors.
+const EXIT_USAGE: u8 = 2;
+/// Exit status for server and connection errors.
+const EXIT_FAILURE: u8 = 1;
+
+/// Arguments of `magpie client`.
+#[derive(Args, Debug)]
+#[command(after_help = "\
+Secrets come from the environment only:
+  MAGPIE_PASSWORD  the password, for register and login (and other commands
+                   when MAGPIE_TOKEN is not set)
+  MAGPIE_TOKEN     a session token printed by `login`; when set, commands
+                   resume that session instead of using the password
+
+Output is one JSON document per line on stdout.
+Exit status: 0 ok, 1 server or connection error, 2 usage or configuration error.")]
+pub struct ClientArgs {
+    /// Server to connect to: tcp://host:port or ws://host:port/ws.
+    #[arg(
+        long,
+        env = "MAGPIE_SERVER",
+        default_value = "tcp://127.0.0.1:7070",
+        value_name = "URL",
+        global = true
+    )]
+    pub server: String,
+
+    /// Username, for `register` and for logging in with MAGPIE_PASSWORD.
+    #[arg(long, env = "MAGPIE_USER", value_name = "NAME", global = true)]
+    pub user: Option<String>,
+
+    #[command(subcommand)]
+    pub command: ClientCommand,
+}
+
+/// The operations `magpie client` can perform.
+#[derive(Subcommand, Debug)]
+pub enum ClientCommand {
+    /// Create the account --user with the password in MAGPIE_PASSWORD.
+    Register,
+    /// Log in with --user and MAGPIE_PASSWORD; print the session token as
+    /// {"user_id","user","token","expires_at"}.
+    Login {
+        /// A name for this session ("laptop", "ci").
+        #[arg(long, value_name = "NAME")]
+        device: Option<String>,
+    },
+    /// Send TEXT to user PEER and print the server's acknowledgement.
+    Send {
+        /// The recipient's username.
+        peer: String,
+        /// The message text.
+        text: String,
+    },
+    /// Print incoming messages as they arrive, one JSON line each.
+    Listen {
+        /// Exit successfully after this many messages.
+        #[arg(long, value_name = "N")]
+        count: Option<u64>,
+        /// Exit successfully after this many seconds.
+        #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+        timeout: Option<Duration>,
+    },
+    /// Print one page of the conversation with PEER, oldest first.
+    History {
+        /// The other participant's username.
+        peer: String,
+        /// Only messages with a seq below this one.
+        #[arg(long, value_name = "SEQ")]
+        before: Option<Seq>,
+        /// Page size (server default 50, at most 500).
+        #[arg(long, value_name = "N")]
+        limit: Option<u32>,
+    },
+    /// Print the conversation list, most recently active first.
+    Conversations,
+    /// Revoke the session in MAGPIE_TOKEN.
+    Logout,
+}
+
+/// Run one `magpie client` command. Errors are reported on stderr here and
+/// turned into the exit status, so the caller only has to exit with it.
+pub async fn run(args: ClientArgs) -> anyhow::Result<ExitCode> {
+    let secrets = Secrets::from_env();
+    match execute(&args, &secrets).await {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        // A closed pipe (`magpie client listen | head -1`) is the reader
+        // saying it has seen enough, not a failure.
+        Err(Failure::Stdout(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(failure) => {
+            let (code, message, status) = failure.describe();
+            eprintln!("error: {code}: {}", secrets.redact(&message));
+            Ok(ExitCode::from(status))
+        }
+    }
+}
+
+async fn execute(args: &ClientArgs, secrets: &Secrets) -> Result<(), Failure> {
+    // Check the configuration before touching the network, so that
+    // mistakes are reported the same way whether or not a server is up.
+    let credentials = match &args.command {
+        ClientCommand::Register | ClientCommand::Login { .. } => {
+            Credentials::Password(require_user(args)?, secrets.password()?)
+        }
+        ClientCommand::Logout => Credentials::Token(secrets.token.clone().ok_or_else(|| {
+            Failure::Usage(format!(
+                "{TOKEN_ENV} must hold the session token to log out"
+            ))
+        })?),
+        _ => match &secrets.token {
+            Some(token) => Credentials::Token(token.clone()),
+            None => Credentials::Password(require_user(args)?, secrets.password()?),
+        },
+    };
+
+    let mut client = Client::connect(&args.server).await?;
+    let result = perform(args, &credentials, &mut client).await;
+    client.close().await;
+    result
+}
+
+/// Run the command on a connected client.
+async fn perform(
+    args: &ClientArgs,
+    credentials: &Credentials,
+    client: &mut Client,
+) -> Result<(), Failure> {
+    let mut out = Output::new();
+    match &args.command {
+        ClientCommand::Register => {
+            let (user, password) = credentials.password()?;
+            out.line(&client.register(user, password).await?)
+        }
+        ClientCommand::Login { device } => {
+            let (user, password) = credentials.password()?;
+            let auth = client.login(user, password, device.as_deref()).await?;
+            print_login(&mut out, auth)
+        }
+        ClientCommand::Send { peer, text } => {
+            authenticate(client, credentials).await?;
+            out.line(&client.send(peer, text).await?)
+        }
+        ClientCommand::Listen { count, timeout } => {
+            authenticate(client, credentials).await?;
+            listen(client, &mut out, *count, *timeout).await
+        }
+        ClientCommand::History {
+            peer,
+            before,
+            limit,
+        } => {
+            authenticate(client, credentials).await?;
+            let query = History {
+                peer: Some(peer.clone()),
+                before: *before,
+                limit: *limit,
+                ..History::default()
+            };
+            let page = client.history(query).await?;
+            page.messages.iter().try_for_each(|m| out.line(m))
+        }
+        ClientCommand::Conversations => {
+            authenticate(client, credentials).await?;
+            let list = client.conversations().await?;
+            list.iter().try_for_each(|c| out.line(c))
+        }
+        ClientCommand::Logout => {
+            authenticate(client, credentials).await?;
+            Ok(client.logout().await?)
+        }
+    }
+}
+
+fn print_login(out: &mut Output, auth: Authenticated) -> Result<(), Failure> {
+    let Some(token) = auth.token else {
+        return Err(ClientError::Protocol("login answer carries no token".into()).into());
+    };
+    out.line(&LoginLine {
+        user_id: auth.user_id,
+        user: &auth.user,
+        token: &token,
+        expires_at: auth.expires_at,
+    })
+}
+
+/// What `login` prints, fields in this order.
+#[derive(Serialize)]
+struct LoginLine<'a> {
+    user_id: magpie_proto::UserId,
+    user: &'a str,
+    token: &'a str,
+    expires_at: i64,
+}
+
+async fn authenticate(
+    client: &Client,
+    credentials: &Credentials,
+) -> Result<Authenticated, Failure> {
+    let auth = match credentials {
+        Credentials::Token(token) => client.resume(token.expose()).await?,
+        Credentials::Password(user, password) => {
+            client.login(user, password.expose(), None).await?
+        }
+    };
+    Ok(auth)
+}
+
+/// Print message pushes until `count` messages, the `timeout`, or the end
+/// of the connection (which is a failure: the caller expected more).
+async fn listen(
+    client: &mut Client,
+    out: &mut Output,
+    count: Option<u64>,
+    timeout: Option<Duration>,
+) -> Result<(), Failure> {
+    let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+    let mut seen = 0u64;
+    let mut goaway = None;
+    loop {
+        if count.is_some_and(|n| seen >= n) {
+            return Ok(());
+        }
+        let push = match deadline {
+            Some(deadline) => match tokio::time::timeout_at(deadline, client.next_push()).await {
+                Ok(push) => push,
+                Err(_elapsed) => return Ok(()),
+            },
+            None => client.next_push().await,
+        };
+        match push {
+            Some(Push::Message(message)) => {
+                out.line(&message)?;
+                seen += 1;
+            }
+            Some(Push::Goaway(notice)) => goaway = Some(notice.reason),
+            Some(Push::Read(_)) => {}
+            None => {
+                let detail = match goaway {
+                    Some(reason) => format!("connection closed by the server ({reason})"),
+                    None => "connection closed".to_owned(),
+                };
+                return Err(Failure::ConnectionLost(detail));
+            }
+        }
+    }
+}
+
+fn require_user(args: &ClientArgs) -> Result<String, Failure> {
+    match &args.user {
+        Some(user) if !user.is_empty() => Ok(user.clone()),
+        _ => Err(Failure::Usage(
+            "--user (or MAGPIE_USER) is required".to_owned(),
+        )),
+    }
+}
+
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    Duration::try_from_secs_f64(seconds).map_err(|_| format!("{text:?} is not a valid duration"))
+}
+
+/// How to authenticate, decided before connecting.
+#[derive(Debug)]
+enum Credentials {
+    Token(Secret),
+    Password(String, Secret),
+}
+
+impl Credentials {
+    /// The user and password, for commands that need exactly those.
+    fn password(&self) -> Result<(&str, &str), Failure> {
+        match self {
+            Credentials::Password(user, password) => Ok((user, password.expose())),
+            Credentials::Token(_) => Err(Failure::Usage(format!(
+                "this command needs --user and {PASSWORD_ENV}"
+            ))),
+        }
+    }
+}
+
+/// A password or token. Its `Debug` never shows the value, so it cannot
+/// leak through a stray `{:?}`.
+#[derive(Clone)]
+struct Secret(String);
+
+impl Secret {
+    fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// The secrets from the environment, read once.
+#[derive(Debug)]
+struct Secrets {
+    password: Result<Secret, String>,
+    token: Option<Secret>,
+}
+
+impl Secrets {
+    fn from_env() -> Secrets {
+        let password = match std::env::var(PASSWORD_ENV) {
+            Ok(p) if !p.is_empty() => Ok(Secret(p)),
+            Ok(_) | Err(std::env::VarError::NotPresent) => {
+                Err(format!("{PASSWORD_ENV} must hold the password"))
+            }
+            Err(std::env::VarError::NotUnicode(_)) => {
+                Err(format!("{PASSWORD_ENV} is not valid UTF-8"))
+            }
+        };
+        let token = std::env::var(TOKEN_ENV)
+            .ok()
+            .filter(|t| !t.is_empty())
+            .map(Secret);
+        Secrets { password, token }
+    }
+
+    fn password(&self) -> Result<Secret, Failure> {
+        self.password.clone().map_err(Failure::Usage)
+    }
+
+    /// Remove any secret from text about to be printed. Our own messages
+    /// never contain one; this guards against a server that echoes input.
+    /// Secrets shorter than a few characters are left alone: they would
+    /// match inside ordinary words and garble the message, and no server
+    /// accepts such passwords anyway.
+    fn redact(&self, text: &str) -> String {
+        const MIN_REDACTED_LEN: usize = 4;
+        let mut text = text.to_owned();
+        let secrets = [self.password.as_ref().ok(), self.token.as_ref()];
+        for secret in secrets.into_iter().flatten() {
+            if secret.expose().len() >= MIN_REDACTED_LEN {
+                text = text.replace(secret.expose(), "<redacted>");
+            }
+        }
+        text
+    }
+}
+
+/// Why a command failed.
+#[derive(Debug)]
+enum Failure {
+    /// Bad or missing configuration: nothing was attempted.
+    Usage(String),
+    /// The server refused or the connection failed.
+    Client(ClientError),
+    /// The connection ended while the command still needed it.
+    ConnectionLost(String),
+    /// Writing the output failed.
+    Stdout(std::io::Error),
+}
+
+impl From<ClientError> for Failure {
+    fn from(e: ClientError) -> Self {
+        Failure::Client(e)
+    }
+}
+
+impl Failure {
+    /// The code, message and exit status to report.
+    fn describe(&self) -> (&'static str, String, u8) {
+        match self {
+            Failure::Usage(message) => ("usage", message.clone(), EXIT_USAGE),
+            // A malformed --server is a configuration mistake.
+            Failure::Client(e @ ClientError::InvalidUrl(_)) => {
+                (e.code_str(), e.message(), EXIT_USAGE)
+            }
+            Failure::Client(e) => (e.code_str(), e.message(), EXIT_FAILURE),
+            Failure::ConnectionLost(message) => ("closed", message.clone(), EXIT_FAILURE),
+            Failure::Stdout(e) => ("io", format!("writing output: {e}"), EXIT_FAILURE),
+        }
+    }
+}
+
+/// Stdout, one JSON document per line, flushed after each so that a reader
+/// sees every line as soon as it exists (`listen` into a pipe).
+struct Output {
+    stdout: std::io::Stdout,
+}
+
+impl Output {
+    fn new() -> Output {
+        Output {
+            stdout: std::io::stdout(),
+        }
+    }
+
+    fn line<T: Serialize>(&mut self, value: &T) -> Result<(), Failure> {
+        let mut text =
+            serde_json::to_string(value).map_err(|e| Failure::Stdout(std::io::Error::other(e)))?;
+        text.push('\n');
+        let mut lock = self.stdout.lock();
+        lock.write_all(text.as_bytes())
+            .and_then(|()| lock.flush())
+            .map_err(Failure::Stdout)
+    }
+}

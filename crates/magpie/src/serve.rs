@@ -1,0 +1,168 @@
+//! `magpie serve`: settings from flags, environment and a TOML file, merged
+//! in that order of precedence over the built-in defaults.
+
+use anyhow::Context;
+use magpie_server::Config;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Server settings. Every field can come from a flag, an environment
+/// variable or the `--config` TOML file (same names, with underscores).
+#[derive(clap::Args, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeArgs {
+    /// TOML file with any of the settings below; flags and environment
+    /// variables override it.
+    #[arg(long, env = "MAGPIE_CONFIG")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// Directory for the database [default: ./magpie-data].
+    #[arg(long, env = "MAGPIE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Raw TCP listener address [default: 0.0.0.0:7070].
+    #[arg(long, env = "MAGPIE_LISTEN_TCP")]
+    pub listen_tcp: Option<SocketAddr>,
+    /// HTTP listener (WebSocket at /ws, /healthz, /metrics) [default: 0.0.0.0:7071].
+    #[arg(long, env = "MAGPIE_LISTEN_HTTP")]
+    pub listen_http: Option<SocketAddr>,
+    /// Largest frame a client may send, in bytes [default: 1048576].
+    #[arg(long, env = "MAGPIE_MAX_FRAME_BYTES")]
+    pub max_frame_bytes: Option<usize>,
+    /// Largest message body, in bytes [default: 65536].
+    #[arg(long, env = "MAGPIE_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// Close connections silent for this many seconds [default: 60].
+    #[arg(long, env = "MAGPIE_IDLE_TIMEOUT_SECS")]
+    pub idle_timeout_secs: Option<u64>,
+    /// Login tokens expire after this many seconds [default: 2592000 (30 days)].
+    #[arg(long, env = "MAGPIE_TOKEN_TTL_SECS")]
+    pub token_ttl_secs: Option<u64>,
+    /// Frames queued per connection before it is dropped as too slow [default: 1024].
+    #[arg(long, env = "MAGPIE_SEND_QUEUE")]
+    pub send_queue: Option<usize>,
+    /// Most messages per group-commit transaction [default: 512].
+    #[arg(long, env = "MAGPIE_MAX_BATCH")]
+    pub max_batch: Option<usize>,
+    /// Seconds to let connections finish at shutdown [default: 10].
+    #[arg(long, env = "MAGPIE_SHUTDOWN_GRACE_SECS")]
+    pub shutdown_grace_secs: Option<u64>,
+    /// Log filter, e.g. "info" or "magpie_server=debug" [default: info].
+    #[arg(long, env = "MAGPIE_LOG")]
+    pub log: Option<String>,
+}
+
+impl ServeArgs {
+    /// Flags/environment first, then the file, for every setting.
+    fn or(self, file: ServeArgs) -> ServeArgs {
+        ServeArgs {
+            config: self.config,
+            data_dir: self.data_dir.or(file.data_dir),
+            listen_tcp: self.listen_tcp.or(file.listen_tcp),
+            listen_http: self.listen_http.or(file.listen_http),
+            max_frame_bytes: self.max_frame_bytes.or(file.max_frame_bytes),
+            max_body_bytes: self.max_body_bytes.or(file.max_body_bytes),
+            idle_timeout_secs: self.idle_timeout_secs.or(file.idle_timeout_secs),
+            token_ttl_secs: self.token_ttl_secs.or(file.token_ttl_secs),
+            send_queue: self.send_queue.or(file.send_queue),
+            max_batch: self.max_batch.or(file.max_batch),
+            shutdown_grace_secs: self.shutdown_grace_secs.or(file.shutdown_grace_secs),
+            log: self.log.or(file.log),
+        }
+    }
+
+    /// Merge with the config file (if any) and apply defaults.
+    pub fn resolve(self) -> anyhow::Result<(Config, String)> {
+        let file = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading config file {}", path.display()))?;
+                toml::from_str(&text)
+                    .with_context(|| format!("parsing config file {}", path.display()))?
+            }
+            None => ServeArgs::default(),
+        };
+        let s = self.or(file);
+        let d = Config::default();
+        let secs = Duration::from_secs;
+        let config = Config {
+            data_dir: s.data_dir.unwrap_or(d.data_dir),
+            listen_tcp: s.listen_tcp.unwrap_or(d.listen_tcp),
+            listen_http: s.listen_http.unwrap_or(d.listen_http),
+            max_frame_bytes: s.max_frame_bytes.unwrap_or(d.max_frame_bytes),
+            max_body_bytes: s.max_body_bytes.unwrap_or(d.max_body_bytes),
+            idle_timeout: s.idle_timeout_secs.map_or(d.idle_timeout, secs),
+            token_ttl: s.token_ttl_secs.map_or(d.token_ttl, secs),
+            send_queue: s.send_queue.unwrap_or(d.send_queue),
+            max_batch: s.max_batch.unwrap_or(d.max_batch),
+            shutdown_grace: s.shutdown_grace_secs.map_or(d.shutdown_grace, secs),
+            ..d
+        };
+        config.validate().map_err(|e| anyhow::anyhow!(e))?;
+        Ok((config, s.log.unwrap_or_else(|| "info".to_string())))
+    }
+}
+
+/// Run the server until SIGINT or SIGTERM, then shut down gracefully.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let server = magpie_server::start(config).await?;
+    println!(
+        "magpie serving: tcp://{} ws://{}/ws",
+        server.tcp_addr(),
+        server.http_addr()
+    );
+    wait_for_signal().await?;
+    tracing::info!("signal received, shutting down");
+    server.shutdown().await;
+    Ok(())
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r.context("waiting for SIGINT")?,
+        _ = term.recv() => {}
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_file_and_file_overrides_defaults() {
+        let file: ServeArgs = toml::from_str(
+            "data_dir = \"/from/file\"\nlisten_tcp = \"127.0.0.1:9000\"\nidle_timeout_secs = 5\n",
+        )
+        .expect("toml");
+        let flags = ServeArgs {
+            data_dir: Some("/from/flag".into()),
+            ..ServeArgs::default()
+        };
+        let merged = flags.or(file);
+        assert_eq!(merged.data_dir, Some(PathBuf::from("/from/flag")));
+        assert_eq!(
+            merged.listen_tcp,
+            Some("127.0.0.1:9000".parse().expect("addr"))
+        );
+        assert_eq!(merged.idle_timeout_secs, Some(5));
+        assert_eq!(merged.listen_http, None);
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_rejected() {
+        assert!(toml::from_str::<ServeArgs>("listen_tpc = \"x\"").is_err());
+    }
+
+    #[test]
+    fn invalid_settings_are_rejected() {
+        let args = ServeArgs {
+            max_body_bytes: Some(10_000_000),
+            ..ServeArgs::default()
+        };
+        assert!(args.resolve().is_err());
+    }
+}
