@@ -113,11 +113,12 @@ impl Transport {
                 let stream = TcpStream::connect(addr.as_str()).await?;
                 stream.set_nodelay(true)?;
                 let codec = magpie_proto::frame::tcp_codec(max_frame_bytes);
-                Ok(Transport::Tcp(Framed::with_capacity(
-                    stream,
-                    codec,
-                    BUFFER_BYTES,
-                )))
+                let mut framed = Framed::with_capacity(stream, codec, BUFFER_BYTES);
+                // The write buffer is allocated on first use and then sized
+                // by what is actually written; an idle connection (most of
+                // the load generator's) never needs 4 KiB of it.
+                *framed.write_buffer_mut() = bytes::BytesMut::new();
+                Ok(Transport::Tcp(framed))
             }
             Endpoint::Ws(url) => {
                 let config = WebSocketConfig::default()

@@ -17,6 +17,7 @@ on_both_transports!(
     history_pages_backwards_without_gaps,
     read_marks_and_unread_counts,
     concurrent_senders_get_gapless_seqs_delivered_in_order,
+    pages_of_large_messages_stay_within_the_frame_limit,
 );
 
 async fn accounts_and_sessions(t: Transport) {
@@ -554,4 +555,56 @@ async fn unsupported_protocol_version_is_refused() {
     assert_eq!(err.code(), Some(ErrorCode::UnsupportedVersion));
     // The connection still works with the right version.
     client.ping().await.expect("ping");
+}
+
+async fn pages_of_large_messages_stay_within_the_frame_limit(t: Transport) {
+    let server = TestServer::start().await;
+    let url = server.url(t);
+    let (alice, bob) = (unique("alice"), unique("bob"));
+    let (a, _) = user(&url, &alice).await;
+    let (b, _) = user(&url, &bob).await;
+    let max_body = a.server_hello().max_body_bytes as usize;
+    let max_frame = a.server_hello().max_frame_bytes as usize;
+    // Control characters: each byte grows sixfold in JSON (\u0001).
+    let worst = "\u{1}".repeat(max_body);
+    for _ in 0..6 {
+        a.send(&bob, &worst).await.expect("send");
+    }
+    let first = b
+        .history(History {
+            peer: Some(alice.clone()),
+            limit: Some(500),
+            ..History::default()
+        })
+        .await
+        .expect("history within the frame limit");
+    assert!(first.more, "the page was cut by size");
+    assert!(!first.messages.is_empty() && first.messages.len() < 6);
+    assert!(first.messages.len() * max_body * 6 < max_frame);
+    assert_eq!(
+        first.messages.last().map(|m| m.seq),
+        Some(6),
+        "newest first"
+    );
+
+    let mut state = SyncState::new();
+    let mut pages = 0;
+    let mut all = Vec::new();
+    loop {
+        let page = b
+            .sync(state.cursors(), Some(1000))
+            .await
+            .expect("sync within the frame limit");
+        pages += 1;
+        for m in &page.messages {
+            assert_eq!(state.accept(m), Accept::New);
+            assert_eq!(m.body, worst);
+        }
+        all.extend(page.messages);
+        if !page.more {
+            break;
+        }
+    }
+    assert_eq!(all.len(), 6);
+    assert!(pages > 1, "six worst-case messages do not fit one frame");
 }

@@ -143,6 +143,17 @@ async fn execute(args: &ClientArgs, secrets: &Secrets) -> Result<(), Failure> {
 
     let mut client = Client::connect(&args.server).await?;
     let result = perform(args, &credentials, &mut client).await;
+    let one_shot_login = matches!(credentials, Credentials::Password(..))
+        && !matches!(
+            args.command,
+            ClientCommand::Register | ClientCommand::Login { .. }
+        );
+    if one_shot_login {
+        // The command logged in with the password only for itself: revoke
+        // that session rather than leave one valid token behind per run.
+        // (Fails harmlessly if the login itself failed.)
+        let _ = client.logout().await;
+    }
     client.close().await;
     result
 }
