@@ -10,8 +10,14 @@ use std::time::Duration;
 /// defaults (see README.md).
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Where the SQLite database lives (created if missing).
+    /// Where the SQLite database lives (created if missing), when no
+    /// `database_url` is given.
     pub data_dir: PathBuf,
+    /// A shared database instead of the embedded one:
+    /// `postgres://user:pass@host/db` or `mysql://user:pass@host/db`.
+    pub database_url: Option<String>,
+    /// Most connections this node opens to a shared database.
+    pub db_max_connections: u32,
     /// Raw TCP listener (length-prefixed JSON frames).
     pub listen_tcp: SocketAddr,
     /// HTTP listener: WebSocket at /ws, /healthz, /metrics.
@@ -42,6 +48,8 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             data_dir: PathBuf::from("magpie-data"),
+            database_url: None,
+            db_max_connections: 16,
             listen_tcp: SocketAddr::from(([0, 0, 0, 0], 7070)),
             listen_http: SocketAddr::from(([0, 0, 0, 0], 7071)),
             max_frame_bytes: magpie_proto::frame::DEFAULT_MAX_FRAME_BYTES,
@@ -87,6 +95,17 @@ impl Config {
         }
         if self.send_queue == 0 || self.max_inflight_sends == 0 || self.max_batch == 0 {
             return Err("send_queue, max_inflight_sends and max_batch must be positive".into());
+        }
+        if let Some(url) = &self.database_url
+            && magpie_store::Backend::from_url(url).is_none()
+        {
+            return Err(
+                "database_url must start with postgres://, mysql://, mariadb:// or sqlite://"
+                    .into(),
+            );
+        }
+        if self.db_max_connections == 0 {
+            return Err("db_max_connections must be positive".into());
         }
         if self.token_ttl < Duration::from_secs(60) {
             return Err("token_ttl must be at least a minute".into());

@@ -32,7 +32,7 @@ use crate::router::LocalRouter;
 use crate::state::AppState;
 use crate::writer::MessageWriter;
 use magpie_proto::ErrorBody;
-use magpie_store::{SqliteStore, Store, StoreError};
+use magpie_store::{PoolSettings, SqlStore, Store, StoreError};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -104,14 +104,26 @@ impl RunningServer {
     }
 }
 
-/// Start a server on the embedded SQLite store under `config.data_dir`.
+/// Start a server on the database named by `config.database_url`, or on
+/// the embedded SQLite store under `config.data_dir`.
 pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     config.validate().map_err(StartError::Config)?;
-    std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::Io {
-        what: format!("creating data dir {}", config.data_dir.display()),
-        source,
-    })?;
-    let store = SqliteStore::open(&config.data_dir.join("magpie.db")).await?;
+    let store = match &config.database_url {
+        Some(url) => {
+            let pool = PoolSettings {
+                max_connections: config.db_max_connections,
+                ..PoolSettings::default()
+            };
+            SqlStore::connect(url, &pool).await?
+        }
+        None => {
+            std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::Io {
+                what: format!("creating data dir {}", config.data_dir.display()),
+                source,
+            })?;
+            SqlStore::open_sqlite(&config.data_dir.join("magpie.db")).await?
+        }
+    };
     start_with_store(config, Arc::new(store)).await
 }
 

@@ -1,18 +1,20 @@
 //! Magpie's storage boundary.
 //!
 //! The services talk to storage only through the [`Store`] trait, in domain
-//! terms (users, tokens, messages, read marks), never in SQL. Each database
-//! engine gets its own implementation with its own migrations; the SQLite one
-//! ([`SqliteStore`]) is the zero-setup default. PostgreSQL and MySQL/MariaDB
-//! implementations slot in beside it without any service changing.
+//! terms (users, tokens, messages, read marks), never in SQL. [`SqlStore`]
+//! implements it for SQLite (the zero-setup default), PostgreSQL and
+//! MySQL/MariaDB, with one set of migrations per engine under
+//! `migrations/`.
 //!
 //! Architecture invariant: a method that returns `Ok` has committed durably.
 //! In particular [`Store::append_batch`] returns only after its transaction
 //! is synced to disk, because the server acks messages on that basis.
 
-mod sqlite;
+mod dialect;
+mod sql;
 
-pub use sqlite::SqliteStore;
+pub use dialect::Backend;
+pub use sql::{PoolSettings, SqlStore};
 
 use async_trait::async_trait;
 use magpie_proto::{ConvId, Message, Seq, UserId};
@@ -124,7 +126,10 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// pair seen before returns the original result with `duplicate` set and
     /// writes nothing; otherwise the conversation is created if needed, its
     /// next seq allocated, the message inserted and the sender's read mark
-    /// moved to it. If the call fails, nothing of the batch was stored.
+    /// moved to it. If the call fails, no message of the batch was stored
+    /// and no seq was used. (The conversations a batch needs are created in
+    /// a transaction of their own first, so one may exist without messages;
+    /// the conversation list leaves those out.)
     async fn append_batch(&self, batch: &[NewMessage]) -> Result<Vec<Appended>>;
 
     /// The 1:1 conversation between two users, if they have one.
@@ -137,7 +142,7 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn conv_positions(&self, user: UserId) -> Result<Vec<(ConvId, Seq)>>;
 
     /// The conversation list of `user`, most recently active (newest last
-    /// message) first.
+    /// message) first; conversations without messages are left out.
     async fn conversations(&self, user: UserId) -> Result<Vec<ConvSummary>>;
 
     /// Up to `limit` messages of `conv` with seq > `after`, ascending.

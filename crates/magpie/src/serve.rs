@@ -21,6 +21,13 @@ pub struct ServeArgs {
     /// Directory for the database [default: ./magpie-data].
     #[arg(long, env = "MAGPIE_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Shared database instead of the embedded SQLite: postgres://... or
+    /// mysql://... (mariadb:// also accepted) [default: none].
+    #[arg(long, env = "MAGPIE_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Most connections to the shared database [default: 16].
+    #[arg(long, env = "MAGPIE_DB_MAX_CONNECTIONS")]
+    pub db_max_connections: Option<u32>,
     /// Raw TCP listener address [default: 0.0.0.0:7070].
     #[arg(long, env = "MAGPIE_LISTEN_TCP")]
     pub listen_tcp: Option<SocketAddr>,
@@ -59,6 +66,8 @@ impl ServeArgs {
         ServeArgs {
             config: self.config,
             data_dir: self.data_dir.or(file.data_dir),
+            database_url: self.database_url.or(file.database_url),
+            db_max_connections: self.db_max_connections.or(file.db_max_connections),
             listen_tcp: self.listen_tcp.or(file.listen_tcp),
             listen_http: self.listen_http.or(file.listen_http),
             max_frame_bytes: self.max_frame_bytes.or(file.max_frame_bytes),
@@ -88,6 +97,8 @@ impl ServeArgs {
         let secs = Duration::from_secs;
         let config = Config {
             data_dir: s.data_dir.unwrap_or(d.data_dir),
+            database_url: s.database_url,
+            db_max_connections: s.db_max_connections.unwrap_or(d.db_max_connections),
             listen_tcp: s.listen_tcp.unwrap_or(d.listen_tcp),
             listen_http: s.listen_http.unwrap_or(d.listen_http),
             max_frame_bytes: s.max_frame_bytes.unwrap_or(d.max_frame_bytes),

@@ -24,9 +24,16 @@ pub enum Transport {
 }
 
 /// A running server and the directory it keeps its data in.
+///
+/// By default the server uses SQLite in a temporary directory. With
+/// `MAGPIE_E2E_DATABASE` set to an admin URL without a database
+/// (`postgres://postgres@127.0.0.1:5432`, `mysql://root@127.0.0.1:3306`),
+/// each server gets a database of its own on that engine instead, dropped
+/// when the test ends; `.ci/run` runs the suites that way for each engine.
 pub struct TestServer {
     pub server: Option<RunningServer>,
     pub dir: TempDir,
+    database: Option<TestDatabase>,
 }
 
 impl TestServer {
@@ -37,12 +44,15 @@ impl TestServer {
     /// Start with a tweaked config (ephemeral ports and temp dir are set).
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
         let dir = tempfile::tempdir().expect("tempdir");
+        let database = TestDatabase::from_env().await;
         let mut config = Config::ephemeral(dir.path());
+        config.database_url = database.as_ref().map(|d| d.url.clone());
         tweak(&mut config);
         let server = magpie_server::start(config).await.expect("server starts");
         TestServer {
             server: Some(server),
             dir,
+            database,
         }
     }
 
@@ -63,8 +73,74 @@ impl TestServer {
         if let Some(server) = self.server.take() {
             server.shutdown().await;
         }
-        let config = Config::ephemeral(self.dir.path());
+        let mut config = Config::ephemeral(self.dir.path());
+        config.database_url = self.database.as_ref().map(|d| d.url.clone());
         self.server = Some(magpie_server::start(config).await.expect("server restarts"));
+    }
+}
+
+/// A database created for one test server on a real PostgreSQL or
+/// MySQL/MariaDB, dropped when the test ends.
+pub struct TestDatabase {
+    admin_url: String,
+    name: String,
+    pub url: String,
+}
+
+impl TestDatabase {
+    async fn from_env() -> Option<TestDatabase> {
+        let admin_url = std::env::var("MAGPIE_E2E_DATABASE").ok()?;
+        let admin_url = admin_url.trim_end_matches('/').to_string();
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let name = format!(
+            "magpie_e2e_{}_{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        admin(&admin_url, &format!("CREATE DATABASE {name}")).await;
+        Some(TestDatabase {
+            url: format!("{admin_url}/{name}"),
+            admin_url,
+            name,
+        })
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        let drop_sql = if admin_url.starts_with("postgres") {
+            format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        } else {
+            format!("DROP DATABASE IF EXISTS {name}")
+        };
+        // Drop runs outside any async context: use a runtime of its own.
+        let _ = std::thread::spawn(move || {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                rt.block_on(admin(&admin_url, &drop_sql));
+            }
+        })
+        .join();
+    }
+}
+
+/// Run one administrative statement on the engine behind `admin_url`.
+async fn admin(admin_url: &str, statement: &str) {
+    use sqlx::{Connection, Executor};
+    let statement = sqlx::AssertSqlSafe(statement.to_string());
+    if admin_url.starts_with("postgres") {
+        let mut conn = sqlx::PgConnection::connect(&format!("{admin_url}/postgres"))
+            .await
+            .expect("connect to PostgreSQL for MAGPIE_E2E_DATABASE");
+        conn.execute(statement).await.expect("admin statement");
+    } else {
+        let mut conn = sqlx::MySqlConnection::connect(admin_url)
+            .await
+            .expect("connect to MySQL for MAGPIE_E2E_DATABASE");
+        conn.execute(statement).await.expect("admin statement");
     }
 }
 

@@ -1,0 +1,797 @@
+//! [`SqlStore`]: the one implementation of [`Store`] for all three engines,
+//! on sqlx's `Any` driver. Engine differences are rendered into the query
+//! table at open time (see `dialect`); the logic below is shared.
+//!
+//! SQLite (the embedded default) gets one writer connection and a small
+//! read-only pool: SQLite allows one writer at a time anyway, and WAL lets
+//! readers run beside it. Its journal is synced on every commit
+//! (`synchronous = FULL`), which is what makes an acked message survive a
+//! power cut; group commit keeps that to one sync per batch.
+//!
+//! PostgreSQL and MySQL/MariaDB get one pool, sized by configuration, that
+//! may be shared by several Magpie nodes. Sequence numbers stay gapless
+//! there because the seq bump takes the conversation's row lock until the
+//! transaction ends; batches lock conversations in a fixed order so that
+//! two nodes' batches cannot deadlock each other.
+
+use crate::dialect::Backend;
+use crate::{
+    Appended, ConvSummary, NewMessage, Result, Store, StoreError, TokenRecord, UserRecord,
+};
+use async_trait::async_trait;
+use magpie_proto::{ConvId, Message, Seq, UserId};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Connection, Executor, Row};
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::{Arc, Once};
+use std::time::Duration;
+
+/// Direct (1:1) conversation kind in the `conversations.kind` column.
+const KIND_DIRECT: i64 = 1;
+
+/// Connection pool settings for the networked engines.
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    /// Most connections this node opens to the database.
+    pub max_connections: u32,
+    /// How long a query waits for a free connection before the request
+    /// fails with a retryable error.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        PoolSettings {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Every query, rendered for one engine.
+#[derive(Debug)]
+struct Queries {
+    create_user: Arc<str>,
+    user_by_name: Arc<str>,
+    create_token: Arc<str>,
+    token: Arc<str>,
+    revoke_token: Arc<str>,
+    purge_tokens: Arc<str>,
+    find_cmid: Arc<str>,
+    conv_by_pair: Arc<str>,
+    create_conv: Arc<str>,
+    add_member: Arc<str>,
+    bump_seq: Arc<str>,
+    read_last_seq: Arc<str>,
+    insert_message: Arc<str>,
+    sender_read: Arc<str>,
+    is_member: Arc<str>,
+    positions: Arc<str>,
+    conversations: Arc<str>,
+    messages_after: Arc<str>,
+    messages_before: Arc<str>,
+    mark_read: Arc<str>,
+    read_mark: Arc<str>,
+}
+
+/// The SELECT that makes a [`Message`], in [`message_from_row`] order.
+const MESSAGE_SELECT: &str = "SELECT m.id, m.conv_id, m.seq, s.username, r.username, m.body, m.ts, m.cmid \
+     FROM messages m \
+     JOIN conversations c ON c.id = m.conv_id \
+     JOIN users s ON s.id = m.sender_id \
+     JOIN users r ON r.id = CASE WHEN c.user_a = m.sender_id THEN c.user_b ELSE c.user_a END";
+
+impl Queries {
+    fn new(b: Backend) -> Queries {
+        Queries {
+            create_user: b.render(
+                "INSERT INTO users (username, password_hash, created_at) VALUES (?, ?, ?) RETURNING id",
+            ),
+            user_by_name: b.render("SELECT id, username, password_hash FROM users WHERE username = ?"),
+            create_token: b.render(
+                "INSERT INTO tokens (token_hash, user_id, device, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+            ),
+            token: b.render(
+                "SELECT t.user_id, u.username, t.device, t.expires_at \
+                 FROM tokens t JOIN users u ON u.id = t.user_id \
+                 WHERE t.token_hash = ? AND t.expires_at > ?",
+            ),
+            revoke_token: b.render("DELETE FROM tokens WHERE token_hash = ?"),
+            purge_tokens: b.render("DELETE FROM tokens WHERE expires_at <= ?"),
+            find_cmid: b.render(
+                "SELECT id, conv_id, seq, ts FROM messages WHERE sender_id = ? AND cmid = ?",
+            ),
+            conv_by_pair: b.render("SELECT id FROM conversations WHERE user_a = ? AND user_b = ?"),
+            create_conv: b.render(
+                "{insert_ignore} conversations (kind, user_a, user_b, last_seq, last_ts, created_at) \
+                 VALUES (?, ?, ?, 0, ?, ?){on_conflict}",
+            ),
+            add_member: b.render(
+                "{insert_ignore} members (user_id, conv_id, read_seq) VALUES (?, ?, 0){on_conflict}",
+            ),
+            bump_seq: b.render(
+                "UPDATE conversations SET last_seq = last_seq + 1, last_ts = ? WHERE id = ? RETURNING last_seq",
+            ),
+            read_last_seq: b.render("SELECT last_seq FROM conversations WHERE id = ?"),
+            insert_message: b.render(
+                "INSERT INTO messages (conv_id, seq, sender_id, cmid, body, ts) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+            ),
+            sender_read: b.render("UPDATE members SET read_seq = ? WHERE user_id = ? AND conv_id = ?"),
+            is_member: b.render("SELECT conv_id FROM members WHERE user_id = ? AND conv_id = ?"),
+            positions: b.render(
+                "SELECT c.id, c.last_seq FROM members mem JOIN conversations c ON c.id = mem.conv_id \
+                 WHERE mem.user_id = ? ORDER BY c.id",
+            ),
+            conversations: b.render(
+                "SELECT c.id, peer.username, c.last_seq, mem.read_seq, \
+                        m.id, m.seq, s.username, m.body, m.ts, m.cmid, m.sender_id, me.username \
+                 FROM members mem \
+                 JOIN users me ON me.id = mem.user_id \
+                 JOIN conversations c ON c.id = mem.conv_id \
+                 JOIN users peer ON peer.id = CASE WHEN c.user_a = mem.user_id THEN c.user_b ELSE c.user_a END \
+                 LEFT JOIN messages m ON m.conv_id = c.id AND m.seq = c.last_seq \
+                 LEFT JOIN users s ON s.id = m.sender_id \
+                 WHERE mem.user_id = ? AND c.last_seq > 0 \
+                 ORDER BY m.id DESC",
+            ),
+            messages_after: b.render(&format!(
+                "{MESSAGE_SELECT} WHERE m.conv_id = ? AND m.seq > ? ORDER BY m.seq LIMIT ?"
+            )),
+            messages_before: b.render(&format!(
+                "{MESSAGE_SELECT} WHERE m.conv_id = ? AND m.seq < ? ORDER BY m.seq DESC LIMIT ?"
+            )),
+            mark_read: b.render(
+                "UPDATE members SET read_seq = {greatest}(read_seq, {least}(?, \
+                     (SELECT last_seq FROM conversations WHERE id = members.conv_id))) \
+                 WHERE user_id = ? AND conv_id = ? RETURNING read_seq",
+            ),
+            read_mark: b.render("SELECT read_seq FROM members WHERE user_id = ? AND conv_id = ?"),
+        }
+    }
+}
+
+/// Wrap a rendered query for sqlx. Every query string comes from the
+/// constant templates above, never from input: input is always bound.
+fn sql(q: &Arc<str>) -> AssertSqlSafe<Arc<str>> {
+    AssertSqlSafe(q.clone())
+}
+
+/// [`Store`] on SQLite, PostgreSQL or MySQL/MariaDB.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    backend: Backend,
+    writer: AnyPool,
+    readers: AnyPool,
+    q: Arc<Queries>,
+}
+
+fn install_drivers() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(sqlx::any::install_default_drivers);
+}
+
+impl SqlStore {
+    /// Open (creating if needed) the SQLite database file at `path`.
+    pub async fn open_sqlite(path: &Path) -> Result<SqlStore> {
+        install_drivers();
+        let sqlite_err = |e| classify(Backend::Sqlite, e);
+        let url = |read_only: bool| {
+            use sqlx::ConnectOptions;
+            let options = sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(path)
+                .create_if_missing(!read_only)
+                .read_only(read_only);
+            AnyConnectOptions::from_url(&options.to_url_lossy()).map_err(sqlite_err)
+        };
+        let writer = AnyPoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                    )
+                    .await
+                    .map(|_| ())
+                })
+            })
+            .connect_with(url(false)?)
+            .await
+            .map_err(sqlite_err)?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&writer)
+            .await
+            .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
+        let readers = AnyPoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute("PRAGMA busy_timeout = 5000;")
+                        .await
+                        .map(|_| ())
+                })
+            })
+            .connect_with(url(true)?)
+            .await
+            .map_err(sqlite_err)?;
+        Ok(SqlStore {
+            backend: Backend::Sqlite,
+            writer,
+            readers,
+            q: Arc::new(Queries::new(Backend::Sqlite)),
+        })
+    }
+
+    /// Connect to the database at `url` (`sqlite://`, `postgres://`,
+    /// `mysql://` or `mariadb://`) and bring its schema up to date. Several
+    /// nodes may do this at once: migrations take a database lock.
+    pub async fn connect(url: &str, pool: &PoolSettings) -> Result<SqlStore> {
+        install_drivers();
+        let backend = Backend::from_url(url).ok_or_else(|| {
+            StoreError::Backend(
+                "database URL must start with sqlite://, postgres://, mysql:// or mariadb://"
+                    .into(),
+            )
+        })?;
+        if backend == Backend::Sqlite {
+            let path = url
+                .trim_start_matches("sqlite://")
+                .trim_start_matches("sqlite:");
+            return SqlStore::open_sqlite(Path::new(path)).await;
+        }
+        let url = match url.split_once("://") {
+            Some(("mariadb", rest)) => format!("mysql://{rest}"),
+            _ => url.to_string(),
+        };
+        let options = AnyConnectOptions::from_str(&url).map_err(|e| classify(backend, e))?;
+        let mut pool_options = AnyPoolOptions::new()
+            .max_connections(pool.max_connections)
+            .acquire_timeout(pool.acquire_timeout);
+        if backend == Backend::MySql {
+            // Read committed, as in PostgreSQL: a row another node just
+            // inserted (a new conversation) is visible to the next statement.
+            pool_options = pool_options.after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute(
+                        "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED; \
+                         SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION';",
+                    )
+                    .await
+                    .map(|_| ())
+                })
+            });
+        }
+        let pool = pool_options
+            .connect_with(options)
+            .await
+            .map_err(|e| classify(backend, e))?;
+        let migrated = match backend {
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await,
+            _ => sqlx::migrate!("./migrations/mysql").run(&pool).await,
+        };
+        migrated.map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
+        Ok(SqlStore {
+            backend,
+            writer: pool.clone(),
+            readers: pool,
+            q: Arc::new(Queries::new(backend)),
+        })
+    }
+
+    /// The engine this store talks to.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The error mapping for this store's engine.
+    fn err(&self) -> impl Fn(sqlx::Error) -> StoreError + use<> {
+        let backend = self.backend;
+        move |e| classify(backend, e)
+    }
+
+    /// Begin a write transaction. SQLite's default (deferred) transaction
+    /// starts as a reader and fails at once with `SQLITE_BUSY` if another
+    /// writer got there first; `BEGIN IMMEDIATE` takes the write lock up
+    /// front, where `busy_timeout` makes it wait its turn instead.
+    async fn begin_write<'c>(
+        &self,
+        conn: &'c mut AnyConnection,
+    ) -> sqlx::Result<sqlx::Transaction<'c, sqlx::Any>> {
+        match self.backend {
+            Backend::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await,
+            _ => conn.begin().await,
+        }
+    }
+
+    /// Insert a row and return its new id.
+    async fn insert_id<'q>(
+        &self,
+        conn: &mut AnyConnection,
+        query: sqlx::query::Query<'q, sqlx::Any, <sqlx::Any as sqlx::Database>::Arguments>,
+    ) -> sqlx::Result<i64> {
+        if self.backend.has_returning() {
+            query.fetch_one(&mut *conn).await?.try_get(0)
+        } else {
+            let done = query.execute(&mut *conn).await?;
+            done.last_insert_id()
+                .ok_or_else(|| sqlx::Error::Protocol("no insert id returned".into()))
+        }
+    }
+
+    /// Store one message inside the batch transaction; see
+    /// [`Store::append_batch`].
+    async fn append_one(
+        &self,
+        conn: &mut AnyConnection,
+        msg: &NewMessage,
+    ) -> sqlx::Result<Appended> {
+        let q = &self.q;
+        if let Some(row) = sqlx::query(sql(&q.find_cmid))
+            .bind(msg.sender)
+            .bind(&msg.cmid)
+            .fetch_optional(&mut *conn)
+            .await?
+        {
+            return Ok(Appended {
+                msg_id: row.try_get(0)?,
+                conv: row.try_get(1)?,
+                seq: row.try_get(2)?,
+                ts: row.try_get(3)?,
+                duplicate: true,
+            });
+        }
+        let conv = self
+            .direct_conv_for_write(conn, msg.sender, msg.recipient)
+            .await?;
+        let bump = sqlx::query(sql(&q.bump_seq)).bind(msg.ts).bind(conv);
+        let seq: i64 = if self.backend.has_returning() {
+            bump.fetch_one(&mut *conn).await?.try_get(0)?
+        } else {
+            bump.execute(&mut *conn).await?;
+            sqlx::query(sql(&q.read_last_seq))
+                .bind(conv)
+                .fetch_one(&mut *conn)
+                .await?
+                .try_get(0)?
+        };
+        let insert = sqlx::query(sql(&q.insert_message))
+            .bind(conv)
+            .bind(seq)
+            .bind(msg.sender)
+            .bind(&msg.cmid)
+            .bind(&msg.body)
+            .bind(msg.ts);
+        let msg_id = self.insert_id(conn, insert).await?;
+        sqlx::query(sql(&q.sender_read))
+            .bind(seq)
+            .bind(msg.sender)
+            .bind(conv)
+            .execute(&mut *conn)
+            .await?;
+        Ok(Appended {
+            msg_id,
+            conv,
+            seq,
+            ts: msg.ts,
+            duplicate: false,
+        })
+    }
+
+    /// The 1:1 conversation of two users, inside the batch transaction. It
+    /// exists: [`SqlStore::ensure_direct_convs`] made it before the batch.
+    async fn direct_conv_for_write(
+        &self,
+        conn: &mut AnyConnection,
+        a: UserId,
+        b: UserId,
+    ) -> sqlx::Result<ConvId> {
+        let (lo, hi) = ordered(a, b);
+        sqlx::query(sql(&self.q.conv_by_pair))
+            .bind(lo)
+            .bind(hi)
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get(0)
+    }
+
+    /// Create the 1:1 conversations a batch needs, each in its own short
+    /// transaction before the batch transaction. Creating them inside it
+    /// made concurrent batches on MySQL deadlock on the unique key; an
+    /// empty conversation left by a failed batch is harmless (the retry
+    /// fills it, and lists skip conversations without messages).
+    async fn ensure_direct_convs(&self, batch: &[NewMessage]) -> sqlx::Result<()> {
+        let mut pairs: Vec<(UserId, UserId, i64)> = batch
+            .iter()
+            .map(|m| {
+                let (lo, hi) = ordered(m.sender, m.recipient);
+                (lo, hi, m.ts)
+            })
+            .collect();
+        pairs.sort_unstable();
+        pairs.dedup_by_key(|p| (p.0, p.1));
+        let mut conn = self.writer.acquire().await?;
+        for (lo, hi, now) in pairs {
+            let exists = sqlx::query(sql(&self.q.conv_by_pair))
+                .bind(lo)
+                .bind(hi)
+                .fetch_optional(&mut *conn)
+                .await?
+                .is_some();
+            if !exists {
+                // Conversation and members appear together or not at all.
+                let mut tx = self.begin_write(&mut conn).await?;
+                self.create_direct_conv(&mut tx, lo, hi, now).await?;
+                tx.commit().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Insert a 1:1 conversation and its two members, tolerating another
+    /// node doing the same at the same moment.
+    async fn create_direct_conv(
+        &self,
+        conn: &mut AnyConnection,
+        lo: UserId,
+        hi: UserId,
+        now: i64,
+    ) -> sqlx::Result<ConvId> {
+        let find = || sqlx::query(sql(&self.q.conv_by_pair)).bind(lo).bind(hi);
+        sqlx::query(sql(&self.q.create_conv))
+            .bind(KIND_DIRECT)
+            .bind(lo)
+            .bind(hi)
+            .bind(now)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+        let id: i64 = find().fetch_one(&mut *conn).await?.try_get(0)?;
+        for user in [lo, hi] {
+            sqlx::query(sql(&self.q.add_member))
+                .bind(user)
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(id)
+    }
+}
+
+fn ordered(a: UserId, b: UserId) -> (UserId, UserId) {
+    if a < b { (a, b) } else { (b, a) }
+}
+
+/// Map sqlx errors onto the storage boundary: conditions that go away by
+/// themselves become [`StoreError::Unavailable`], so the server tells
+/// clients to retry rather than report a failure.
+fn classify(backend: Backend, e: sqlx::Error) -> StoreError {
+    let transient = match &e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => match db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+        {
+            // sqlx reports MySQL errors by SQLSTATE; the error number is
+            // the precise one.
+            Some(mysql) => {
+                is_transient_code(backend, &mysql.number().to_string())
+                    || mysql.code() == Some("40001")
+            }
+            None => is_transient_code(backend, &db.code().unwrap_or_default()),
+        },
+        _ => false,
+    };
+    if transient {
+        StoreError::Unavailable(e.to_string())
+    } else {
+        StoreError::Backend(e.to_string())
+    }
+}
+
+/// Database error codes that mean "try again".
+fn is_transient_code(backend: Backend, code: &str) -> bool {
+    match backend {
+        // Primary result codes (the low byte of the extended codes sqlx
+        // reports): BUSY, LOCKED, IOERR, FULL, CANTOPEN.
+        Backend::Sqlite => code
+            .parse::<i32>()
+            .is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 10 | 13 | 14)),
+        // SQLSTATE classes: connection exception, insufficient resources,
+        // operator intervention (e.g. shutdown); serialisation failure,
+        // deadlock; and a unique-key race between two nodes storing the same
+        // (sender, cmid), which a retry resolves as a duplicate.
+        Backend::Postgres => {
+            matches!(code.get(..2), Some("08" | "53" | "57"))
+                || matches!(code, "40001" | "40P01" | "23505")
+        }
+        // Deadlock, lock wait timeout, too many connections, read-only
+        // (failover in progress), server gone / lost, duplicate-key race.
+        Backend::MySql => code
+            .parse::<i32>()
+            .is_ok_and(|c| matches!(c, 1213 | 1205 | 1040 | 1290 | 2006 | 2013 | 1062)),
+    }
+}
+
+/// A text column that some engines store as bytes (the MySQL `cmid`).
+fn text_column(row: &AnyRow, index: usize) -> sqlx::Result<String> {
+    match row.try_get::<String, _>(index) {
+        Ok(text) => Ok(text),
+        Err(_) => String::from_utf8(row.try_get::<Vec<u8>, _>(index)?)
+            .map_err(|e| sqlx::Error::Decode(Box::new(e))),
+    }
+}
+
+fn message_from_row(row: &AnyRow) -> sqlx::Result<Message> {
+    Ok(Message {
+        msg_id: row.try_get(0)?,
+        conv: row.try_get(1)?,
+        seq: row.try_get(2)?,
+        from: row.try_get(3)?,
+        to: row.try_get(4)?,
+        body: row.try_get(5)?,
+        ts: row.try_get(6)?,
+        cmid: text_column(row, 7)?,
+    })
+}
+
+/// A conversation-list row; the last message's recipient is the member who
+/// did not send it.
+fn summary_from_row(row: &AnyRow, user: UserId) -> sqlx::Result<ConvSummary> {
+    let conv: i64 = row.try_get(0)?;
+    let peer: String = row.try_get(1)?;
+    let last = match row.try_get::<Option<i64>, _>(4)? {
+        None => None,
+        Some(msg_id) => {
+            let sender_id: i64 = row.try_get(10)?;
+            let to = if sender_id == user {
+                peer.clone()
+            } else {
+                row.try_get(11)?
+            };
+            Some(Message {
+                msg_id,
+                conv,
+                seq: row.try_get(5)?,
+                from: row.try_get(6)?,
+                to,
+                body: row.try_get(7)?,
+                ts: row.try_get(8)?,
+                cmid: text_column(row, 9)?,
+            })
+        }
+    };
+    Ok(ConvSummary {
+        conv,
+        peer,
+        last_seq: row.try_get(2)?,
+        read_seq: row.try_get(3)?,
+        last,
+    })
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn create_user(&self, username: &str, password_hash: &str, now: i64) -> Result<UserId> {
+        let mut conn = self.writer.acquire().await.map_err(self.err())?;
+        let insert = sqlx::query(sql(&self.q.create_user))
+            .bind(username)
+            .bind(password_hash)
+            .bind(now);
+        match self.insert_id(&mut conn, insert).await {
+            Ok(id) => Ok(id),
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                Err(StoreError::UsernameTaken)
+            }
+            Err(e) => Err(self.err()(e)),
+        }
+    }
+
+    async fn user_by_name(&self, username: &str) -> Result<Option<UserRecord>> {
+        let row = sqlx::query(sql(&self.q.user_by_name))
+            .bind(username)
+            .fetch_optional(&self.readers)
+            .await
+            .map_err(self.err())?;
+        row.map(|r| {
+            Ok(UserRecord {
+                id: r.try_get(0)?,
+                username: r.try_get(1)?,
+                password_hash: r.try_get(2)?,
+            })
+        })
+        .transpose()
+        .map_err(self.err())
+    }
+
+    async fn create_token(
+        &self,
+        token_hash: &[u8],
+        user: UserId,
+        device: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<()> {
+        sqlx::query(sql(&self.q.create_token))
+            .bind(token_hash.to_vec())
+            .bind(user)
+            .bind(device)
+            .bind(now)
+            .bind(expires_at)
+            .execute(&self.writer)
+            .await
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    async fn token(&self, token_hash: &[u8], now: i64) -> Result<Option<TokenRecord>> {
+        let row = sqlx::query(sql(&self.q.token))
+            .bind(token_hash.to_vec())
+            .bind(now)
+            .fetch_optional(&self.readers)
+            .await
+            .map_err(self.err())?;
+        row.map(|r| {
+            Ok(TokenRecord {
+                user_id: r.try_get(0)?,
+                username: r.try_get(1)?,
+                device: r.try_get(2)?,
+                expires_at: r.try_get(3)?,
+            })
+        })
+        .transpose()
+        .map_err(self.err())
+    }
+
+    async fn revoke_token(&self, token_hash: &[u8]) -> Result<()> {
+        sqlx::query(sql(&self.q.revoke_token))
+            .bind(token_hash.to_vec())
+            .execute(&self.writer)
+            .await
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    async fn purge_expired_tokens(&self, now: i64) -> Result<u64> {
+        let done = sqlx::query(sql(&self.q.purge_tokens))
+            .bind(now)
+            .execute(&self.writer)
+            .await
+            .map_err(self.err())?;
+        Ok(done.rows_affected())
+    }
+
+    async fn append_batch(&self, batch: &[NewMessage]) -> Result<Vec<Appended>> {
+        // Lock conversations in one global order (by user pair), so that
+        // concurrent batches on several nodes cannot deadlock. The sort is
+        // stable: one conversation's messages keep their order.
+        let mut order: Vec<usize> = (0..batch.len()).collect();
+        order.sort_by_key(|&i| ordered(batch[i].sender, batch[i].recipient));
+        self.ensure_direct_convs(batch).await.map_err(self.err())?;
+        let mut conn = self.writer.acquire().await.map_err(self.err())?;
+        let mut tx = self.begin_write(&mut conn).await.map_err(self.err())?;
+        let mut results: Vec<Option<Appended>> = vec![None; batch.len()];
+        for i in order {
+            results[i] = Some(
+                self.append_one(&mut tx, &batch[i])
+                    .await
+                    .map_err(self.err())?,
+            );
+        }
+        // SQLite: synchronous=FULL makes the commit return after the WAL is
+        // synced. PostgreSQL and MySQL: their default durable commit.
+        tx.commit().await.map_err(self.err())?;
+        Ok(results.into_iter().flatten().collect())
+    }
+
+    async fn direct_conv(&self, a: UserId, b: UserId) -> Result<Option<ConvId>> {
+        let (lo, hi) = ordered(a, b);
+        let row = sqlx::query(sql(&self.q.conv_by_pair))
+            .bind(lo)
+            .bind(hi)
+            .fetch_optional(&self.readers)
+            .await
+            .map_err(self.err())?;
+        row.map(|r| r.try_get(0)).transpose().map_err(self.err())
+    }
+
+    async fn is_member(&self, user: UserId, conv: ConvId) -> Result<bool> {
+        let row = sqlx::query(sql(&self.q.is_member))
+            .bind(user)
+            .bind(conv)
+            .fetch_optional(&self.readers)
+            .await
+            .map_err(self.err())?;
+        Ok(row.is_some())
+    }
+
+    async fn conv_positions(&self, user: UserId) -> Result<Vec<(ConvId, Seq)>> {
+        let rows = sqlx::query(sql(&self.q.positions))
+            .bind(user)
+            .fetch_all(&self.readers)
+            .await
+            .map_err(self.err())?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect::<sqlx::Result<_>>()
+            .map_err(self.err())
+    }
+
+    async fn conversations(&self, user: UserId) -> Result<Vec<ConvSummary>> {
+        let rows = sqlx::query(sql(&self.q.conversations))
+            .bind(user)
+            .fetch_all(&self.readers)
+            .await
+            .map_err(self.err())?;
+        rows.iter()
+            .map(|row| summary_from_row(row, user))
+            .collect::<sqlx::Result<_>>()
+            .map_err(self.err())
+    }
+
+    async fn messages_after(&self, conv: ConvId, after: Seq, limit: u32) -> Result<Vec<Message>> {
+        let rows = sqlx::query(sql(&self.q.messages_after))
+            .bind(conv)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.readers)
+            .await
+            .map_err(self.err())?;
+        rows.iter()
+            .map(message_from_row)
+            .collect::<sqlx::Result<_>>()
+            .map_err(self.err())
+    }
+
+    async fn messages_before(&self, conv: ConvId, before: Seq, limit: u32) -> Result<Vec<Message>> {
+        let rows = sqlx::query(sql(&self.q.messages_before))
+            .bind(conv)
+            .bind(before)
+            .bind(i64::from(limit))
+            .fetch_all(&self.readers)
+            .await
+            .map_err(self.err())?;
+        let mut messages = rows
+            .iter()
+            .map(message_from_row)
+            .collect::<sqlx::Result<Vec<_>>>()
+            .map_err(self.err())?;
+        messages.reverse();
+        Ok(messages)
+    }
+
+    async fn mark_read(&self, user: UserId, conv: ConvId, seq: Seq) -> Result<Option<Seq>> {
+        let update = sqlx::query(sql(&self.q.mark_read))
+            .bind(seq)
+            .bind(user)
+            .bind(conv);
+        if self.backend.has_returning() {
+            let row = update
+                .fetch_optional(&self.writer)
+                .await
+                .map_err(self.err())?;
+            return row.map(|r| r.try_get(0)).transpose().map_err(self.err());
+        }
+        let mut conn = self.writer.acquire().await.map_err(self.err())?;
+        let mut tx = self.begin_write(&mut conn).await.map_err(self.err())?;
+        update.execute(&mut *tx).await.map_err(self.err())?;
+        let row = sqlx::query(sql(&self.q.read_mark))
+            .bind(user)
+            .bind(conv)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(self.err())?;
+        tx.commit().await.map_err(self.err())?;
+        row.map(|r| r.try_get(0)).transpose().map_err(self.err())
+    }
+
+    async fn close(&self) {
+        self.readers.close().await;
+        self.writer.close().await;
+    }
+}
