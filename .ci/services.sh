@@ -47,6 +47,13 @@ ensure_mariadb() {
   wait_for 10 my_up
 }
 
+# The cluster suites start private redis-server processes (so that they can
+# kill and restart them); they only need the binary.
+ensure_redis() {
+  command -v redis-server >/dev/null 2>&1 || apt_install redis-server || return 1
+  command -v redis-server >/dev/null 2>&1
+}
+
 # require NAME: run ensure_NAME; under CI=true a missing engine fails the run
 # instead of skipping its suites.
 require() {

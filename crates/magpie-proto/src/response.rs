@@ -7,7 +7,7 @@
 //! - push: `{"push": "message", "data": {...}}`, not tied to any request.
 
 use crate::error::{ErrorBody, ErrorCode};
-use crate::types::{GoAway, Message, ReadMark};
+use crate::types::{Empty, GoAway, Message, ReadMark};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -23,6 +23,9 @@ pub enum Push {
     Read(ReadMark),
     /// The server is closing this connection; reconnect later.
     Goaway(GoAway),
+    /// Pushes may have been lost (the server's link to other nodes broke
+    /// and recovered): call `sync` to catch up. Carries no data.
+    Resync(Empty),
 }
 
 impl Push {

@@ -18,6 +18,12 @@ pub struct Config {
     pub database_url: Option<String>,
     /// Most connections this node opens to a shared database.
     pub db_max_connections: u32,
+    /// Redis for cluster mode (`redis://host:6379`): nodes sharing one
+    /// database and one Redis deliver to each other's clients.
+    pub redis_url: Option<String>,
+    /// Names the cluster's keys and channel in Redis, so that several
+    /// clusters can share one Redis.
+    pub cluster_name: String,
     /// Raw TCP listener (length-prefixed JSON frames).
     pub listen_tcp: SocketAddr,
     /// HTTP listener: WebSocket at /ws, /healthz, /metrics.
@@ -50,6 +56,8 @@ impl Default for Config {
             data_dir: PathBuf::from("magpie-data"),
             database_url: None,
             db_max_connections: 16,
+            redis_url: None,
+            cluster_name: "magpie".to_string(),
             listen_tcp: SocketAddr::from(([0, 0, 0, 0], 7070)),
             listen_http: SocketAddr::from(([0, 0, 0, 0], 7071)),
             max_frame_bytes: magpie_proto::frame::DEFAULT_MAX_FRAME_BYTES,
@@ -101,6 +109,20 @@ impl Config {
         {
             return Err(
                 "database_url must start with postgres://, mysql://, mariadb:// or sqlite://"
+                    .into(),
+            );
+        }
+        if self.cluster_name.is_empty()
+            || !self
+                .cluster_name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        {
+            return Err("cluster_name must be non-empty: a-z, A-Z, 0-9, '_', '-', '.'".into());
+        }
+        if self.redis_url.is_some() && self.database_url.is_none() {
+            return Err(
+                "cluster mode (redis_url) needs a shared database_url: every node must see the same data"
                     .into(),
             );
         }

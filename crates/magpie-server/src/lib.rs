@@ -14,6 +14,7 @@
 pub mod auth;
 pub mod chat;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod error;
 pub mod http;
@@ -54,6 +55,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("initialisation: {0}")]
     Init(ErrorBody),
+    #[error("cluster: {0}")]
+    Cluster(#[from] cluster::ClusterError),
 }
 
 /// How often expired tokens are deleted.
@@ -135,9 +138,15 @@ pub async fn start_with_store(
     config.validate().map_err(StartError::Config)?;
     let metrics = Arc::new(Metrics::new());
     let slow = metrics.slow_consumers.clone();
-    let router = Arc::new(LocalRouter::new(move || {
+    let local = Arc::new(LocalRouter::new(move || {
         slow.inc();
     }));
+    let router: Arc<dyn router::Router> = match &config.redis_url {
+        Some(url) => {
+            Arc::new(cluster::RedisRouter::connect(url, &config.cluster_name, local).await?)
+        }
+        None => local,
+    };
     let (writer, writer_task) = MessageWriter::spawn(
         store.clone(),
         router.clone(),
@@ -169,7 +178,7 @@ pub async fn start_with_store(
     let state = Arc::new(AppState::new(
         config,
         store.clone(),
-        router,
+        router.clone(),
         auth,
         writer.clone(),
         metrics,
@@ -222,6 +231,7 @@ pub async fn start_with_store(
             let _ = tokio::time::timeout(grace, http_task).await;
             writer.close();
             let _ = writer_task.await;
+            router.flush().await;
             store.close().await;
             tracing::info!("shut down");
         })

@@ -72,6 +72,7 @@ pub struct SessionHandle {
 }
 
 /// Where a message frame goes.
+#[async_trait::async_trait]
 pub trait Router: Send + Sync + std::fmt::Debug + 'static {
     /// A connection of `user` is ready to receive pushes.
     fn session_opened(&self, user: UserId, handle: SessionHandle);
@@ -84,6 +85,9 @@ pub trait Router: Send + Sync + std::fmt::Debug + 'static {
     /// Close every connection of `user` that used the token with `token_tag`,
     /// except `except`.
     fn kick_token(&self, user: UserId, token_tag: u64, except: Option<SessionId>);
+    /// At shutdown, after the last delivery: hand over whatever is still
+    /// queued for other nodes.
+    async fn flush(&self) {}
 }
 
 const SHARDS: usize = 64;
@@ -116,6 +120,49 @@ impl LocalRouter {
         &self.shards[(user as u64 as usize) % SHARDS]
     }
 
+    /// Queue `frame` to every connection on this node (logged-in ones).
+    pub fn broadcast(&self, frame: &Bytes) -> usize {
+        let mut delivered = 0;
+        for shard in &self.shards {
+            let shard = shard.read().unwrap_or_else(|p| p.into_inner());
+            for handle in shard.values().flatten() {
+                if handle.tx.try_send(frame.clone()).is_ok() {
+                    delivered += 1;
+                }
+            }
+        }
+        delivered
+    }
+
+    /// Forget one connection; true if it was registered.
+    pub fn remove(&self, user: UserId, session: SessionId) -> bool {
+        let mut shard = self.shard(user).write().unwrap_or_else(|p| p.into_inner());
+        let Some(list) = shard.get_mut(&user) else {
+            return false;
+        };
+        let before = list.len();
+        list.retain(|h| h.id != session);
+        let removed = list.len() < before;
+        if list.is_empty() {
+            shard.remove(&user);
+        }
+        removed
+    }
+
+    /// Every user with connections here, and how many.
+    pub fn user_counts(&self) -> Vec<(UserId, usize)> {
+        self.shards
+            .iter()
+            .flat_map(|shard| {
+                let shard = shard.read().unwrap_or_else(|p| p.into_inner());
+                shard
+                    .iter()
+                    .map(|(user, list)| (*user, list.len()))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
     /// Number of connections of `user` on this node.
     pub fn sessions_of(&self, user: UserId) -> usize {
         let shard = self.shard(user).read().unwrap_or_else(|p| p.into_inner());
@@ -123,6 +170,7 @@ impl LocalRouter {
     }
 }
 
+#[async_trait::async_trait]
 impl Router for LocalRouter {
     fn session_opened(&self, user: UserId, handle: SessionHandle) {
         let mut shard = self.shard(user).write().unwrap_or_else(|p| p.into_inner());
@@ -130,13 +178,7 @@ impl Router for LocalRouter {
     }
 
     fn session_closed(&self, user: UserId, session: SessionId) {
-        let mut shard = self.shard(user).write().unwrap_or_else(|p| p.into_inner());
-        if let Some(list) = shard.get_mut(&user) {
-            list.retain(|h| h.id != session);
-            if list.is_empty() {
-                shard.remove(&user);
-            }
-        }
+        self.remove(user, session);
     }
 
     fn deliver(&self, users: &[UserId], frame: &Bytes, except: Option<SessionId>) -> usize {

@@ -12,7 +12,7 @@
 //! password again.
 
 use clap::{Args, Subcommand};
-use magpie_client::{Client, ClientError};
+use magpie_client::{Accept, Client, ClientError, SyncState};
 use magpie_proto::{Authenticated, History, Push, Seq};
 use serde::Serialize;
 use std::io::Write;
@@ -244,8 +244,12 @@ async fn authenticate(
     Ok(auth)
 }
 
-/// Print message pushes until `count` messages, the `timeout`, or the end
+/// Print new messages until `count` messages, the `timeout`, or the end
 /// of the connection (which is a failure: the caller expected more).
+///
+/// Exactly once and in order: positions start at each conversation's newest
+/// message, pushes already seen are skipped, and a gap or a `resync` notice
+/// is filled with `sync` before going on.
 async fn listen(
     client: &mut Client,
     out: &mut Output,
@@ -253,10 +257,18 @@ async fn listen(
     timeout: Option<Duration>,
 ) -> Result<(), Failure> {
     let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+    let start = client.conversations().await?;
+    let mut positions =
+        SyncState::from_cursors(start.iter().map(|c| (c.conv, c.max_seq)).collect());
     let mut seen = 0u64;
     let mut goaway = None;
+    let mut print = |message: &magpie_proto::Message, out: &mut Output| -> Result<bool, Failure> {
+        out.line(message)?;
+        seen += 1;
+        Ok(count.is_some_and(|n| seen >= n))
+    };
     loop {
-        if count.is_some_and(|n| seen >= n) {
+        if count == Some(0) {
             return Ok(());
         }
         let push = match deadline {
@@ -266,19 +278,36 @@ async fn listen(
             },
             None => client.next_push().await,
         };
-        match push {
-            Some(Push::Message(message)) => {
-                out.line(&message)?;
-                seen += 1;
+        let catch_up = match push {
+            Some(Push::Message(message)) => match positions.accept(&message) {
+                Accept::New => {
+                    if print(&message, out)? {
+                        return Ok(());
+                    }
+                    false
+                }
+                Accept::Duplicate => false,
+                Accept::Gap => true,
+            },
+            Some(Push::Resync(_)) => true,
+            Some(Push::Goaway(notice)) => {
+                goaway = Some(notice.reason);
+                false
             }
-            Some(Push::Goaway(notice)) => goaway = Some(notice.reason),
-            Some(Push::Read(_)) => {}
+            Some(Push::Read(_)) => false,
             None => {
                 let detail = match goaway {
                     Some(reason) => format!("connection closed by the server ({reason})"),
                     None => "connection closed".to_owned(),
                 };
                 return Err(Failure::ConnectionLost(detail));
+            }
+        };
+        if catch_up {
+            for message in positions.catch_up(client).await? {
+                if print(&message, out)? {
+                    return Ok(());
+                }
             }
         }
     }

@@ -20,8 +20,9 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run the server (embedded SQLite under --data-dir).
-    Serve(serve::ServeArgs),
+    /// Run the server (embedded SQLite under --data-dir, or a shared
+    /// database and Redis in cluster mode).
+    Serve(Box<serve::ServeArgs>),
     /// Scriptable command-line client.
     Client(cli_client::ClientArgs),
 }
@@ -37,7 +38,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Serve(args) => {
-            let (config, log) = match args.resolve() {
+            let (config, log) = match (*args).resolve() {
                 Ok(resolved) => resolved,
                 Err(e) => {
                     eprintln!("error: {e:#}");

@@ -28,6 +28,12 @@ pub struct ServeArgs {
     /// Most connections to the shared database [default: 16].
     #[arg(long, env = "MAGPIE_DB_MAX_CONNECTIONS")]
     pub db_max_connections: Option<u32>,
+    /// Redis for cluster mode: redis://host:6379 (needs --database-url) [default: none].
+    #[arg(long, env = "MAGPIE_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+    /// Cluster name: prefixes the cluster's keys in Redis [default: magpie].
+    #[arg(long, env = "MAGPIE_CLUSTER_NAME")]
+    pub cluster_name: Option<String>,
     /// Raw TCP listener address [default: 0.0.0.0:7070].
     #[arg(long, env = "MAGPIE_LISTEN_TCP")]
     pub listen_tcp: Option<SocketAddr>,
@@ -68,6 +74,8 @@ impl ServeArgs {
             data_dir: self.data_dir.or(file.data_dir),
             database_url: self.database_url.or(file.database_url),
             db_max_connections: self.db_max_connections.or(file.db_max_connections),
+            redis_url: self.redis_url.or(file.redis_url),
+            cluster_name: self.cluster_name.or(file.cluster_name),
             listen_tcp: self.listen_tcp.or(file.listen_tcp),
             listen_http: self.listen_http.or(file.listen_http),
             max_frame_bytes: self.max_frame_bytes.or(file.max_frame_bytes),
@@ -99,6 +107,8 @@ impl ServeArgs {
             data_dir: s.data_dir.unwrap_or(d.data_dir),
             database_url: s.database_url,
             db_max_connections: s.db_max_connections.unwrap_or(d.db_max_connections),
+            redis_url: s.redis_url,
+            cluster_name: s.cluster_name.unwrap_or(d.cluster_name),
             listen_tcp: s.listen_tcp.unwrap_or(d.listen_tcp),
             listen_http: s.listen_http.unwrap_or(d.listen_http),
             max_frame_bytes: s.max_frame_bytes.unwrap_or(d.max_frame_bytes),

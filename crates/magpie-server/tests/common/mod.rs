@@ -90,6 +90,11 @@ pub struct TestDatabase {
 impl TestDatabase {
     async fn from_env() -> Option<TestDatabase> {
         let admin_url = std::env::var("MAGPIE_E2E_DATABASE").ok()?;
+        Some(TestDatabase::create(&admin_url).await)
+    }
+
+    /// A fresh database on the engine behind `admin_url`.
+    pub async fn create(admin_url: &str) -> TestDatabase {
         let admin_url = admin_url.trim_end_matches('/').to_string();
         static N: AtomicUsize = AtomicUsize::new(0);
         let name = format!(
@@ -98,11 +103,11 @@ impl TestDatabase {
             N.fetch_add(1, Ordering::Relaxed)
         );
         admin(&admin_url, &format!("CREATE DATABASE {name}")).await;
-        Some(TestDatabase {
+        TestDatabase {
             url: format!("{admin_url}/{name}"),
             admin_url,
             name,
-        })
+        }
     }
 }
 

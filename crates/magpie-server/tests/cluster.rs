@@ -1,0 +1,335 @@
+//! Cluster mode in one process: several real servers sharing one real
+//! database and one real Redis, each on its own ports. Needs PostgreSQL (or
+//! the engine named by `MAGPIE_E2E_DATABASE`) and `redis-server`; `.ci/run`
+//! runs these with `--ignored`.
+
+mod common;
+
+use common::*;
+use magpie_client::{Accept, SyncState};
+use magpie_proto::Push;
+use magpie_server::Config;
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A private `redis-server` on a free port, so tests can kill and restart it.
+struct RedisProcess {
+    child: Child,
+    port: u16,
+}
+
+impl RedisProcess {
+    fn start_on(port: u16) -> RedisProcess {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed for the cluster tests");
+        let deadline = std::time::Instant::now() + WAIT;
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "redis-server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        RedisProcess { child, port }
+    }
+
+    fn start() -> RedisProcess {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .expect("free port")
+            .local_addr()
+            .expect("addr")
+            .port();
+        RedisProcess::start_on(port)
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RedisProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Nodes of one cluster: one database, one Redis, a unique cluster name.
+struct Cluster {
+    nodes: Vec<TestServer>,
+    name: String,
+    redis: RedisProcess,
+    _db: TestDatabase,
+}
+
+impl Cluster {
+    async fn start(size: usize) -> Cluster {
+        let admin = std::env::var("MAGPIE_E2E_DATABASE")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+        let db = TestDatabase::create(&admin).await;
+        let redis = RedisProcess::start();
+        let name = unique("cluster");
+        let mut nodes = Vec::new();
+        for _ in 0..size {
+            let (url, redis_url, name) = (db.url.clone(), redis.url(), name.clone());
+            nodes.push(
+                TestServer::start_with(move |c: &mut Config| {
+                    c.database_url = Some(url);
+                    c.redis_url = Some(redis_url);
+                    c.cluster_name = name;
+                })
+                .await,
+            );
+        }
+        Cluster {
+            nodes,
+            name,
+            redis,
+            _db: db,
+        }
+    }
+
+    fn url(&self, node: usize) -> String {
+        self.nodes[node].url(Transport::Tcp)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL and redis-server; .ci/run runs it"]
+async fn every_device_gets_each_message_whichever_node_it_is_on() {
+    let cluster = Cluster::start(2).await;
+    let (alice, bob) = (unique("alice"), unique("bob"));
+    let (mut a1, _) = user(&cluster.url(0), &alice).await;
+    let (mut a2, _) = user(&cluster.url(1), &alice).await;
+    let (mut b1, _) = user(&cluster.url(0), &bob).await;
+    let (mut b2, _) = user(&cluster.url(1), &bob).await;
+
+    let ack = a1.send(&bob, "across nodes").await.expect("send");
+    for device in [&mut a2, &mut b1, &mut b2] {
+        let m = next_message(device).await;
+        assert_eq!(
+            (m.msg_id, m.seq, m.body.as_str()),
+            (ack.msg_id, 1, "across nodes")
+        );
+    }
+    assert_no_push(&mut a1).await;
+
+    let reply = b2.send(&alice, "and back").await.expect("reply");
+    assert_eq!(reply.seq, 2);
+    for device in [&mut a1, &mut a2, &mut b1] {
+        assert_eq!(next_message(device).await.seq, 2);
+    }
+    assert_no_push(&mut b2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL and redis-server; .ci/run runs it"]
+async fn both_nodes_writing_one_conversation_stay_gapless_and_ordered() {
+    let cluster = Cluster::start(2).await;
+    let (alice, bob) = (unique("alice"), unique("bob"));
+    let (mut b, _) = user(&cluster.url(0), &bob).await;
+    let mut senders = Vec::new();
+    for node in 0..2 {
+        let (url, alice, bob) = (cluster.url(node), alice.clone(), bob.clone());
+        senders.push(tokio::spawn(async move {
+            let (a, _) = user(&url, &alice).await;
+            for i in 0..40 {
+                a.send(&bob, &format!("n{node}-{i}")).await.expect("send");
+            }
+        }));
+    }
+    for s in senders {
+        s.await.expect("sender");
+    }
+    // Pushes from two nodes may interleave out of seq order; the client
+    // algorithm (drop duplicates, fill gaps with sync) still shows each
+    // message once, in order.
+    let mut state = SyncState::new();
+    let mut shown = Vec::new();
+    while shown.len() < 80 {
+        let m = next_message(&mut b).await;
+        match state.accept(&m) {
+            Accept::New => shown.push(m.seq),
+            Accept::Duplicate => {}
+            Accept::Gap => shown.extend(
+                state
+                    .catch_up(&b)
+                    .await
+                    .expect("catch up")
+                    .iter()
+                    .map(|m| m.seq),
+            ),
+        }
+    }
+    assert_eq!(shown, (1..=80).collect::<Vec<_>>());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL and redis-server; .ci/run runs it"]
+async fn logout_closes_the_token_on_every_node() {
+    let cluster = Cluster::start(2).await;
+    let alice = unique("alice");
+    let (a1, auth) = user(&cluster.url(0), &alice).await;
+    let mut elsewhere = connect(&cluster.url(1)).await;
+    elsewhere
+        .resume(auth.token.as_deref().expect("token"))
+        .await
+        .expect("resume");
+    a1.logout().await.expect("logout");
+    let reason = tokio::time::timeout(WAIT, async {
+        loop {
+            match elsewhere.next_push().await {
+                Some(Push::Goaway(g)) => return g.reason,
+                Some(_) => continue,
+                None => panic!("closed without goaway"),
+            }
+        }
+    })
+    .await
+    .expect("kicked in time");
+    assert_eq!(reason, "logout");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL and redis-server; .ci/run runs it"]
+async fn presence_in_redis_follows_connections() {
+    let cluster = Cluster::start(2).await;
+    let alice = unique("alice");
+    let (a0, auth) = user(&cluster.url(0), &alice).await;
+    let (a1, _) = user(&cluster.url(1), &alice).await;
+    let (_a1b, _) = user(&cluster.url(1), &alice).await;
+    let client = redis::Client::open(cluster.redis.url()).expect("redis url");
+    let conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
+    let key = format!("{}:presence:{}", cluster.name, auth.user_id);
+    let counts = || {
+        let mut conn = conn.clone();
+        let key = key.clone();
+        async move {
+            let mut counts: Vec<i64> = redis::cmd("HVALS")
+                .arg(&key)
+                .query_async::<Vec<i64>>(&mut conn)
+                .await
+                .expect("hvals");
+            counts.retain(|c| *c > 0);
+            counts.sort_unstable();
+            counts
+        }
+    };
+    let eventually = |want: Vec<i64>| {
+        let counts = &counts;
+        async move {
+            let deadline = tokio::time::Instant::now() + WAIT;
+            loop {
+                let got = counts().await;
+                if got == want {
+                    return;
+                }
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "presence {got:?}, want {want:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    eventually(vec![1, 2]).await;
+    let nodes: Vec<String> = redis::cmd("ZRANGE")
+        .arg(format!("{}:nodes", cluster.name))
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut conn.clone())
+        .await
+        .expect("nodes");
+    assert_eq!(nodes.len(), 2, "both nodes beat: {nodes:?}");
+    a0.close().await;
+    eventually(vec![2]).await;
+    a1.close().await;
+    eventually(vec![1]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL and redis-server; .ci/run runs it"]
+async fn a_redis_restart_loses_nothing_clients_are_told_to_resync() {
+    let mut cluster = Cluster::start(2).await;
+    let (alice, bob) = (unique("alice"), unique("bob"));
+    let (a, _) = user(&cluster.url(0), &alice).await;
+    let (mut b, _) = user(&cluster.url(1), &bob).await;
+    let mut state = SyncState::new();
+    let first = a.send(&bob, "before").await.expect("send");
+    assert_eq!(state.accept(&next_message(&mut b).await), Accept::New);
+
+    // Redis goes away: sends still succeed (the database is the truth),
+    // but node 1 cannot hear node 0.
+    let port = cluster.redis.port;
+    cluster.redis.kill();
+    let mut acked = vec![first.seq];
+    for i in 0..10 {
+        acked.push(
+            a.send(&bob, &format!("during outage {i}"))
+                .await
+                .expect("send without redis")
+                .seq,
+        );
+    }
+    cluster.redis = RedisProcess::start_on(port);
+
+    // Bob is told to resync and then has everything, once each.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let mut seen: HashMap<i64, usize> = HashMap::new();
+    seen.insert(first.seq, 1);
+    loop {
+        let push = tokio::time::timeout_at(deadline, b.next_push())
+            .await
+            .expect("resync notice in time");
+        match push {
+            Some(Push::Resync(_)) => break,
+            Some(Push::Message(m)) => {
+                if state.accept(&m) == Accept::New {
+                    *seen.entry(m.seq).or_default() += 1;
+                }
+            }
+            Some(_) => {}
+            None => panic!("connection closed"),
+        }
+    }
+    for m in state.catch_up(&b).await.expect("catch up") {
+        *seen.entry(m.seq).or_default() += 1;
+    }
+    let mut seqs: Vec<i64> = seen.keys().copied().collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, acked);
+    assert!(seen.values().all(|n| *n == 1));
+
+    // And live delivery across nodes works again.
+    let after = a.send(&bob, "after").await.expect("send");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let m = tokio::time::timeout_at(deadline, next_message(&mut b))
+            .await
+            .expect("live again");
+        if m.seq == after.seq {
+            break;
+        }
+    }
+}
