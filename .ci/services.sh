@@ -54,6 +54,16 @@ ensure_redis() {
   command -v redis-server >/dev/null 2>&1
 }
 
+# The failover suite runs its own nginx (with the shipped config) and needs
+# the stream module, which Debian ships separately.
+ensure_nginx() {
+  command -v nginx >/dev/null 2>&1 || apt_install nginx-light || apt_install nginx || return 1
+  if nginx -V 2>&1 | grep -q -- '--with-stream=dynamic' && [ ! -e /usr/lib/nginx/modules/ngx_stream_module.so ]; then
+    apt_install libnginx-mod-stream || return 1
+  fi
+  command -v nginx >/dev/null 2>&1
+}
+
 # require NAME: run ensure_NAME; under CI=true a missing engine fails the run
 # instead of skipping its suites.
 require() {

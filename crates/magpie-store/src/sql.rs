@@ -293,6 +293,15 @@ impl SqlStore {
         move |e| classify(backend, e)
     }
 
+    /// A writer connection. Failing to get one means nothing ran, so any
+    /// error here is worth retrying, whatever the engine said.
+    async fn write_conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>> {
+        self.writer
+            .acquire()
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+
     /// Begin a write transaction. SQLite's default (deferred) transaction
     /// starts as a reader and fails at once with `SQLITE_BUSY` if another
     /// writer got there first; `BEGIN IMMEDIATE` takes the write lock up
@@ -403,7 +412,11 @@ impl SqlStore {
     /// made concurrent batches on MySQL deadlock on the unique key; an
     /// empty conversation left by a failed batch is harmless (the retry
     /// fills it, and lists skip conversations without messages).
-    async fn ensure_direct_convs(&self, batch: &[NewMessage]) -> sqlx::Result<()> {
+    async fn ensure_direct_convs(
+        &self,
+        conn: &mut AnyConnection,
+        batch: &[NewMessage],
+    ) -> sqlx::Result<()> {
         let mut pairs: Vec<(UserId, UserId, i64)> = batch
             .iter()
             .map(|m| {
@@ -413,7 +426,6 @@ impl SqlStore {
             .collect();
         pairs.sort_unstable();
         pairs.dedup_by_key(|p| (p.0, p.1));
-        let mut conn = self.writer.acquire().await?;
         for (lo, hi, now) in pairs {
             let exists = sqlx::query(sql(&self.q.conv_by_pair))
                 .bind(lo)
@@ -423,7 +435,7 @@ impl SqlStore {
                 .is_some();
             if !exists {
                 // Conversation and members appear together or not at all.
-                let mut tx = self.begin_write(&mut conn).await?;
+                let mut tx = self.begin_write(conn).await?;
                 self.create_direct_conv(&mut tx, lo, hi, now).await?;
                 tx.commit().await?;
             }
@@ -503,12 +515,13 @@ fn is_transient_code(backend: Backend, code: &str) -> bool {
             .parse::<i32>()
             .is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 10 | 13 | 14)),
         // SQLSTATE classes: connection exception, insufficient resources,
-        // operator intervention (e.g. shutdown); serialisation failure,
-        // deadlock; and a unique-key race between two nodes storing the same
-        // (sender, cmid), which a retry resolves as a duplicate.
+        // operator intervention (e.g. shutdown), system error (I/O);
+        // serialisation failure, deadlock; database not accepting
+        // connections; and a unique-key race between two nodes storing the
+        // same (sender, cmid), which a retry resolves as a duplicate.
         Backend::Postgres => {
-            matches!(code.get(..2), Some("08" | "53" | "57"))
-                || matches!(code, "40001" | "40P01" | "23505")
+            matches!(code.get(..2), Some("08" | "53" | "57" | "58"))
+                || matches!(code, "40001" | "40P01" | "55000" | "23505")
         }
         // Deadlock, lock wait timeout, too many connections, read-only
         // (failover in progress), server gone / lost, duplicate-key race.
@@ -578,7 +591,7 @@ fn summary_from_row(row: &AnyRow, user: UserId) -> sqlx::Result<ConvSummary> {
 #[async_trait]
 impl Store for SqlStore {
     async fn create_user(&self, username: &str, password_hash: &str, now: i64) -> Result<UserId> {
-        let mut conn = self.writer.acquire().await.map_err(self.err())?;
+        let mut conn = self.write_conn().await?;
         let insert = sqlx::query(sql(&self.q.create_user))
             .bind(username)
             .bind(password_hash)
@@ -672,8 +685,10 @@ impl Store for SqlStore {
         // stable: one conversation's messages keep their order.
         let mut order: Vec<usize> = (0..batch.len()).collect();
         order.sort_by_key(|&i| ordered(batch[i].sender, batch[i].recipient));
-        self.ensure_direct_convs(batch).await.map_err(self.err())?;
-        let mut conn = self.writer.acquire().await.map_err(self.err())?;
+        let mut conn = self.write_conn().await?;
+        self.ensure_direct_convs(&mut conn, batch)
+            .await
+            .map_err(self.err())?;
         let mut tx = self.begin_write(&mut conn).await.map_err(self.err())?;
         let mut results: Vec<Option<Appended>> = vec![None; batch.len()];
         for i in order {
@@ -777,7 +792,7 @@ impl Store for SqlStore {
                 .map_err(self.err())?;
             return row.map(|r| r.try_get(0)).transpose().map_err(self.err());
         }
-        let mut conn = self.writer.acquire().await.map_err(self.err())?;
+        let mut conn = self.write_conn().await?;
         let mut tx = self.begin_write(&mut conn).await.map_err(self.err())?;
         update.execute(&mut *tx).await.map_err(self.err())?;
         let row = sqlx::query(sql(&self.q.read_mark))

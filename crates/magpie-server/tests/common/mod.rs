@@ -7,6 +7,7 @@
 use magpie_client::{Client, ClientError};
 use magpie_proto::{Authenticated, Message, Push};
 use magpie_server::{Config, RunningServer};
+pub use magpie_testkit::TestDatabase;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tempfile::TempDir;
@@ -44,7 +45,10 @@ impl TestServer {
     /// Start with a tweaked config (ephemeral ports and temp dir are set).
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
         let dir = tempfile::tempdir().expect("tempdir");
-        let database = TestDatabase::from_env().await;
+        let database = match std::env::var("MAGPIE_E2E_DATABASE") {
+            Ok(admin_url) => Some(TestDatabase::create(&admin_url).await),
+            Err(_) => None,
+        };
         let mut config = Config::ephemeral(dir.path());
         config.database_url = database.as_ref().map(|d| d.url.clone());
         tweak(&mut config);
@@ -76,76 +80,6 @@ impl TestServer {
         let mut config = Config::ephemeral(self.dir.path());
         config.database_url = self.database.as_ref().map(|d| d.url.clone());
         self.server = Some(magpie_server::start(config).await.expect("server restarts"));
-    }
-}
-
-/// A database created for one test server on a real PostgreSQL or
-/// MySQL/MariaDB, dropped when the test ends.
-pub struct TestDatabase {
-    admin_url: String,
-    name: String,
-    pub url: String,
-}
-
-impl TestDatabase {
-    async fn from_env() -> Option<TestDatabase> {
-        let admin_url = std::env::var("MAGPIE_E2E_DATABASE").ok()?;
-        Some(TestDatabase::create(&admin_url).await)
-    }
-
-    /// A fresh database on the engine behind `admin_url`.
-    pub async fn create(admin_url: &str) -> TestDatabase {
-        let admin_url = admin_url.trim_end_matches('/').to_string();
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let name = format!(
-            "magpie_e2e_{}_{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        );
-        admin(&admin_url, &format!("CREATE DATABASE {name}")).await;
-        TestDatabase {
-            url: format!("{admin_url}/{name}"),
-            admin_url,
-            name,
-        }
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
-        let drop_sql = if admin_url.starts_with("postgres") {
-            format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        } else {
-            format!("DROP DATABASE IF EXISTS {name}")
-        };
-        // Drop runs outside any async context: use a runtime of its own.
-        let _ = std::thread::spawn(move || {
-            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                rt.block_on(admin(&admin_url, &drop_sql));
-            }
-        })
-        .join();
-    }
-}
-
-/// Run one administrative statement on the engine behind `admin_url`.
-async fn admin(admin_url: &str, statement: &str) {
-    use sqlx::{Connection, Executor};
-    let statement = sqlx::AssertSqlSafe(statement.to_string());
-    if admin_url.starts_with("postgres") {
-        let mut conn = sqlx::PgConnection::connect(&format!("{admin_url}/postgres"))
-            .await
-            .expect("connect to PostgreSQL for MAGPIE_E2E_DATABASE");
-        conn.execute(statement).await.expect("admin statement");
-    } else {
-        let mut conn = sqlx::MySqlConnection::connect(admin_url)
-            .await
-            .expect("connect to MySQL for MAGPIE_E2E_DATABASE");
-        conn.execute(statement).await.expect("admin statement");
     }
 }
 
