@@ -101,6 +101,9 @@ pub struct ClientOptions {
     /// Sent in `hello` so server logs can tell clients apart. Default
     /// `magpie-client/<version>`; empty means none.
     pub client_name: String,
+    /// Connect from this local address (e.g. one of 127.0.0.0/8, to get
+    /// past one address's ephemeral ports under load). Default: any.
+    pub bind_ip: Option<std::net::IpAddr>,
 }
 
 impl Default for ClientOptions {
@@ -110,6 +113,7 @@ impl Default for ClientOptions {
             heartbeat: None,
             max_frame_bytes: magpie_proto::frame::DEFAULT_MAX_FRAME_BYTES,
             client_name: concat!("magpie-client/", env!("CARGO_PKG_VERSION")).to_owned(),
+            bind_ip: None,
         }
     }
 }
@@ -206,6 +210,26 @@ pub enum Event {
     UncorrelatedError(ErrorBody),
     /// The connection is closed; reported once, after every earlier event.
     Closed,
+}
+
+/// The pushes of one connection, split off with [`Client::take_pushes`].
+#[derive(Debug)]
+pub struct PushStream {
+    events: mpsc::UnboundedReceiver<Box<Event>>,
+}
+
+impl PushStream {
+    /// The next push; `None` once the connection has closed and every push
+    /// before has been returned.
+    pub async fn next_push(&mut self) -> Option<Push> {
+        loop {
+            match *self.events.recv().await? {
+                Event::Push(push) => return Some(push),
+                Event::UncorrelatedError(error) => log_skipped(&error),
+                Event::Closed => {}
+            }
+        }
+    }
 }
 
 /// One connection to a Magpie server.
@@ -450,6 +474,18 @@ impl Client {
         }
     }
 
+    /// Split the push stream off the client, for applications that read
+    /// pushes in one task while others send through a shared `Arc<Client>`
+    /// (the load generator does). Afterwards this client's own
+    /// `next_push`/`next_event` report nothing.
+    pub fn take_pushes(&mut self) -> PushStream {
+        let (_closed, empty) = mpsc::unbounded_channel();
+        self.closed_reported = true;
+        PushStream {
+            events: std::mem::replace(&mut self.events, empty),
+        }
+    }
+
     /// A push that has already arrived, without waiting.
     pub fn try_next_push(&mut self) -> Option<Push> {
         loop {
@@ -507,7 +543,8 @@ async fn handshake(
     endpoint: &Endpoint,
     options: &ClientOptions,
 ) -> Result<(Transport, HelloOk), ClientError> {
-    let mut transport = Transport::connect(endpoint, options.max_frame_bytes).await?;
+    let mut transport =
+        Transport::connect(endpoint, options.max_frame_bytes, options.bind_ip).await?;
     let client = (!options.client_name.is_empty()).then(|| options.client_name.clone());
     let hello = RequestFrame {
         id: HELLO_ID,

@@ -101,16 +101,60 @@ impl std::fmt::Debug for Transport {
     }
 }
 
+/// Connect to `addr` (`host:port`), from the source address `bind_ip` when
+/// given. The load generator spreads its connections over many loopback
+/// addresses this way: one source address has only ~28k ephemeral ports.
+/// With `IP_BIND_ADDRESS_NO_PORT` the kernel picks the port at connect time,
+/// per destination, instead of reserving one at bind time.
+async fn tcp_connect(addr: &str, bind_ip: Option<std::net::IpAddr>) -> std::io::Result<TcpStream> {
+    let Some(ip) = bind_ip else {
+        return TcpStream::connect(addr).await;
+    };
+    let mut last_error = None;
+    for target in tokio::net::lookup_host(addr).await? {
+        if target.is_ipv4() != ip.is_ipv4() {
+            continue;
+        }
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(target),
+            socket2::Type::STREAM,
+            Some(socket2::Protocol::TCP),
+        )?;
+        // socket2 does not wrap this option; nix does, safely.
+        #[cfg(target_os = "linux")]
+        nix::sys::socket::setsockopt(
+            &socket,
+            nix::sys::socket::sockopt::IpBindAddressNoPort,
+            &true,
+        )
+        .map_err(std::io::Error::from)?;
+        socket.bind(&std::net::SocketAddr::new(ip, 0).into())?;
+        socket.set_nonblocking(true)?;
+        let socket = tokio::net::TcpSocket::from_std_stream(std::net::TcpStream::from(socket));
+        match socket.connect(target).await {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last_error = Some(e),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("no address of {addr} matches {ip}"),
+        )
+    }))
+}
+
 impl Transport {
     /// Open the socket (and do the WebSocket handshake). Nagle is disabled:
     /// requests are small and latency matters more than packet count.
     pub(crate) async fn connect(
         endpoint: &Endpoint,
         max_frame_bytes: usize,
+        bind_ip: Option<std::net::IpAddr>,
     ) -> Result<Transport, ClientError> {
         match endpoint {
             Endpoint::Tcp(addr) => {
-                let stream = TcpStream::connect(addr.as_str()).await?;
+                let stream = tcp_connect(addr, bind_ip).await?;
                 stream.set_nodelay(true)?;
                 let codec = magpie_proto::frame::tcp_codec(max_frame_bytes);
                 let mut framed = Framed::with_capacity(stream, codec, BUFFER_BYTES);
@@ -126,10 +170,32 @@ impl Transport {
                     .write_buffer_size(BUFFER_BYTES)
                     .max_message_size(Some(max_frame_bytes))
                     .max_frame_size(Some(max_frame_bytes));
-                let (ws, _response) =
-                    tokio_tungstenite::connect_async_with_config(url.as_str(), Some(config), true)
+                let (ws, _response) = match bind_ip {
+                    None => {
+                        tokio_tungstenite::connect_async_with_config(
+                            url.as_str(),
+                            Some(config),
+                            true,
+                        )
                         .await
-                        .map_err(connect_error)?;
+                    }
+                    Some(ip) => {
+                        let host_port = url
+                            .trim_start_matches("ws://")
+                            .split('/')
+                            .next()
+                            .unwrap_or_default();
+                        let stream = tcp_connect(host_port, Some(ip)).await?;
+                        stream.set_nodelay(true)?;
+                        tokio_tungstenite::client_async_with_config(
+                            url.as_str(),
+                            MaybeTlsStream::Plain(stream),
+                            Some(config),
+                        )
+                        .await
+                    }
+                }
+                .map_err(connect_error)?;
                 Ok(Transport::Ws(Box::new(ws)))
             }
         }

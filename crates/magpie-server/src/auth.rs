@@ -1,7 +1,10 @@
 //! Accounts and login sessions.
 //!
 //! Passwords are hashed with Argon2id (the `argon2` crate's defaults: 19 MiB,
-//! 2 passes) on the blocking pool, never on the runtime threads. Tokens are
+//! 2 passes) on a few dedicated threads ([`Hasher`]), never on the runtime
+//! threads. A fixed pool, not tokio's blocking pool: each hash needs 19 MiB,
+//! so unbounded concurrency would let a login flood take gigabytes, and
+//! glibc keeps an arena per thread that touched such memory. Tokens are
 //! 32 random bytes; only their SHA-256 is stored, so the database alone
 //! cannot log anyone in, and revocation is deleting one row.
 //!
@@ -32,22 +35,109 @@ pub struct LoggedIn {
     pub expires_at: i64,
 }
 
+/// A job for the hashing threads.
+type HashJob = Box<dyn FnOnce() + Send>;
+
+/// A fixed pool of threads for Argon2. Requests queue (boundedly) when all
+/// threads are busy, which is the back-pressure a login flood deserves.
+#[derive(Debug, Clone)]
+pub struct Hasher {
+    jobs: tokio::sync::mpsc::Sender<HashJob>,
+}
+
+impl Hasher {
+    /// One thread per core, at most four.
+    pub fn new() -> Hasher {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+        let (jobs, queue) = tokio::sync::mpsc::channel::<HashJob>(1024);
+        let queue = Arc::new(std::sync::Mutex::new(queue));
+        for i in 0..threads {
+            let queue = queue.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("magpie-argon2-{i}"))
+                .spawn(move || {
+                    loop {
+                        // Hold the lock only while waiting for the next job.
+                        let job = queue
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .blocking_recv();
+                        match job {
+                            Some(job) => job(),
+                            None => break,
+                        }
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start a password hashing thread");
+            }
+        }
+        Hasher { jobs }
+    }
+
+    /// Run `work` on a hashing thread.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ErrorBody> {
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: HashJob = Box::new(move || {
+            let _ = done.send(work());
+        });
+        self.jobs
+            .send(job)
+            .await
+            .map_err(|e| internal("password hashing pool stopped", &e))?;
+        result
+            .await
+            .map_err(|e| internal("password hashing job lost", &e))
+    }
+
+    async fn hash(&self, password: Vec<u8>) -> Result<String, ErrorBody> {
+        self.run(move || {
+            Argon2::default()
+                .hash_password(&password)
+                .map(|h| h.to_string())
+        })
+        .await?
+        .map_err(|e| internal("password hashing failed", &e))
+    }
+
+    async fn verify(&self, password: Vec<u8>, hash: String) -> Result<bool, ErrorBody> {
+        self.run(move || {
+            Argon2::default()
+                .verify_password(&password, hash.as_str())
+                .is_ok()
+        })
+        .await
+    }
+}
+
+impl Default for Hasher {
+    fn default() -> Self {
+        Hasher::new()
+    }
+}
+
 /// The account service.
 #[derive(Debug)]
 pub struct Auth {
     store: Arc<dyn Store>,
     token_ttl: Duration,
+    hasher: Hasher,
     /// Verified against when the user does not exist, to equalise timing.
     dummy_hash: String,
 }
 
 impl Auth {
     pub async fn new(store: Arc<dyn Store>, token_ttl: Duration) -> Result<Auth, ErrorBody> {
+        let hasher = Hasher::new();
         let random: [u8; 16] = rand::random();
-        let dummy_hash = hash_password(random.to_vec()).await?;
+        let dummy_hash = hasher.hash(random.to_vec()).await?;
         Ok(Auth {
             store,
             token_ttl,
+            hasher,
             dummy_hash,
         })
     }
@@ -70,7 +160,7 @@ impl Auth {
                 format!("passwords are {PASSWORD_MIN}-{PASSWORD_MAX} bytes"),
             ));
         }
-        let hash = hash_password(password.as_bytes().to_vec()).await?;
+        let hash = self.hasher.hash(password.as_bytes().to_vec()).await?;
         let id = self
             .store
             .create_user(&username, &hash, now_ms())
@@ -102,7 +192,10 @@ impl Auth {
         let hash = record
             .as_ref()
             .map_or_else(|| self.dummy_hash.clone(), |r| r.password_hash.clone());
-        let matches = verify_password(password.as_bytes().to_vec(), hash).await?;
+        let matches = self
+            .hasher
+            .verify(password.as_bytes().to_vec(), hash)
+            .await?;
         let Some(record) = record.filter(|_| matches) else {
             return Err(invalid_credentials());
         };
@@ -173,27 +266,6 @@ pub fn hash_token(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
-async fn hash_password(password: Vec<u8>) -> Result<String, ErrorBody> {
-    tokio::task::spawn_blocking(move || {
-        Argon2::default()
-            .hash_password(&password)
-            .map(|h| h.to_string())
-    })
-    .await
-    .map_err(|e| internal("password hashing task failed", &e))?
-    .map_err(|e| internal("password hashing failed", &e))
-}
-
-async fn verify_password(password: Vec<u8>, hash: String) -> Result<bool, ErrorBody> {
-    tokio::task::spawn_blocking(move || {
-        Argon2::default()
-            .verify_password(&password, hash.as_str())
-            .is_ok()
-    })
-    .await
-    .map_err(|e| internal("password verification task failed", &e))
-}
-
 fn internal(what: &str, e: &dyn std::fmt::Display) -> ErrorBody {
     tracing::error!(error = %e, "{what}");
     ErrorBody::new(ErrorCode::Internal, "internal error")
@@ -218,19 +290,31 @@ mod tests {
 
     #[tokio::test]
     async fn password_hash_is_argon2id_and_verifies() {
-        let hash = hash_password(b"correct horse".to_vec())
-            .await
-            .expect("hash");
+        let hasher = Hasher::new();
+        let hash = hasher.hash(b"correct horse".to_vec()).await.expect("hash");
         assert!(hash.starts_with("$argon2id$"), "{hash}");
-        assert!(
-            verify_password(b"correct horse".to_vec(), hash.clone())
-                .await
-                .expect("verify")
-        );
-        assert!(
-            !verify_password(b"wrong horse".to_vec(), hash)
-                .await
-                .expect("verify")
-        );
+        let verify = |password: &[u8]| hasher.verify(password.to_vec(), hash.clone());
+        assert!(verify(b"correct horse").await.expect("verify"));
+        assert!(!verify(b"wrong horse").await.expect("verify"));
+    }
+
+    #[tokio::test]
+    async fn many_concurrent_hashes_all_complete() {
+        // More jobs than threads: they queue, none is lost.
+        let hasher = Hasher::new();
+        let jobs: Vec<_> = (0..8)
+            .map(|i| {
+                let hasher = hasher.clone();
+                tokio::spawn(async move { hasher.hash(format!("password {i}").into_bytes()).await })
+            })
+            .collect();
+        for job in jobs {
+            assert!(
+                job.await
+                    .expect("join")
+                    .expect("hash")
+                    .starts_with("$argon2id$")
+            );
+        }
     }
 }

@@ -22,6 +22,7 @@ use async_trait::async_trait;
 use magpie_proto::{ConvId, Message, Seq, UserId};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Connection, Executor, Row};
+use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::{Arc, Once};
@@ -164,6 +165,36 @@ pub struct SqlStore {
     writer: AnyPool,
     readers: AnyPool,
     q: Arc<Queries>,
+    convs: Arc<ConvCache>,
+}
+
+/// User pair → 1:1 conversation id. Conversations are never deleted or
+/// renumbered, so an id once seen stays right, also across nodes; caching
+/// it saves two statements per stored message.
+#[derive(Debug, Default)]
+struct ConvCache {
+    map: std::sync::Mutex<HashMap<(UserId, UserId), ConvId>>,
+}
+
+/// Bound on cached pairs; the cache is simply cleared when full.
+const CONV_CACHE_MAX: usize = 1_000_000;
+
+impl ConvCache {
+    fn get(&self, pair: (UserId, UserId)) -> Option<ConvId> {
+        self.map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&pair)
+            .copied()
+    }
+
+    fn insert(&self, pair: (UserId, UserId), conv: ConvId) {
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= CONV_CACHE_MAX {
+            map.clear();
+        }
+        map.insert(pair, conv);
+    }
 }
 
 fn install_drivers() {
@@ -190,9 +221,13 @@ impl SqlStore {
             .acquire_timeout(Duration::from_secs(10))
             .after_connect(|conn, _| {
                 Box::pin(async move {
+                    // Auto-checkpoints would run inside a commit and stall
+                    // every ack behind a sync of the main file; a background
+                    // task checkpoints instead (see `spawn_checkpointer`).
                     conn.execute(
                         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
+                         PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864;",
                     )
                     .await
                     .map(|_| ())
@@ -205,6 +240,7 @@ impl SqlStore {
             .run(&writer)
             .await
             .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
+        spawn_checkpointer(url(false)?, &writer);
         let readers = AnyPoolOptions::new()
             .max_connections(4)
             .acquire_timeout(Duration::from_secs(10))
@@ -223,6 +259,7 @@ impl SqlStore {
             writer,
             readers,
             q: Arc::new(Queries::new(Backend::Sqlite)),
+            convs: Arc::default(),
         })
     }
 
@@ -279,6 +316,7 @@ impl SqlStore {
             writer: pool.clone(),
             readers: pool,
             q: Arc::new(Queries::new(backend)),
+            convs: Arc::default(),
         })
     }
 
@@ -398,13 +436,18 @@ impl SqlStore {
         a: UserId,
         b: UserId,
     ) -> sqlx::Result<ConvId> {
-        let (lo, hi) = ordered(a, b);
-        sqlx::query(sql(&self.q.conv_by_pair))
-            .bind(lo)
-            .bind(hi)
+        let pair = ordered(a, b);
+        if let Some(conv) = self.convs.get(pair) {
+            return Ok(conv);
+        }
+        let conv = sqlx::query(sql(&self.q.conv_by_pair))
+            .bind(pair.0)
+            .bind(pair.1)
             .fetch_one(&mut *conn)
             .await?
-            .try_get(0)
+            .try_get(0)?;
+        self.convs.insert(pair, conv);
+        Ok(conv)
     }
 
     /// Create the 1:1 conversations a batch needs, each in its own short
@@ -427,6 +470,9 @@ impl SqlStore {
         pairs.sort_unstable();
         pairs.dedup_by_key(|p| (p.0, p.1));
         for (lo, hi, now) in pairs {
+            if self.convs.get((lo, hi)).is_some() {
+                continue;
+            }
             let exists = sqlx::query(sql(&self.q.conv_by_pair))
                 .bind(lo)
                 .bind(hi)
@@ -471,6 +517,53 @@ impl SqlStore {
         }
         Ok(id)
     }
+}
+
+/// How often the SQLite checkpointer copies the WAL into the database.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+/// WAL frames (pages) beyond which the checkpointer stops being polite:
+/// under writes without pause a passive checkpoint never lets the WAL
+/// restart, so at this size (256 MiB of 4 KiB pages) it waits for the
+/// writer (`RESTART`) once. That stalls acks for about a second: the price
+/// of a bounded WAL until checkpoints can keep up on their own.
+const WAL_RESTART_FRAMES: i64 = 65_536;
+
+/// Checkpoint the SQLite WAL from a connection of its own, beside the
+/// writer rather than inside its commits. `PASSIVE` never waits for the
+/// writer or readers, so acks never queue behind the main file's sync. The
+/// task ends when the writer pool is closed.
+fn spawn_checkpointer(options: AnyConnectOptions, writer: &AnyPool) {
+    let writer = writer.clone();
+    tokio::spawn(async move {
+        let Ok(mut conn) = sqlx::AnyConnection::connect_with(&options).await else {
+            tracing::warn!("no checkpoint connection; the WAL will grow until restart");
+            return;
+        };
+        let _ = conn.execute("PRAGMA busy_timeout = 5000;").await;
+        let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+        while !writer.is_closed() {
+            tick.tick().await;
+            // The result row is (busy, frames in the WAL, frames copied).
+            let frames = match sqlx::query("PRAGMA wal_checkpoint(PASSIVE);")
+                .fetch_one(&mut conn)
+                .await
+            {
+                Ok(row) => row.try_get::<i64, _>(1).unwrap_or(0),
+                Err(e) => {
+                    tracing::warn!(error = %e, "WAL checkpoint failed");
+                    continue;
+                }
+            };
+            if frames > WAL_RESTART_FRAMES
+                && let Err(e) = conn.execute("PRAGMA wal_checkpoint(RESTART);").await
+            {
+                tracing::warn!(error = %e, "WAL restart checkpoint failed");
+            }
+        }
+        // A final full checkpoint leaves a compact database behind.
+        let _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE);").await;
+        let _ = conn.close().await;
+    });
 }
 
 fn ordered(a: UserId, b: UserId) -> (UserId, UserId) {

@@ -25,6 +25,8 @@ enum Command {
     Serve(Box<serve::ServeArgs>),
     /// Scriptable command-line client.
     Client(cli_client::ClientArgs),
+    /// Load generator: connect, direct, sync (and group, once groups exist).
+    Bench(magpie_bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +56,23 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Bench(args) => {
+            let json = args.json;
+            match runtime.block_on(magpie_bench::run(args)) {
+                Ok(report) if json => {
+                    println!("{}", serde_json::to_string(&report).unwrap_or_default());
+                    bench_exit(&report)
+                }
+                Ok(report) => {
+                    print!("{}", report.render());
+                    bench_exit(&report)
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Client(args) => match runtime.block_on(cli_client::run(args)) {
             Ok(code) => code,
             Err(e) => {
@@ -61,6 +80,19 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+    }
+}
+
+/// A benchmark that lost or duplicated a message failed, whatever its speed.
+fn bench_exit(report: &magpie_bench::Report) -> ExitCode {
+    if report.lost > 0 || report.duplicates > 0 {
+        eprintln!(
+            "error: {} lost, {} duplicated",
+            report.lost, report.duplicates
+        );
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

@@ -1,0 +1,101 @@
+//! Benchmark of group commit: [`Store::append_batch`] on SQLite.
+//!
+//! The server acks a `send` only once the message is durably stored, and it
+//! stores messages in batches: everything that arrived while the previous
+//! transaction was committing goes into the next one. Each transaction ends
+//! in one fsync of the WAL (`synchronous = FULL`), which dominates its cost,
+//! so the cost per message should fall sharply as the batch grows: that is
+//! what makes the durable-ack design affordable under load.
+//!
+//! `append_batch/{1,64,512}` appends batches of that many new messages
+//! between two existing users (every message has a fresh `cmid`, so none is
+//! a duplicate) to a real database file in a temporary directory; the
+//! throughput line is messages per second. Building the batch is not timed.
+//!
+//! The numbers depend heavily on the disk's fsync latency (a tmpfs makes
+//! fsync free; a laptop SSD may take milliseconds). The bench does real
+//! fsyncs, so it keeps few samples and a short measurement time.
+//!
+//! Run with `cargo bench -p magpie-store --bench append`.
+
+use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
+use magpie_proto::UserId;
+use magpie_store::{NewMessage, SqlStore, Store};
+use std::cell::Cell;
+use std::time::{Duration, Instant};
+
+/// A 100-byte message body.
+const BODY: &str = "The quick brown fox jumps over the lazy dog; pack my box with five dozen liquor jugs, said Magpie!!!";
+
+fn batch(sender: UserId, recipient: UserId, n: usize, next_cmid: &Cell<u64>) -> Vec<NewMessage> {
+    (0..n)
+        .map(|_| {
+            let id = next_cmid.get();
+            next_cmid.set(id + 1);
+            NewMessage {
+                sender,
+                recipient,
+                cmid: format!("bench-{id:016x}"),
+                body: BODY.to_string(),
+                ts: 1_767_225_600_000 + id as i64,
+            }
+        })
+        .collect()
+}
+
+fn append_benches(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = rt
+        .block_on(SqlStore::open_sqlite(&dir.path().join("bench.db")))
+        .expect("open the bench database");
+    let (alice, bob) = rt.block_on(async {
+        let alice = store
+            .create_user("alice", "not-a-real-hash", 0)
+            .await
+            .expect("create alice");
+        let bob = store
+            .create_user("bob", "not-a-real-hash", 0)
+            .await
+            .expect("create bob");
+        (alice, bob)
+    });
+    let next_cmid = Cell::new(0u64);
+
+    let mut group = c.benchmark_group("append_batch");
+    // Each iteration is a durable commit (milliseconds): take every sample
+    // with the same iteration count instead of a linear ramp.
+    group.sampling_mode(SamplingMode::Flat);
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(3));
+    for n in [1usize, 64, 512] {
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_function(n.to_string(), |b| {
+            let (store, next_cmid) = (&store, &next_cmid);
+            b.to_async(&rt).iter_custom(|iters| async move {
+                let mut timed = Duration::ZERO;
+                for _ in 0..iters {
+                    let msgs = batch(alice, bob, n, next_cmid);
+                    let start = Instant::now();
+                    let done = store.append_batch(&msgs).await.expect("append_batch");
+                    timed += start.elapsed();
+                    assert!(
+                        done.len() == n && done.iter().all(|a| !a.duplicate),
+                        "every message of the batch is new"
+                    );
+                }
+                timed
+            });
+        });
+    }
+    group.finish();
+    rt.block_on(store.close());
+}
+
+criterion_group!(benches, append_benches);
+criterion_main!(benches);
