@@ -38,6 +38,7 @@ pub async fn run_direct(
     let epoch = Instant::now();
     let received = Arc::new(Mutex::new(Received::new()));
     let acked = Arc::new(AtomicU64::new(0));
+    let subscribed = Arc::new(AtomicU64::new(0));
     let mut clients = Vec::with_capacity(users);
     let mut loops = Vec::with_capacity(users);
     for u in 0..users {
@@ -49,7 +50,7 @@ pub async fn run_direct(
             .subscribe(topic(u), QoS::AtLeastOnce)
             .await
             .map_err(|e| BenchError::Mqtt(e.to_string()))?;
-        let (received, acked) = (received.clone(), acked.clone());
+        let (received, acked, subscribed) = (received.clone(), acked.clone(), subscribed.clone());
         loops.push(tokio::spawn(async move {
             loop {
                 match eventloop.poll().await {
@@ -64,6 +65,9 @@ pub async fn run_direct(
                     Ok(Event::Incoming(Packet::PubAck(_))) => {
                         acked.fetch_add(1, Ordering::Relaxed);
                     }
+                    Ok(Event::Incoming(Packet::SubAck(_))) => {
+                        subscribed.fetch_add(1, Ordering::Relaxed);
+                    }
                     Ok(_) => {}
                     Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
                 }
@@ -71,8 +75,18 @@ pub async fn run_direct(
         }));
         clients.push(client);
     }
-    // Let the subscriptions settle before measuring.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Measure only once every subscription is acknowledged: a publish to
+    // a topic nobody has subscribed to yet is dropped by the broker.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while subscribed.load(Ordering::Relaxed) < users as u64 {
+        if Instant::now() > deadline {
+            return Err(BenchError::Mqtt(format!(
+                "only {} of {users} subscriptions acknowledged",
+                subscribed.load(Ordering::Relaxed)
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let before = common.server_pid.and_then(procstat::sample);
     let total = (args.rate * args.duration).round() as u64;
     let errors = Arc::new(AtomicU64::new(0));
