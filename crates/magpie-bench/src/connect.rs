@@ -108,18 +108,13 @@ pub async fn run(common: &Common, args: ConnectArgs) -> Result<Report, BenchErro
         "{alive} of {connected} still open after holding {:.0} s",
         args.hold
     ));
-    let server = match (before, after) {
-        (Some(b), Some(a)) => {
-            let mut usage = ServerUse::between(b, a);
-            if connected > 0 {
-                let grown = a.rss_kib.saturating_sub(b.rss_kib) as f64 * 1024.0;
-                usage.bytes_per_connection = Some(grown / connected as f64);
-                usage.cpu_us_per_unit = Some(usage.cpu_seconds * 1e6 / connected as f64);
-            }
-            Some(usage)
+    let server = ServerUse::per_unit(before, after, connected).map(|mut usage| {
+        if connected > 0 {
+            let grown = usage.rss_after_kib.saturating_sub(usage.rss_before_kib) as f64 * 1024.0;
+            usage.bytes_per_connection = Some(grown / connected as f64);
         }
-        _ => None,
-    };
+        usage
+    });
     let client_peak = procstat::sample(std::process::id()).map(|s| s.peak_rss_kib);
     let clients = std::mem::take(&mut *held.lock().unwrap_or_else(|p| p.into_inner()));
     drop(clients);

@@ -4,7 +4,7 @@
 //! falls behind shows as latency rather than as a lower offered rate. Every
 //! acked message must arrive exactly once.
 
-use crate::fleet::{self, BenchUser};
+use crate::fleet;
 use crate::report::{self, Latency, Report, ServerUse};
 use crate::{BenchError, Common, procstat};
 use clap::Args;
@@ -134,26 +134,14 @@ pub async fn run(common: &Common, args: DirectArgs) -> Result<Report, BenchError
     let ack_latency = Arc::new(Mutex::new(report::histogram()));
     let acked_set = Arc::new(Mutex::new(HashSet::new()));
     let progress = progress_bar(common, total);
-    let interval = Duration::from_secs_f64(1.0 / args.rate);
-    let start = Instant::now();
-    let mut sends = Vec::with_capacity(total as usize);
-    for k in 0..total {
-        let scheduled = start + interval.mul_f64(k as f64);
-        tokio::time::sleep_until(scheduled.into()).await;
+    let sending = open_loop(total, args.rate, progress.clone(), |k, scheduled| {
         let (from, to) = route(k, args.pairs);
         let client = clients[from].clone();
-        let peer: &BenchUser = &users[to];
-        let (peer, body) = (peer.name.clone(), body(epoch, scheduled, k, args.size));
-        let (acked, errors, ack_latency, acked_set) = (
-            acked.clone(),
-            errors.clone(),
-            ack_latency.clone(),
-            acked_set.clone(),
-        );
-        let progress = progress.clone();
-        sends.push(tokio::spawn(async move {
-            let cmid = format!("k{k}");
-            match client.send_with_cmid(&peer, &cmid, &body).await {
+        let (peer, body) = (users[to].name.clone(), body(epoch, scheduled, k, args.size));
+        let (acked, errors) = (acked.clone(), errors.clone());
+        let (ack_latency, acked_set) = (ack_latency.clone(), acked_set.clone());
+        async move {
+            match client.send_with_cmid(&peer, &format!("k{k}"), &body).await {
                 Ok(_) => {
                     let micros = scheduled.elapsed().as_micros() as u64;
                     report::record(
@@ -170,15 +158,9 @@ pub async fn run(common: &Common, args: DirectArgs) -> Result<Report, BenchError
                     errors.fetch_add(1, Ordering::Relaxed);
                 }
             }
-            if let Some(p) = progress {
-                p.inc(1);
-            }
-        }));
-    }
-    for send in sends {
-        let _ = send.await;
-    }
-    let sending = start.elapsed().as_secs_f64();
+        }
+    })
+    .await;
     // Wait until everything acked has arrived (or the grace period ends).
     let wanted = acked.load(Ordering::Relaxed);
     let deadline = Instant::now() + Duration::from_secs_f64(args.grace);
@@ -200,16 +182,7 @@ pub async fn run(common: &Common, args: DirectArgs) -> Result<Report, BenchError
     let received = std::mem::take(&mut *received.lock().unwrap_or_else(|p| p.into_inner()));
     let acked_set = acked_set.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let lost = acked_set.difference(&received.seen).count() as u64;
-    let server = match (before, after) {
-        (Some(b), Some(a)) => {
-            let mut usage = ServerUse::between(b, a);
-            if wanted > 0 {
-                usage.cpu_us_per_unit = Some(usage.cpu_seconds * 1e6 / wanted as f64);
-            }
-            Some(usage)
-        }
-        _ => None,
-    };
+    let server = ServerUse::per_unit(before, after, wanted);
     if let Some(p) = progress {
         p.finish_and_clear();
     }
@@ -244,6 +217,49 @@ async fn read_pushes(mut pushes: PushStream, received: Arc<Mutex<Received>>, epo
                 .unwrap_or_else(|p| p.into_inner())
                 .record(epoch, micros, k);
         }
+    }
+}
+
+/// Run `send(k, scheduled_time)` for k in 0..total at `rate` per second,
+/// open loop: each is spawned at its time whether or not earlier ones have
+/// finished. Returns the seconds from the first schedule to the last
+/// completion.
+pub async fn open_loop<F, Fut>(
+    total: u64,
+    rate: f64,
+    progress: Option<indicatif::ProgressBar>,
+    mut send: F,
+) -> f64
+where
+    F: FnMut(u64, Instant) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let start = Instant::now();
+    let mut tasks = Vec::with_capacity(total as usize);
+    for k in 0..total {
+        let scheduled = start + interval.mul_f64(k as f64);
+        tokio::time::sleep_until(scheduled.into()).await;
+        let work = send(k, scheduled);
+        let progress = progress.clone();
+        tasks.push(tokio::spawn(async move {
+            work.await;
+            if let Some(p) = progress {
+                p.inc(1);
+            }
+        }));
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+    start.elapsed().as_secs_f64()
+}
+
+/// Poll `done` until it holds or `seconds` pass (stragglers after a run).
+pub async fn wait_until(seconds: f64, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+    while Instant::now() < deadline && !done() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

@@ -6,7 +6,7 @@
 //! its numbers compare with Magpie's non-durable path, and the durable
 //! Magpie figures are reported beside them.
 
-use crate::direct::{DirectArgs, Received, parse_body, progress_bar, route};
+use crate::direct::{DirectArgs, Received, open_loop, parse_body, progress_bar, route, wait_until};
 use crate::report::{Latency, Report, ServerUse};
 use crate::{BenchError, Common, procstat};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
@@ -91,17 +91,12 @@ pub async fn run_direct(
     let total = (args.rate * args.duration).round() as u64;
     let errors = Arc::new(AtomicU64::new(0));
     let progress = progress_bar(common, total);
-    let interval = Duration::from_secs_f64(1.0 / args.rate);
-    let start = Instant::now();
-    let mut sends = Vec::with_capacity(total as usize);
-    for k in 0..total {
-        let scheduled = start + interval.mul_f64(k as f64);
-        tokio::time::sleep_until(scheduled.into()).await;
+    let sending = open_loop(total, args.rate, progress.clone(), |k, scheduled| {
         let (from, to) = route(k, args.pairs);
         let (client, t) = (clients[from].clone(), topic(to));
         let body = crate::direct::body(epoch, scheduled, k, args.size);
-        let (errors, progress) = (errors.clone(), progress.clone());
-        sends.push(tokio::spawn(async move {
+        let errors = errors.clone();
+        async move {
             if client
                 .publish(t, QoS::AtLeastOnce, false, body.into_bytes())
                 .await
@@ -109,27 +104,19 @@ pub async fn run_direct(
             {
                 errors.fetch_add(1, Ordering::Relaxed);
             }
-            if let Some(p) = progress {
-                p.inc(1);
-            }
-        }));
-    }
-    for send in sends {
-        let _ = send.await;
-    }
-    let sending = start.elapsed().as_secs_f64();
-    let deadline = Instant::now() + Duration::from_secs_f64(args.grace);
-    while Instant::now() < deadline {
-        let got = received
+        }
+    })
+    .await;
+    wait_until(args.grace, || {
+        received
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .seen
-            .len() as u64;
-        if got >= total && acked.load(Ordering::Relaxed) >= total {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+            .len() as u64
+            >= total
+            && acked.load(Ordering::Relaxed) >= total
+    })
+    .await;
     let after = common.server_pid.and_then(procstat::sample);
     for l in loops {
         l.abort();
@@ -140,16 +127,7 @@ pub async fn run_direct(
     let received = std::mem::take(&mut *received.lock().unwrap_or_else(|e| e.into_inner()));
     let acked = acked.load(Ordering::Relaxed);
     let delivered = received.seen.len() as u64;
-    let server = match (before, after) {
-        (Some(b), Some(a)) => {
-            let mut usage = ServerUse::between(b, a);
-            if delivered > 0 {
-                usage.cpu_us_per_unit = Some(usage.cpu_seconds * 1e6 / delivered as f64);
-            }
-            Some(usage)
-        }
-        _ => None,
-    };
+    let server = ServerUse::per_unit(before, after, delivered);
     Ok(Report {
         scenario: "direct (mqtt peer, QoS 1)".into(),
         target: url.to_string(),

@@ -55,6 +55,20 @@ pub struct ServerUse {
 }
 
 impl ServerUse {
+    /// Use between two readings, with CPU per unit of work (message,
+    /// connection) when there were any; `None` without both readings.
+    pub fn per_unit(
+        before: Option<ProcSample>,
+        after: Option<ProcSample>,
+        units: u64,
+    ) -> Option<ServerUse> {
+        let mut usage = ServerUse::between(before?, after?);
+        if units > 0 {
+            usage.cpu_us_per_unit = Some(usage.cpu_seconds * 1e6 / units as f64);
+        }
+        Some(usage)
+    }
+
     pub fn between(before: ProcSample, after: ProcSample) -> ServerUse {
         ServerUse {
             cpu_seconds: after.cpu_seconds - before.cpu_seconds,

@@ -220,15 +220,25 @@ pub struct PushStream {
 
 impl PushStream {
     /// The next push; `None` once the connection has closed and every push
-    /// before has been returned.
+    /// before has been returned. Uncorrelated errors are logged and skipped.
     pub async fn next_push(&mut self) -> Option<Push> {
         loop {
-            match *self.events.recv().await? {
-                Event::Push(push) => return Some(push),
-                Event::UncorrelatedError(error) => log_skipped(&error),
-                Event::Closed => {}
+            if let Some(push) = push_of(*self.events.recv().await?) {
+                return Some(push);
             }
         }
+    }
+}
+
+/// The push in an event, if it is one; uncorrelated errors are logged.
+fn push_of(event: Event) -> Option<Push> {
+    match event {
+        Event::Push(push) => Some(push),
+        Event::UncorrelatedError(error) => {
+            log_skipped(&error);
+            None
+        }
+        Event::Closed => None,
     }
 }
 
@@ -466,10 +476,8 @@ impl Client {
     /// [`Client::next_event`] to see them).
     pub async fn next_push(&mut self) -> Option<Push> {
         loop {
-            match *self.events.recv().await? {
-                Event::Push(push) => return Some(push),
-                Event::UncorrelatedError(error) => log_skipped(&error),
-                Event::Closed => {}
+            if let Some(push) = push_of(*self.events.recv().await?) {
+                return Some(push);
             }
         }
     }
@@ -489,10 +497,8 @@ impl Client {
     /// A push that has already arrived, without waiting.
     pub fn try_next_push(&mut self) -> Option<Push> {
         loop {
-            match *self.events.try_recv().ok()? {
-                Event::Push(push) => return Some(push),
-                Event::UncorrelatedError(error) => log_skipped(&error),
-                Event::Closed => {}
+            if let Some(push) = push_of(*self.events.try_recv().ok()?) {
+                return Some(push);
             }
         }
     }

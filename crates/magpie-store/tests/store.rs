@@ -85,46 +85,20 @@ impl Harness for SqliteHarness {
 }
 
 /// A database of its own on a real server (PostgreSQL or MariaDB), created
-/// for one test and dropped after it, so tests run in parallel and leave
-/// nothing behind. The server comes from an environment variable naming an
-/// admin URL without a database path.
+/// for one test and dropped after it (even if the test panicked), so tests
+/// run in parallel and leave nothing behind. The server comes from an
+/// environment variable naming an admin URL without a database path.
 struct ServerHarness {
-    admin_url: String,
-    db_name: String,
+    db: magpie_testkit::TestDatabase,
     store: SqlStore,
 }
 
 impl ServerHarness {
-    fn db_url(admin_url: &str, db_name: &str) -> String {
-        format!("{}/{db_name}", admin_url.trim_end_matches('/'))
-    }
-
     async fn create(admin_env: &str, default_admin: &str) -> ServerHarness {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        static N: AtomicUsize = AtomicUsize::new(0);
         let admin_url = std::env::var(admin_env).unwrap_or_else(|_| default_admin.to_string());
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let db_name = format!(
-            "magpie_t{}_{}_{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed),
-            nanos
-        );
-        admin(&admin_url, &format!("CREATE DATABASE {db_name}")).await;
-        let store = SqlStore::connect(
-            &Self::db_url(&admin_url, &db_name),
-            &PoolSettings::default(),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("connect to {admin_env} database {db_name}: {e}"));
-        ServerHarness {
-            admin_url,
-            db_name,
-            store,
-        }
+        let db = magpie_testkit::TestDatabase::create(&admin_url).await;
+        let store = connect(&db.url).await;
+        ServerHarness { db, store }
     }
 
     async fn reopen_server(mut self) -> ServerHarness {
@@ -134,65 +108,19 @@ impl ServerHarness {
     }
 
     async fn drop_database(self) {
-        // Closing first lets the drop below find no open connections.
+        // Closing first lets the drop (when `db` goes) find no connections.
         self.store.close().await;
     }
 
     async fn second_store(&self) -> SqlStore {
-        SqlStore::connect(
-            &Self::db_url(&self.admin_url, &self.db_name),
-            &PoolSettings::default(),
-        )
+        connect(&self.db.url).await
+    }
+}
+
+async fn connect(url: &str) -> SqlStore {
+    SqlStore::connect(url, &PoolSettings::default())
         .await
-        .expect("second node's store")
-    }
-}
-
-/// The database goes when the harness does, even when the test panicked.
-impl Drop for ServerHarness {
-    fn drop(&mut self) {
-        let admin_url = self.admin_url.clone();
-        let statement = if admin_url.starts_with("postgres") {
-            format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.db_name)
-        } else {
-            format!("DROP DATABASE IF EXISTS {}", self.db_name)
-        };
-        // Drop runs outside any async context: use a runtime of its own.
-        let _ = std::thread::spawn(move || {
-            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                rt.block_on(admin(&admin_url, &statement));
-            }
-        })
-        .join();
-    }
-}
-
-/// Run one administrative statement on the server behind `admin_url`.
-async fn admin(admin_url: &str, statement: &str) {
-    use sqlx::{Connection, Executor};
-    if admin_url.starts_with("postgres") {
-        let mut conn =
-            sqlx::PgConnection::connect(&format!("{}/postgres", admin_url.trim_end_matches('/')))
-                .await
-                .unwrap_or_else(|e| {
-                    panic!("PostgreSQL at {admin_url} is needed for this test: {e}")
-                });
-        conn.execute(sqlx::AssertSqlSafe(statement.to_string()))
-            .await
-            .expect(statement);
-    } else {
-        let mut conn = sqlx::MySqlConnection::connect(admin_url)
-            .await
-            .unwrap_or_else(|e| {
-                panic!("MySQL/MariaDB at {admin_url} is needed for this test: {e}")
-            });
-        conn.execute(sqlx::AssertSqlSafe(statement.to_string()))
-            .await
-            .expect(statement);
-    }
+        .unwrap_or_else(|e| panic!("connect to the test database: {e}"))
 }
 
 /// PostgreSQL from `MAGPIE_TEST_POSTGRES` (default: local trust auth).

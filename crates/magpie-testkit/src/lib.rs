@@ -160,3 +160,70 @@ impl Drop for RedisProcess {
         self.kill();
     }
 }
+
+/// A `magpie serve` child process, started from a prepared command and
+/// killed when dropped. Its addresses come from the banner it prints
+/// (`magpie serving: tcp://... ws://.../ws`), so it can use port 0.
+#[derive(Debug)]
+pub struct ServerProcess {
+    child: Child,
+    /// `tcp://host:port`
+    pub tcp_url: String,
+    /// `ws://host:port/ws`
+    pub ws_url: String,
+}
+
+impl ServerProcess {
+    /// Spawn `command` (a `magpie serve ...` invocation) and wait for its
+    /// banner.
+    pub fn spawn(mut command: Command) -> ServerProcess {
+        use std::io::BufRead;
+        let mut child = command
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn magpie serve");
+        let mut banner = String::new();
+        let stdout = child.stdout.take().expect("piped stdout");
+        std::io::BufReader::new(stdout)
+            .read_line(&mut banner)
+            .expect("read the banner");
+        let word = |prefix: &str| {
+            banner
+                .split_whitespace()
+                .find(|w| w.starts_with(prefix))
+                .unwrap_or_else(|| panic!("server did not start; banner {banner:?}"))
+                .to_string()
+        };
+        ServerProcess {
+            tcp_url: word("tcp://"),
+            ws_url: word("ws://"),
+            child,
+        }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL it and reap it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM it (a graceful drain); does not wait.
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM failed");
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

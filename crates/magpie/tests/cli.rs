@@ -1,28 +1,27 @@
 //! The `magpie client` command line, driven as a script would drive it.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
+use magpie_testkit::ServerProcess;
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 const PASSWORD: &str = "correct horse battery";
 
 struct Server {
-    child: Child,
-    tcp: String,
-    ws: String,
+    process: ServerProcess,
     _dir: tempfile::TempDir,
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl std::ops::Deref for Server {
+    type Target = ServerProcess;
+    fn deref(&self) -> &ServerProcess {
+        &self.process
     }
 }
 
 fn start_server() -> Server {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_magpie"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_magpie"));
+    command
         .args([
             "serve",
             "--listen-tcp",
@@ -32,24 +31,9 @@ fn start_server() -> Server {
         ])
         .arg("--data-dir")
         .arg(dir.path())
-        .env("MAGPIE_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn server");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("banner");
-    let word = |prefix: &str| {
-        line.split_whitespace()
-            .find(|w| w.starts_with(prefix))
-            .unwrap_or_else(|| panic!("no {prefix} in {line:?}"))
-            .to_string()
-    };
+        .env("MAGPIE_LOG", "warn");
     Server {
-        tcp: word("tcp://"),
-        ws: word("ws://"),
-        child,
+        process: ServerProcess::spawn(command),
         _dir: dir,
     }
 }
@@ -79,8 +63,8 @@ fn json_lines(out: &Output) -> Vec<serde_json::Value> {
 fn register_send_listen_history_conversations() {
     let server = start_server();
     for (url, alice, bob) in [
-        (&server.tcp, "alice", "bob"),
-        (&server.ws, "alice2", "bob2"),
+        (&server.tcp_url, "alice", "bob"),
+        (&server.ws_url, "alice2", "bob2"),
     ] {
         for name in [alice, bob] {
             let mut cmd = client(url, name, Some(PASSWORD));
@@ -148,10 +132,10 @@ fn register_send_listen_history_conversations() {
 #[test]
 fn login_prints_a_token_that_later_commands_can_use() {
     let server = start_server();
-    let mut cmd = client(&server.tcp, "carol", Some(PASSWORD));
+    let mut cmd = client(&server.tcp_url, "carol", Some(PASSWORD));
     cmd.arg("register");
     assert!(run(cmd).status.success());
-    let mut cmd = client(&server.tcp, "carol", Some(PASSWORD));
+    let mut cmd = client(&server.tcp_url, "carol", Some(PASSWORD));
     cmd.arg("login");
     let out = run(cmd);
     assert!(out.status.success());
@@ -160,14 +144,14 @@ fn login_prints_a_token_that_later_commands_can_use() {
         .expect("token")
         .to_string();
 
-    let mut cmd = client(&server.tcp, "carol", None);
+    let mut cmd = client(&server.tcp_url, "carol", None);
     cmd.env("MAGPIE_TOKEN", &token).arg("conversations");
     assert!(run(cmd).status.success(), "token works without a password");
 
-    let mut cmd = client(&server.tcp, "carol", None);
+    let mut cmd = client(&server.tcp_url, "carol", None);
     cmd.env("MAGPIE_TOKEN", &token).arg("logout");
     assert!(run(cmd).status.success());
-    let mut cmd = client(&server.tcp, "carol", None);
+    let mut cmd = client(&server.tcp_url, "carol", None);
     cmd.env("MAGPIE_TOKEN", &token).arg("conversations");
     let out = run(cmd);
     assert!(!out.status.success(), "revoked token refused");
@@ -178,13 +162,13 @@ fn login_prints_a_token_that_later_commands_can_use() {
 fn failures_exit_non_zero_with_the_error_code() {
     let server = start_server();
     // No password in the environment: a usage error, nothing sent.
-    let mut cmd = client(&server.tcp, "dave", None);
+    let mut cmd = client(&server.tcp_url, "dave", None);
     cmd.arg("register");
     let out = run(cmd);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("MAGPIE_PASSWORD"));
 
-    let mut cmd = client(&server.tcp, "dave", Some("wrong password"));
+    let mut cmd = client(&server.tcp_url, "dave", Some("wrong password"));
     cmd.args(["send", "erin", "hi"]);
     let out = run(cmd);
     assert_eq!(out.status.code(), Some(1));

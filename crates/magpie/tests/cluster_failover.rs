@@ -11,8 +11,9 @@
 
 use magpie_client::{Accept, Client, SyncState};
 use magpie_proto::Push;
-use magpie_testkit::{RedisProcess, TestDatabase, e2e_admin_url, free_port, wait_for_port};
-use std::io::{BufRead, BufReader};
+use magpie_testkit::{
+    RedisProcess, ServerProcess, TestDatabase, e2e_admin_url, free_port, wait_for_port,
+};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -22,8 +23,9 @@ const PASSWORD: &str = "correct horse battery";
 /// Messages in the stream; the failures happen at fixed points in it.
 const MESSAGES: usize = 240;
 
+/// One `magpie serve` of the cluster, on ports chosen for nginx's config.
 struct Node {
-    child: Child,
+    process: ServerProcess,
     tcp: u16,
     http: u16,
 }
@@ -31,7 +33,8 @@ struct Node {
 impl Node {
     fn start(db_url: &str, redis_url: &str, cluster: &str, data_dir: &Path) -> Node {
         let (tcp, http) = (free_port(), free_port());
-        let mut child = Command::new(env!("CARGO_BIN_EXE_magpie"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_magpie"));
+        command
             .arg("serve")
             .args(["--listen-tcp", &format!("127.0.0.1:{tcp}")])
             .args(["--listen-http", &format!("127.0.0.1:{http}")])
@@ -42,39 +45,12 @@ impl Node {
             .env("MAGPIE_CLUSTER_NAME", cluster)
             .env("MAGPIE_IDLE_TIMEOUT_SECS", "10")
             .env("MAGPIE_SHUTDOWN_GRACE_SECS", "5")
-            .env("MAGPIE_LOG", "warn")
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("spawn magpie serve");
-        let mut banner = String::new();
-        let stdout = child.stdout.take().expect("stdout");
-        BufReader::new(stdout)
-            .read_line(&mut banner)
-            .expect("banner");
-        assert!(
-            banner.contains("magpie serving"),
-            "node failed to start: {banner:?}"
-        );
-        Node { child, tcp, http }
-    }
-
-    fn sigkill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    fn sigterm(&mut self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill -TERM");
-        assert!(status.success());
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        self.sigkill();
+            .env("MAGPIE_LOG", "warn");
+        Node {
+            process: ServerProcess::spawn(command),
+            tcp,
+            http,
+        }
     }
 }
 
@@ -283,10 +259,10 @@ async fn run_failover(admin_url: &str) {
     let mut sender_reconnects = 0;
     for i in 0..MESSAGES {
         match i {
-            80 => nodes[0].sigkill(),
+            80 => nodes[0].process.kill(),
             140 => redis.kill(),
             160 => redis = RedisProcess::start_on(redis.port),
-            200 => nodes[1].sigterm(),
+            200 => nodes[1].process.terminate(),
             _ => {}
         }
         let cmid = format!("m{i}");

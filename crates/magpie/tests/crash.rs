@@ -4,62 +4,29 @@
 //! exactly once, in a gapless sequence.
 
 use magpie_client::{Client, SyncState};
+use magpie_testkit::ServerProcess;
 use std::collections::{BTreeSet, HashMap};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 const PASSWORD: &str = "correct horse battery";
 
-/// A `magpie serve` child process on ephemeral loopback ports.
-struct ServerProcess {
-    child: Child,
-    tcp_url: String,
-}
-
-impl ServerProcess {
-    fn start(data_dir: &Path) -> ServerProcess {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_magpie"))
-            .args([
-                "serve",
-                "--listen-tcp",
-                "127.0.0.1:0",
-                "--listen-http",
-                "127.0.0.1:0",
-            ])
-            .arg("--data-dir")
-            .arg(data_dir)
-            .env("MAGPIE_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn magpie serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read banner");
-        // "magpie serving: tcp://127.0.0.1:PORT ws://127.0.0.1:PORT/ws"
-        let tcp_url = line
-            .split_whitespace()
-            .find(|w| w.starts_with("tcp://"))
-            .unwrap_or_else(|| panic!("no tcp address in banner {line:?}"))
-            .to_string();
-        ServerProcess { child, tcp_url }
-    }
-
-    fn kill(mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("reap");
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `magpie serve` on ephemeral loopback ports over `data_dir`.
+fn start_server(data_dir: &Path) -> ServerProcess {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_magpie"));
+    command
+        .args([
+            "serve",
+            "--listen-tcp",
+            "127.0.0.1:0",
+            "--listen-http",
+            "127.0.0.1:0",
+        ])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env("MAGPIE_LOG", "warn");
+    ServerProcess::spawn(command)
 }
 
 async fn login(url: &str, name: &str, register: bool) -> Client {
@@ -74,7 +41,7 @@ async fn login(url: &str, name: &str, register: bool) -> Client {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acked_messages_survive_sigkill_exactly_once() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = ServerProcess::start(dir.path());
+    let mut server = start_server(dir.path());
     let url = server.tcp_url.clone();
     login(&url, "bob", true).await;
     let alice = login(&url, "alice", true).await;
@@ -117,7 +84,7 @@ async fn acked_messages_survive_sigkill_exactly_once() {
         acked.len()
     );
 
-    let server = ServerProcess::start(dir.path());
+    let server = start_server(dir.path());
     let bob = login(&server.tcp_url, "bob", false).await;
     let stored = SyncState::new().catch_up(&bob).await.expect("sync");
 
