@@ -13,6 +13,10 @@ pub struct Config {
     /// Where the SQLite database lives (created if missing), when no
     /// `database_url` is given.
     pub data_dir: PathBuf,
+    /// Embedded SQLite only: sync every commit to disk (`true`, the
+    /// default: an ack survives a power cut) or only survive process
+    /// crashes (`false`, faster; the last acks may be lost in a power cut).
+    pub durable: bool,
     /// A shared database instead of the embedded one:
     /// `postgres://user:pass@host/db` or `mysql://user:pass@host/db`.
     pub database_url: Option<String>,
@@ -54,6 +58,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             data_dir: PathBuf::from("magpie-data"),
+            durable: true,
             database_url: None,
             db_max_connections: 16,
             redis_url: None,

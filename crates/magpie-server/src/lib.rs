@@ -124,7 +124,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
                 what: format!("creating data dir {}", config.data_dir.display()),
                 source,
             })?;
-            SqlStore::open_sqlite(&config.data_dir.join("magpie.db")).await?
+            SqlStore::open_sqlite_with(&config.data_dir.join("magpie.db"), config.durable).await?
         }
     };
     start_with_store(config, Arc::new(store)).await

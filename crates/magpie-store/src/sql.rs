@@ -203,8 +203,17 @@ fn install_drivers() {
 }
 
 impl SqlStore {
-    /// Open (creating if needed) the SQLite database file at `path`.
+    /// Open (creating if needed) the SQLite database file at `path`, with
+    /// every commit synced to disk (the durable default).
     pub async fn open_sqlite(path: &Path) -> Result<SqlStore> {
+        SqlStore::open_sqlite_with(path, true).await
+    }
+
+    /// Like [`SqlStore::open_sqlite`]; `durable = false` selects
+    /// `synchronous = NORMAL`: commits survive a crash of the process but
+    /// the last ones may be lost in a power cut. For benchmarks against
+    /// non-persistent brokers, and for operators who choose that trade.
+    pub async fn open_sqlite_with(path: &Path, durable: bool) -> Result<SqlStore> {
         install_drivers();
         let sqlite_err = |e| classify(Backend::Sqlite, e);
         let url = |read_only: bool| {
@@ -219,7 +228,7 @@ impl SqlStore {
             .max_connections(1)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(10))
-            .after_connect(|conn, _| {
+            .after_connect(move |conn, _| {
                 Box::pin(async move {
                     // Auto-checkpoints would run inside a commit and stall
                     // every ack behind a sync of the main file; a background
@@ -229,8 +238,11 @@ impl SqlStore {
                          PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
                          PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864;",
                     )
-                    .await
-                    .map(|_| ())
+                    .await?;
+                    if !durable {
+                        conn.execute("PRAGMA synchronous = NORMAL;").await?;
+                    }
+                    Ok(())
                 })
             })
             .connect_with(url(false)?)

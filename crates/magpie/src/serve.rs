@@ -21,6 +21,10 @@ pub struct ServeArgs {
     /// Directory for the database [default: ./magpie-data].
     #[arg(long, env = "MAGPIE_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Embedded SQLite: "full" syncs every commit (an ack survives a power
+    /// cut), "normal" only survives process crashes (faster) [default: full].
+    #[arg(long, env = "MAGPIE_SQLITE_SYNC", value_parser = ["full", "normal"])]
+    pub sqlite_sync: Option<String>,
     /// Shared database instead of the embedded SQLite: postgres://... or
     /// mysql://... (mariadb:// also accepted) [default: none].
     #[arg(long, env = "MAGPIE_DATABASE_URL", hide_env_values = true)]
@@ -72,6 +76,7 @@ impl ServeArgs {
         ServeArgs {
             config: self.config,
             data_dir: self.data_dir.or(file.data_dir),
+            sqlite_sync: self.sqlite_sync.or(file.sqlite_sync),
             database_url: self.database_url.or(file.database_url),
             db_max_connections: self.db_max_connections.or(file.db_max_connections),
             redis_url: self.redis_url.or(file.redis_url),
@@ -105,6 +110,13 @@ impl ServeArgs {
         let secs = Duration::from_secs;
         let config = Config {
             data_dir: s.data_dir.unwrap_or(d.data_dir),
+            durable: match s.sqlite_sync.as_deref() {
+                None | Some("full") => true,
+                Some("normal") => false,
+                Some(other) => {
+                    anyhow::bail!("sqlite_sync must be \"full\" or \"normal\", not {other:?}")
+                }
+            },
             database_url: s.database_url,
             db_max_connections: s.db_max_connections.unwrap_or(d.db_max_connections),
             redis_url: s.redis_url,
@@ -171,6 +183,22 @@ mod tests {
         );
         assert_eq!(merged.idle_timeout_secs, Some(5));
         assert_eq!(merged.listen_http, None);
+    }
+
+    #[test]
+    fn sqlite_sync_is_full_unless_asked_otherwise() {
+        let durable = |sync: Option<&str>| {
+            ServeArgs {
+                sqlite_sync: sync.map(str::to_string),
+                ..ServeArgs::default()
+            }
+            .resolve()
+            .map(|(config, _)| config.durable)
+        };
+        assert!(durable(None).expect("default"));
+        assert!(durable(Some("full")).expect("full"));
+        assert!(!durable(Some("normal")).expect("normal"));
+        assert!(durable(Some("off")).is_err(), "only full or normal");
     }
 
     #[test]
