@@ -366,6 +366,27 @@ impl SqlStore {
         }
     }
 
+    /// Run a page query of one conversation (`conv`, a seq bound, a limit).
+    async fn fetch_messages(
+        &self,
+        query: &Arc<str>,
+        conv: ConvId,
+        seq: Seq,
+        limit: u32,
+    ) -> Result<Vec<Message>> {
+        let rows = sqlx::query(sql(query))
+            .bind(conv)
+            .bind(seq)
+            .bind(i64::from(limit))
+            .fetch_all(&self.readers)
+            .await
+            .map_err(self.err())?;
+        rows.iter()
+            .map(message_from_row)
+            .collect::<sqlx::Result<_>>()
+            .map_err(self.err())
+    }
+
     /// Insert a row and return its new id.
     async fn insert_id<'q>(
         &self,
@@ -855,32 +876,15 @@ impl Store for SqlStore {
     }
 
     async fn messages_after(&self, conv: ConvId, after: Seq, limit: u32) -> Result<Vec<Message>> {
-        let rows = sqlx::query(sql(&self.q.messages_after))
-            .bind(conv)
-            .bind(after)
-            .bind(i64::from(limit))
-            .fetch_all(&self.readers)
+        self.fetch_messages(&self.q.messages_after, conv, after, limit)
             .await
-            .map_err(self.err())?;
-        rows.iter()
-            .map(message_from_row)
-            .collect::<sqlx::Result<_>>()
-            .map_err(self.err())
     }
 
     async fn messages_before(&self, conv: ConvId, before: Seq, limit: u32) -> Result<Vec<Message>> {
-        let rows = sqlx::query(sql(&self.q.messages_before))
-            .bind(conv)
-            .bind(before)
-            .bind(i64::from(limit))
-            .fetch_all(&self.readers)
-            .await
-            .map_err(self.err())?;
-        let mut messages = rows
-            .iter()
-            .map(message_from_row)
-            .collect::<sqlx::Result<Vec<_>>>()
-            .map_err(self.err())?;
+        // The query takes the newest `limit` (descending); callers get them ascending.
+        let mut messages = self
+            .fetch_messages(&self.q.messages_before, conv, before, limit)
+            .await?;
         messages.reverse();
         Ok(messages)
     }

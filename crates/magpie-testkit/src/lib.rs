@@ -174,6 +174,19 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
+    /// `bin serve` on ephemeral loopback ports over `data_dir`, logging
+    /// warnings only: the usual single-node test server.
+    pub fn serve_command(bin: &str, data_dir: &std::path::Path) -> Command {
+        let mut command = Command::new(bin);
+        command
+            .args(["serve", "--listen-tcp", "127.0.0.1:0"])
+            .args(["--listen-http", "127.0.0.1:0"])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .env("MAGPIE_LOG", "warn");
+        command
+    }
+
     /// Spawn `command` (a `magpie serve ...` invocation) and wait for its
     /// banner.
     pub fn spawn(mut command: Command) -> ServerProcess {

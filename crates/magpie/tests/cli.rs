@@ -20,18 +20,7 @@ impl std::ops::Deref for Server {
 
 fn start_server() -> Server {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut command = Command::new(env!("CARGO_BIN_EXE_magpie"));
-    command
-        .args([
-            "serve",
-            "--listen-tcp",
-            "127.0.0.1:0",
-            "--listen-http",
-            "127.0.0.1:0",
-        ])
-        .arg("--data-dir")
-        .arg(dir.path())
-        .env("MAGPIE_LOG", "warn");
+    let command = ServerProcess::serve_command(env!("CARGO_BIN_EXE_magpie"), dir.path());
     Server {
         process: ServerProcess::spawn(command),
         _dir: dir,

@@ -7,26 +7,16 @@ use magpie_client::{Client, SyncState};
 use magpie_testkit::ServerProcess;
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 const PASSWORD: &str = "correct horse battery";
 
 /// `magpie serve` on ephemeral loopback ports over `data_dir`.
 fn start_server(data_dir: &Path) -> ServerProcess {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_magpie"));
-    command
-        .args([
-            "serve",
-            "--listen-tcp",
-            "127.0.0.1:0",
-            "--listen-http",
-            "127.0.0.1:0",
-        ])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env("MAGPIE_LOG", "warn");
-    ServerProcess::spawn(command)
+    ServerProcess::spawn(ServerProcess::serve_command(
+        env!("CARGO_BIN_EXE_magpie"),
+        data_dir,
+    ))
 }
 
 async fn login(url: &str, name: &str, register: bool) -> Client {
