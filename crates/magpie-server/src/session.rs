@@ -21,7 +21,7 @@ use crate::router::{Kick, SessionHandle, SessionId};
 use crate::state::AppState;
 use bytes::Bytes;
 use futures::stream::FuturesOrdered;
-use futures::{Sink, SinkExt, Stream, StreamExt};
+use futures::{FutureExt, Sink, SinkExt, Stream, StreamExt};
 use magpie_proto::response::{encode_error, encode_ok};
 use magpie_proto::{
     Authenticated, Empty, ErrorBody, ErrorCode, GoAway, HelloOk, PROTOCOL_VERSION, Push,
@@ -92,7 +92,7 @@ struct Session {
     kick: Arc<Kick>,
 }
 
-/// Most queued pushes written before one flush.
+/// Most frames written before one flush.
 const WRITE_BATCH: usize = 64;
 
 /// Run one connection to its end.
@@ -130,12 +130,12 @@ where
                 break End::GoAway(kick.reason().map_or("kicked", |r| r.as_str()));
             }
             Some(ack) = pending.next(), if !pending.is_empty() => {
-                if write(&mut io, ack, write_timeout).await.is_err() {
+                if write_ready(&mut io, ack, &mut pending, &mut rx, write_timeout).await.is_err() {
                     break End::Gone;
                 }
             }
             Some(frame) = rx.recv() => {
-                if write_queued(&mut io, frame, &mut rx, write_timeout).await.is_err() {
+                if write_ready(&mut io, frame, &mut pending, &mut rx, write_timeout).await.is_err() {
                     break End::Gone;
                 }
             }
@@ -204,11 +204,15 @@ where
     }
 }
 
-/// Write a queued push and whatever else is already queued behind it, with
-/// one flush for all of them.
-async fn write_queued<T>(
+/// Write `first` and whatever else is ready behind it (acks first, then
+/// queued pushes, the loop's priority order), up to [`WRITE_BATCH`]
+/// frames, with one flush for all of them. A commit answers many sends of
+/// one connection at once; one flush makes that one write syscall instead
+/// of one per ack.
+async fn write_ready<T>(
     io: &mut T,
     first: Bytes,
+    pending: &mut FuturesOrdered<PendingAck>,
     rx: &mut mpsc::Receiver<Bytes>,
     timeout: Duration,
 ) -> Result<(), ()>
@@ -218,10 +222,19 @@ where
     let work = async {
         io.feed(first).await?;
         for _ in 1..WRITE_BATCH {
-            match rx.try_recv() {
-                Ok(frame) => io.feed(frame).await?,
-                Err(_) => break,
-            }
+            let ready_ack = if pending.is_empty() {
+                None
+            } else {
+                pending.next().now_or_never().flatten()
+            };
+            let next = match ready_ack {
+                Some(ack) => ack,
+                None => match rx.try_recv() {
+                    Ok(frame) => frame,
+                    Err(_) => break,
+                },
+            };
+            io.feed(next).await?;
         }
         io.flush().await
     };

@@ -7,10 +7,12 @@
 //! so the cost per message should fall sharply as the batch grows: that is
 //! what makes the durable-ack design affordable under load.
 //!
-//! `append_batch/{1,64,512}` appends batches of that many new messages
-//! between two existing users (every message has a fresh `cmid`, so none is
-//! a duplicate) to a real database file in a temporary directory; the
-//! throughput line is messages per second. Building the batch is not timed.
+//! `append_batch/1-pair/{1,64,512}` appends batches of that many new
+//! messages between two existing users; `append_batch/100-pairs/{64,512}`
+//! spreads each batch over 100 conversations, as many senders do on a busy
+//! server. Every message has a fresh `cmid`, so none is a duplicate; the
+//! database is a real file in a temporary directory; the throughput line is
+//! messages per second. Building the batch is not timed.
 //!
 //! The numbers depend heavily on the disk's fsync latency (a tmpfs makes
 //! fsync free; a laptop SSD may take milliseconds). The bench does real
@@ -27,11 +29,13 @@ use std::time::{Duration, Instant};
 /// A 100-byte message body.
 const BODY: &str = "The quick brown fox jumps over the lazy dog; pack my box with five dozen liquor jugs, said Magpie!!!";
 
-fn batch(sender: UserId, recipient: UserId, n: usize, next_cmid: &Cell<u64>) -> Vec<NewMessage> {
+/// `n` new messages, the i-th between the users of `pairs[i % pairs.len()]`.
+fn batch(pairs: &[(UserId, UserId)], n: usize, next_cmid: &Cell<u64>) -> Vec<NewMessage> {
     (0..n)
-        .map(|_| {
+        .map(|i| {
             let id = next_cmid.get();
             next_cmid.set(id + 1);
+            let (sender, recipient) = pairs[i % pairs.len()];
             NewMessage {
                 sender,
                 recipient,
@@ -53,16 +57,22 @@ fn append_benches(c: &mut Criterion) {
     let store = rt
         .block_on(SqlStore::open_sqlite(&dir.path().join("bench.db")))
         .expect("open the bench database");
-    let (alice, bob) = rt.block_on(async {
-        let alice = store
-            .create_user("alice", "not-a-real-hash", 0)
-            .await
-            .expect("create alice");
-        let bob = store
-            .create_user("bob", "not-a-real-hash", 0)
-            .await
-            .expect("create bob");
-        (alice, bob)
+    // 200 users in 100 pairs; the first pair alone is the one-conversation case.
+    let pairs: Vec<(UserId, UserId)> = rt.block_on(async {
+        let mut pairs = Vec::new();
+        for i in 0..100 {
+            let user = |name: String| {
+                let store = &store;
+                async move {
+                    store
+                        .create_user(&name, "not-a-real-hash", 0)
+                        .await
+                        .expect("create a user")
+                }
+            };
+            pairs.push((user(format!("a{i}")).await, user(format!("b{i}")).await));
+        }
+        pairs
     });
     let next_cmid = Cell::new(0u64);
 
@@ -73,14 +83,21 @@ fn append_benches(c: &mut Criterion) {
     group.sample_size(10);
     group.warm_up_time(Duration::from_millis(500));
     group.measurement_time(Duration::from_secs(3));
-    for n in [1usize, 64, 512] {
+    let cases = [
+        ("1-pair", 1usize, 1usize),
+        ("1-pair", 1, 64),
+        ("1-pair", 1, 512),
+        ("100-pairs", 100, 64),
+        ("100-pairs", 100, 512),
+    ];
+    for (name, spread, n) in cases {
         group.throughput(Throughput::Elements(n as u64));
-        group.bench_function(n.to_string(), |b| {
-            let (store, next_cmid) = (&store, &next_cmid);
+        group.bench_function(format!("{name}/{n}"), |b| {
+            let (store, next_cmid, pairs) = (&store, &next_cmid, &pairs[..spread]);
             b.to_async(&rt).iter_custom(|iters| async move {
                 let mut timed = Duration::ZERO;
                 for _ in 0..iters {
-                    let msgs = batch(alice, bob, n, next_cmid);
+                    let msgs = batch(pairs, n, next_cmid);
                     let start = Instant::now();
                     let done = store.append_batch(&msgs).await.expect("append_batch");
                     timed += start.elapsed();

@@ -37,24 +37,28 @@ impl Backend {
 
     /// Render a query template for this engine. Markers:
     /// `{insert_ignore}` + `{on_conflict}` for insert-unless-exists,
-    /// `{greatest}` / `{least}` for scalar max / min; a trailing
+    /// `{greatest}` / `{least}` for scalar max / min, `{for_update}` for a
+    /// row lock on a SELECT (SQLite has none: a write transaction holds the
+    /// whole database); a trailing
     /// ` RETURNING ...` is dropped where unsupported.
     pub fn render(self, template: &str) -> Arc<str> {
-        let (insert_ignore, on_conflict, greatest, least) = match self {
-            Backend::Sqlite => ("INSERT OR IGNORE INTO", "", "MAX", "MIN"),
+        let (insert_ignore, on_conflict, greatest, least, for_update) = match self {
+            Backend::Sqlite => ("INSERT OR IGNORE INTO", "", "MAX", "MIN", ""),
             Backend::Postgres => (
                 "INSERT INTO",
                 " ON CONFLICT DO NOTHING",
                 "GREATEST",
                 "LEAST",
+                " FOR UPDATE",
             ),
-            Backend::MySql => ("INSERT IGNORE INTO", "", "GREATEST", "LEAST"),
+            Backend::MySql => ("INSERT IGNORE INTO", "", "GREATEST", "LEAST", " FOR UPDATE"),
         };
         let mut sql = template
             .replace("{insert_ignore}", insert_ignore)
             .replace("{on_conflict}", on_conflict)
             .replace("{greatest}", greatest)
-            .replace("{least}", least);
+            .replace("{least}", least)
+            .replace("{for_update}", for_update);
         if !self.has_returning()
             && let Some(at) = sql.find(" RETURNING ")
         {

@@ -10,6 +10,7 @@
 //! In particular [`Store::append_batch`] returns only after its transaction
 //! is synced to disk, because the server acks messages on that basis.
 
+mod batch;
 mod dialect;
 mod sql;
 

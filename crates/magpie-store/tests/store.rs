@@ -699,6 +699,92 @@ async fn duplicate_within_one_batch(store: &dyn Store) {
     assert_eq!(got, [("c1", "one"), ("c2", "two"), ("c3", "three")]);
 }
 
+/// A batch of new messages in several conversations with one resend among
+/// them: the resend reports its original, every new message gets the next
+/// seq of its own conversation, and the read marks follow.
+async fn resend_inside_a_batch_of_new_messages(store: &dyn Store) {
+    let alice = user(store, "alice").await;
+    let bob = user(store, "bob").await;
+    let carol = user(store, "carol").await;
+    let first = send(store, alice, bob, "a1", "first", T0 + 1).await;
+    let out = store
+        .append_batch(&[
+            new_msg(bob, alice, "b1", "to alice", T0 + 2),
+            new_msg(alice, carol, "a2", "to carol", T0 + 3),
+            new_msg(alice, bob, "a1", "first, resent", T0 + 4),
+            new_msg(alice, bob, "a3", "to bob", T0 + 5),
+        ])
+        .await
+        .expect("append_batch");
+    assert_eq!(
+        out[2],
+        Appended {
+            duplicate: true,
+            ..first
+        }
+    );
+    assert!(!out[0].duplicate && !out[1].duplicate && !out[3].duplicate);
+    assert_eq!((out[0].conv, out[0].seq), (first.conv, 2));
+    assert_eq!((out[3].conv, out[3].seq), (first.conv, 3));
+    assert_eq!(out[1].seq, 1);
+    assert_ne!(out[1].conv, first.conv);
+    assert_eq!(seqs(&all_messages(store, first.conv).await), [1, 2, 3]);
+    assert_eq!(summary(store, alice, first.conv).await.read_seq, 3);
+    assert_eq!(summary(store, bob, first.conv).await.read_seq, 2);
+    assert_eq!(summary(store, alice, out[1].conv).await.read_seq, 1);
+    assert_eq!(summary(store, carol, out[1].conv).await.read_seq, 0);
+}
+
+/// A batch bigger than one multi-row statement takes (1,200 messages in
+/// three conversations, both directions): every message is stored once,
+/// each conversation's seqs are gapless in batch order, message ids grow
+/// with seq, and each sender's read mark sits on its own last message.
+async fn batch_larger_than_one_statement(store: &dyn Store) {
+    let alice = user(store, "alice").await;
+    let bob = user(store, "bob").await;
+    let carol = user(store, "carol").await;
+    let pairs = [(alice, bob), (bob, alice), (carol, alice), (bob, carol)];
+    let batch: Vec<NewMessage> = (0..1_200)
+        .map(|i| {
+            let (from, to) = pairs[i % pairs.len()];
+            new_msg(
+                from,
+                to,
+                &format!("m{i}"),
+                &format!("body {i}"),
+                T0 + i as i64,
+            )
+        })
+        .collect();
+    let out = store.append_batch(&batch).await.expect("append_batch");
+    assert_eq!(out.len(), batch.len());
+    assert!(out.iter().all(|a| !a.duplicate));
+    let ab = out[0].conv;
+    let ac = out[2].conv;
+    let bc = out[3].conv;
+    assert_eq!(out[1].conv, ab, "a reply lands in the same conversation");
+    for (conv, expected) in [(ab, 600), (ac, 300), (bc, 300)] {
+        let stored = all_messages(store, conv).await;
+        assert_eq!(seqs(&stored), (1..=expected).collect::<Vec<Seq>>());
+        assert!(stored.windows(2).all(|w| w[0].msg_id < w[1].msg_id));
+        // Batch order is seq order, and every ack names its own message.
+        let acked: Vec<(Seq, &str)> = out
+            .iter()
+            .zip(&batch)
+            .filter(|(a, _)| a.conv == conv)
+            .map(|(a, m)| (a.seq, m.cmid.as_str()))
+            .collect();
+        let got: Vec<(Seq, &str)> = stored.iter().map(|m| (m.seq, m.cmid.as_str())).collect();
+        assert_eq!(acked, got, "conv {conv}");
+    }
+    // Alice sent the messages i % 4 == 0 to bob; the last is i = 1196, seq 599.
+    assert_eq!(summary(store, alice, ab).await.read_seq, 599);
+    assert_eq!(summary(store, bob, ab).await.read_seq, 600);
+    assert_eq!(summary(store, carol, ac).await.read_seq, 300);
+    assert_eq!(summary(store, alice, ac).await.read_seq, 0);
+    assert_eq!(summary(store, bob, bc).await.read_seq, 300);
+}
+
 async fn cmid_is_scoped_per_sender(store: &dyn Store) {
     let alice = user(store, "alice").await;
     let bob = user(store, "bob").await;
@@ -1651,6 +1737,8 @@ macro_rules! store_suite {
                 reply_lands_in_the_same_conversation,
                 resend_in_a_later_batch_is_a_duplicate,
                 duplicate_within_one_batch,
+                resend_inside_a_batch_of_new_messages,
+                batch_larger_than_one_statement,
                 cmid_is_scoped_per_sender,
                 cmid_comparison_is_exact,
                 duplicate_cmid_to_another_recipient_returns_the_original,

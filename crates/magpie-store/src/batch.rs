@@ -1,0 +1,317 @@
+//! The set-based write path for a batch of messages.
+//!
+//! Storing a message one statement at a time costs four statements per
+//! message (duplicate check, seq bump, insert, sender's read mark). Each is
+//! a round trip: to the server for PostgreSQL and MySQL, and to sqlx's
+//! worker thread for SQLite, where that hop, not SQLite itself, was most of
+//! the cost. Here a whole batch takes a fixed number of statements:
+//!
+//! 1. lock the batch's conversations, in id order, and read their
+//!    `last_seq` (`SELECT ... FOR UPDATE`);
+//! 2. number the messages in memory ([`Plan`]);
+//! 3. move every conversation's `last_seq` in one `UPDATE ... FROM` a table
+//!    of values;
+//! 4. insert every message in one multi-row `INSERT`;
+//! 5. move every sender's read mark in one `UPDATE ... FROM`.
+//!
+//! Duplicates are not looked up first: the insert's unique key on
+//! `(sender_id, cmid)` finds them, and the caller then redoes that batch
+//! the slow way, which answers each duplicate with its original. Retries
+//! are rare, so the common batch pays nothing for them.
+//!
+//! This module only plans and spells the statements; `sql.rs` runs them.
+
+use crate::NewMessage;
+use crate::dialect::Backend;
+use magpie_proto::{ConvId, Seq, UserId};
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+/// Most rows in one multi-row statement. The insert binds six values per
+/// row, so this stays far below every engine's limit on placeholders
+/// (SQLite 32,766; PostgreSQL and MySQL 65,535).
+pub(crate) const ROWS_PER_STATEMENT: usize = 500;
+
+/// Whether a message of the batch repeats the `(sender, cmid)` of an
+/// earlier one in the same batch. Such a batch goes the slow way: the
+/// repeat must be answered with the first one's result.
+pub(crate) fn repeats_a_cmid(batch: &[NewMessage]) -> bool {
+    let mut seen = HashSet::with_capacity(batch.len());
+    batch
+        .iter()
+        .any(|m| !seen.insert((m.sender, m.cmid.as_str())))
+}
+
+/// What a batch will write, worked out in memory from the conversations'
+/// current `last_seq`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Plan {
+    /// The seq of each message, in batch order.
+    pub seqs: Vec<Seq>,
+    /// Each conversation's new `last_seq` and `last_ts`, by conversation id.
+    pub conv_heads: Vec<(ConvId, Seq, i64)>,
+    /// Each sender's new read mark, by (user, conversation).
+    pub read_marks: Vec<(UserId, ConvId, Seq)>,
+}
+
+impl Plan {
+    /// Number the messages of `batch` (the i-th in conversation `convs[i]`)
+    /// after each conversation's `last_seq`. Messages of one conversation
+    /// get consecutive seqs in batch order. `None` if a conversation is
+    /// missing from `last_seqs`.
+    pub fn new(
+        batch: &[NewMessage],
+        convs: &[ConvId],
+        last_seqs: &HashMap<ConvId, Seq>,
+    ) -> Option<Plan> {
+        let mut heads: BTreeMap<ConvId, (Seq, i64)> = BTreeMap::new();
+        let mut marks: BTreeMap<(UserId, ConvId), Seq> = BTreeMap::new();
+        let mut seqs = Vec::with_capacity(batch.len());
+        for (msg, &conv) in batch.iter().zip(convs) {
+            let head = match heads.entry(conv) {
+                Entry::Occupied(head) => head.into_mut(),
+                Entry::Vacant(slot) => slot.insert((*last_seqs.get(&conv)?, 0)),
+            };
+            head.0 += 1;
+            head.1 = head.1.max(msg.ts);
+            seqs.push(head.0);
+            marks.insert((msg.sender, conv), head.0);
+        }
+        Some(Plan {
+            seqs,
+            conv_heads: heads.into_iter().map(|(c, (s, ts))| (c, s, ts)).collect(),
+            read_marks: marks.into_iter().map(|((u, c), s)| (u, c, s)).collect(),
+        })
+    }
+}
+
+/// `n` placeholders separated by commas.
+fn placeholders(n: usize) -> String {
+    let mut s = String::with_capacity(n * 3);
+    for i in 0..n {
+        if i > 0 {
+            s.push_str(", ");
+        }
+        s.push('?');
+    }
+    s
+}
+
+/// A derived table `v` of `rows` rows of `cols` bound values, its columns
+/// named `column1`, `column2`, ... (the names PostgreSQL and SQLite give a
+/// `VALUES` list; MySQL spells the same table as a `UNION ALL`, which
+/// MariaDB and every MySQL version accept).
+fn values_table(backend: Backend, rows: usize, cols: usize) -> String {
+    let row = format!("({})", placeholders(cols));
+    match backend {
+        Backend::Sqlite | Backend::Postgres => {
+            format!("(VALUES {}) AS v", vec![row; rows].join(", "))
+        }
+        Backend::MySql => {
+            let first: Vec<String> = (1..=cols).map(|c| format!("? AS column{c}")).collect();
+            let mut s = format!("(SELECT {}", first.join(", "));
+            for _ in 1..rows {
+                s.push_str(" UNION ALL SELECT ");
+                s.push_str(&placeholders(cols));
+            }
+            s.push_str(") AS v");
+            s
+        }
+    }
+}
+
+/// `UPDATE table SET set FROM v WHERE on`, in each engine's spelling of a
+/// join in an UPDATE.
+fn update_from_values(
+    backend: Backend,
+    table: &str,
+    set: &str,
+    on: &str,
+    rows: usize,
+    cols: usize,
+) -> Arc<str> {
+    let values = values_table(backend, rows, cols);
+    let sql = match backend {
+        Backend::Sqlite | Backend::Postgres => {
+            format!("UPDATE {table} SET {set} FROM {values} WHERE {on}")
+        }
+        Backend::MySql => format!("UPDATE {table} JOIN {values} ON {on} SET {set}"),
+    };
+    backend.render(&sql)
+}
+
+/// Step 1: lock `n` conversations in id order and read their `last_seq`.
+/// Binds: the ids, ascending. (SQLite needs no row lock: the batch holds
+/// the database's one write lock.)
+pub(crate) fn lock_conversations(backend: Backend, n: usize) -> Arc<str> {
+    backend.render(&format!(
+        "SELECT id, last_seq FROM conversations WHERE id IN ({}) ORDER BY id{{for_update}}",
+        placeholders(n)
+    ))
+}
+
+/// Step 3: set `n` conversations' heads. Binds per row: id, last_seq, last_ts.
+pub(crate) fn update_conv_heads(backend: Backend, n: usize) -> Arc<str> {
+    update_from_values(
+        backend,
+        "conversations",
+        "last_seq = v.column2, last_ts = v.column3",
+        "conversations.id = v.column1",
+        n,
+        3,
+    )
+}
+
+/// Step 4: insert `n` messages. Binds per row: conv_id, seq, sender_id,
+/// cmid, body, ts. Returns (id, conv_id, seq) per row where the engine has
+/// `RETURNING` (in no promised order); MySQL reads them back with
+/// [`inserted_ids`].
+pub(crate) fn insert_messages(backend: Backend, n: usize) -> Arc<str> {
+    let row = "(?, ?, ?, ?, ?, ?)";
+    backend.render(&format!(
+        "INSERT INTO messages (conv_id, seq, sender_id, cmid, body, ts) VALUES {} \
+         RETURNING id, conv_id, seq",
+        vec![row; n].join(", ")
+    ))
+}
+
+/// For engines without `RETURNING`: (id, conv_id, seq) of the messages
+/// just inserted into `n` conversations. Binds per conversation: id, first
+/// seq, last seq.
+pub(crate) fn inserted_ids(backend: Backend, n: usize) -> Arc<str> {
+    let ranges = vec!["(conv_id = ? AND seq BETWEEN ? AND ?)"; n].join(" OR ");
+    backend.render(&format!(
+        "SELECT id, conv_id, seq FROM messages WHERE {ranges}"
+    ))
+}
+
+/// Step 5: move `n` senders' read marks forward. Binds per row: user_id,
+/// conv_id, read_seq.
+pub(crate) fn update_read_marks(backend: Backend, n: usize) -> Arc<str> {
+    update_from_values(
+        backend,
+        "members",
+        "read_seq = {greatest}(read_seq, v.column3)",
+        "members.user_id = v.column1 AND members.conv_id = v.column2",
+        n,
+        3,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(sender: UserId, cmid: &str, ts: i64) -> NewMessage {
+        NewMessage {
+            sender,
+            recipient: 0,
+            cmid: cmid.into(),
+            body: String::new(),
+            ts,
+        }
+    }
+
+    #[test]
+    fn repeated_cmids_are_per_sender() {
+        let cases: &[(&[(UserId, &str)], bool)] = &[
+            (&[], false),
+            (&[(1, "a"), (1, "b"), (2, "a")], false),
+            (&[(1, "a"), (2, "b"), (1, "a")], true),
+            (&[(1, "a"), (1, "A"), (1, "a ")], false),
+        ];
+        for (messages, want) in cases {
+            let batch: Vec<NewMessage> = messages.iter().map(|&(s, c)| msg(s, c, 0)).collect();
+            assert_eq!(repeats_a_cmid(&batch), *want, "{messages:?}");
+        }
+    }
+
+    #[test]
+    fn plan_numbers_each_conversation_in_batch_order() {
+        // Users 1 and 2 talk in conversation 10 (at seq 5); 1 and 3 in 20 (new).
+        let batch = [
+            msg(1, "a", 100),
+            msg(1, "b", 101),
+            msg(2, "c", 102),
+            msg(1, "d", 103),
+            msg(2, "e", 99),
+        ];
+        let convs = [10, 20, 10, 10, 10];
+        let last = HashMap::from([(10, 5), (20, 0)]);
+        let plan = Plan::new(&batch, &convs, &last).expect("every conversation known");
+        assert_eq!(plan.seqs, [6, 1, 7, 8, 9]);
+        assert_eq!(
+            plan.conv_heads,
+            [(10, 9, 103), (20, 1, 101)],
+            "last_ts is the newest ts, even if it came earlier"
+        );
+        assert_eq!(
+            plan.read_marks,
+            [(1, 10, 8), (1, 20, 1), (2, 10, 9)],
+            "each sender's mark is at its own last message"
+        );
+    }
+
+    #[test]
+    fn plan_needs_every_conversation() {
+        let batch = [msg(1, "a", 1)];
+        assert_eq!(Plan::new(&batch, &[7], &HashMap::new()), None);
+    }
+
+    #[test]
+    fn statements_per_engine() {
+        let cases: &[(Backend, Arc<str>, &str)] = &[
+            (
+                Backend::Sqlite,
+                lock_conversations(Backend::Sqlite, 2),
+                "SELECT id, last_seq FROM conversations WHERE id IN (?, ?) ORDER BY id",
+            ),
+            (
+                Backend::Postgres,
+                lock_conversations(Backend::Postgres, 2),
+                "SELECT id, last_seq FROM conversations WHERE id IN ($1, $2) ORDER BY id FOR UPDATE",
+            ),
+            (
+                Backend::Sqlite,
+                update_conv_heads(Backend::Sqlite, 2),
+                "UPDATE conversations SET last_seq = v.column2, last_ts = v.column3 \
+                 FROM (VALUES (?, ?, ?), (?, ?, ?)) AS v WHERE conversations.id = v.column1",
+            ),
+            (
+                Backend::Postgres,
+                update_read_marks(Backend::Postgres, 1),
+                "UPDATE members SET read_seq = GREATEST(read_seq, v.column3) \
+                 FROM (VALUES ($1, $2, $3)) AS v \
+                 WHERE members.user_id = v.column1 AND members.conv_id = v.column2",
+            ),
+            (
+                Backend::MySql,
+                update_conv_heads(Backend::MySql, 2),
+                "UPDATE conversations JOIN (SELECT ? AS column1, ? AS column2, ? AS column3 \
+                 UNION ALL SELECT ?, ?, ?) AS v ON conversations.id = v.column1 \
+                 SET last_seq = v.column2, last_ts = v.column3",
+            ),
+            (
+                Backend::Sqlite,
+                insert_messages(Backend::Sqlite, 2),
+                "INSERT INTO messages (conv_id, seq, sender_id, cmid, body, ts) \
+                 VALUES (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?) RETURNING id, conv_id, seq",
+            ),
+            (
+                Backend::MySql,
+                insert_messages(Backend::MySql, 1),
+                "INSERT INTO messages (conv_id, seq, sender_id, cmid, body, ts) VALUES (?, ?, ?, ?, ?, ?)",
+            ),
+            (
+                Backend::MySql,
+                inserted_ids(Backend::MySql, 2),
+                "SELECT id, conv_id, seq FROM messages \
+                 WHERE (conv_id = ? AND seq BETWEEN ? AND ?) OR (conv_id = ? AND seq BETWEEN ? AND ?)",
+            ),
+        ];
+        for (backend, got, want) in cases {
+            assert_eq!(&**got, *want, "{backend:?}");
+        }
+    }
+}
