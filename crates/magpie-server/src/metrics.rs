@@ -26,6 +26,7 @@ pub struct Metrics {
     pub slow_consumers: Counter,
     pub send_ack_seconds: Histogram,
     pub store_batch_size: Histogram,
+    pub store_batch_seconds: Histogram,
 }
 
 impl Metrics {
@@ -39,6 +40,7 @@ impl Metrics {
         let slow_consumers = Counter::default();
         let send_ack_seconds = Histogram::new(exponential_buckets(0.000_1, 2.0, 18));
         let store_batch_size = Histogram::new(exponential_buckets(1.0, 2.0, 12));
+        let store_batch_seconds = Histogram::new(exponential_buckets(0.000_1, 2.0, 18));
         registry.register(
             "connections",
             "Open client connections",
@@ -75,6 +77,11 @@ impl Metrics {
             "Messages per group-commit transaction",
             store_batch_size.clone(),
         );
+        registry.register(
+            "store_batch_seconds",
+            "Time to store one group-commit batch, including its disk sync",
+            store_batch_seconds.clone(),
+        );
         Metrics {
             registry,
             connections,
@@ -85,6 +92,7 @@ impl Metrics {
             slow_consumers,
             send_ack_seconds,
             store_batch_size,
+            store_batch_seconds,
         }
     }
 

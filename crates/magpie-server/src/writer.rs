@@ -120,7 +120,11 @@ async fn commit(
         })
         .collect();
     metrics.store_batch_size.observe(messages.len() as f64);
+    let started = std::time::Instant::now();
     let result = store.append_batch(&messages).await;
+    metrics
+        .store_batch_seconds
+        .observe(started.elapsed().as_secs_f64());
     match result {
         Ok(appended) => {
             for ((outgoing, message), stored) in batch.drain(..).zip(messages).zip(appended) {

@@ -24,8 +24,7 @@
 use crate::NewMessage;
 use crate::dialect::Backend;
 use magpie_proto::{ConvId, Seq, UserId};
-use std::collections::btree_map::Entry;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 /// Most rows in one multi-row statement. The insert binds six values per
@@ -43,46 +42,48 @@ pub(crate) fn repeats_a_cmid(batch: &[NewMessage]) -> bool {
         .any(|m| !seen.insert((m.sender, m.cmid.as_str())))
 }
 
-/// What a batch will write, worked out in memory from the conversations'
-/// current `last_seq`.
+/// What a batch will write, worked out in memory. Positions are relative:
+/// the k-th message of a conversation in the batch (from 1) gets seq
+/// `last_seq + k`, whatever `last_seq` turns out to be when the batch holds
+/// the conversation's lock.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Plan {
-    /// The seq of each message, in batch order.
-    pub seqs: Vec<Seq>,
-    /// Each conversation's new `last_seq` and `last_ts`, by conversation id.
-    pub conv_heads: Vec<(ConvId, Seq, i64)>,
-    /// Each sender's new read mark, by (user, conversation).
+    /// The position of each message within its conversation, in batch order.
+    pub positions: Vec<Seq>,
+    /// Per conversation, ascending by id: how many messages it gets and the
+    /// newest of their timestamps (its new `last_ts`).
+    pub convs: Vec<(ConvId, Seq, i64)>,
+    /// Per (sender, conversation), ascending: the position of the sender's
+    /// last message there, where its read mark moves.
     pub read_marks: Vec<(UserId, ConvId, Seq)>,
 }
 
 impl Plan {
-    /// Number the messages of `batch` (the i-th in conversation `convs[i]`)
-    /// after each conversation's `last_seq`. Messages of one conversation
-    /// get consecutive seqs in batch order. `None` if a conversation is
-    /// missing from `last_seqs`.
-    pub fn new(
-        batch: &[NewMessage],
-        convs: &[ConvId],
-        last_seqs: &HashMap<ConvId, Seq>,
-    ) -> Option<Plan> {
-        let mut heads: BTreeMap<ConvId, (Seq, i64)> = BTreeMap::new();
+    /// Plan `batch`, the i-th message going to conversation `convs[i]`.
+    /// Messages of one conversation keep their batch order.
+    pub fn new(batch: &[NewMessage], convs: &[ConvId]) -> Plan {
+        let mut counts: BTreeMap<ConvId, (Seq, i64)> = BTreeMap::new();
         let mut marks: BTreeMap<(UserId, ConvId), Seq> = BTreeMap::new();
-        let mut seqs = Vec::with_capacity(batch.len());
+        let mut positions = Vec::with_capacity(batch.len());
         for (msg, &conv) in batch.iter().zip(convs) {
-            let head = match heads.entry(conv) {
-                Entry::Occupied(head) => head.into_mut(),
-                Entry::Vacant(slot) => slot.insert((*last_seqs.get(&conv)?, 0)),
-            };
-            head.0 += 1;
-            head.1 = head.1.max(msg.ts);
-            seqs.push(head.0);
-            marks.insert((msg.sender, conv), head.0);
+            let count = counts.entry(conv).or_insert((0, i64::MIN));
+            count.0 += 1;
+            count.1 = count.1.max(msg.ts);
+            positions.push(count.0);
+            marks.insert((msg.sender, conv), count.0);
         }
-        Some(Plan {
-            seqs,
-            conv_heads: heads.into_iter().map(|(c, (s, ts))| (c, s, ts)).collect(),
-            read_marks: marks.into_iter().map(|((u, c), s)| (u, c, s)).collect(),
-        })
+        Plan {
+            positions,
+            convs: counts.into_iter().map(|(c, (n, ts))| (c, n, ts)).collect(),
+            read_marks: marks.into_iter().map(|((u, c), k)| (u, c, k)).collect(),
+        }
+    }
+
+    /// How many messages conversation `conv` gets (0 if none).
+    pub fn count(&self, conv: ConvId) -> Seq {
+        self.convs
+            .binary_search_by_key(&conv, |&(c, _, _)| c)
+            .map_or(0, |at| self.convs[at].1)
     }
 }
 
@@ -199,6 +200,35 @@ pub(crate) fn update_read_marks(backend: Backend, n: usize) -> Arc<str> {
     )
 }
 
+/// SQLite: a whole chunk of a batch as one multi-statement query, so it
+/// costs one trip to sqlx's worker thread instead of one per step. SQLite
+/// needs no locking step (the transaction holds the database's one write
+/// lock), and seqs are worked out in SQL from the bumped `last_seq`: the
+/// message at position k of n in its conversation gets `last_seq - (n - k)`.
+///
+/// Binds, in order: per conversation (id, n, last_ts); per message (batch
+/// index, conv_id, n - k, sender_id, cmid, body, ts); per read mark (user_id,
+/// conv_id, n - k). Returns (id, conv_id, seq) per message, in no promised
+/// order.
+pub(crate) fn sqlite_append(convs: usize, messages: usize, marks: usize) -> Arc<str> {
+    let b = Backend::Sqlite;
+    format!(
+        "UPDATE conversations SET last_seq = last_seq + v.column2, last_ts = v.column3 \
+         FROM {} WHERE conversations.id = v.column1; \
+         INSERT INTO messages (conv_id, seq, sender_id, cmid, body, ts) \
+         SELECT v.column2, c.last_seq - v.column3, v.column4, v.column5, v.column6, v.column7 \
+         FROM {} JOIN conversations c ON c.id = v.column2 ORDER BY v.column1 \
+         RETURNING id, conv_id, seq; \
+         UPDATE members SET read_seq = MAX(read_seq, c.last_seq - v.column3) \
+         FROM {} JOIN conversations c ON c.id = v.column2 \
+         WHERE members.user_id = v.column1 AND members.conv_id = v.column2",
+        values_table(b, convs, 3),
+        values_table(b, messages, 7),
+        values_table(b, marks, 3),
+    )
+    .into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,7 +259,7 @@ mod tests {
 
     #[test]
     fn plan_numbers_each_conversation_in_batch_order() {
-        // Users 1 and 2 talk in conversation 10 (at seq 5); 1 and 3 in 20 (new).
+        // Users 1 and 2 talk in conversation 10; 1 and 3 in 20.
         let batch = [
             msg(1, "a", 100),
             msg(1, "b", 101),
@@ -237,26 +267,26 @@ mod tests {
             msg(1, "d", 103),
             msg(2, "e", 99),
         ];
-        let convs = [10, 20, 10, 10, 10];
-        let last = HashMap::from([(10, 5), (20, 0)]);
-        let plan = Plan::new(&batch, &convs, &last).expect("every conversation known");
-        assert_eq!(plan.seqs, [6, 1, 7, 8, 9]);
+        let plan = Plan::new(&batch, &[10, 20, 10, 10, 10]);
+        assert_eq!(plan.positions, [1, 1, 2, 3, 4]);
         assert_eq!(
-            plan.conv_heads,
-            [(10, 9, 103), (20, 1, 101)],
+            plan.convs,
+            [(10, 4, 103), (20, 1, 101)],
             "last_ts is the newest ts, even if it came earlier"
         );
         assert_eq!(
             plan.read_marks,
-            [(1, 10, 8), (1, 20, 1), (2, 10, 9)],
+            [(1, 10, 3), (1, 20, 1), (2, 10, 4)],
             "each sender's mark is at its own last message"
         );
+        assert_eq!((plan.count(10), plan.count(20), plan.count(30)), (4, 1, 0));
     }
 
     #[test]
-    fn plan_needs_every_conversation() {
-        let batch = [msg(1, "a", 1)];
-        assert_eq!(Plan::new(&batch, &[7], &HashMap::new()), None);
+    fn sqlite_append_binds_what_its_callers_bind() {
+        let text = sqlite_append(2, 5, 3);
+        assert_eq!(text.matches('?').count(), 2 * 3 + 5 * 7 + 3 * 3);
+        assert_eq!(text.matches("; ").count(), 2, "three statements");
     }
 
     #[test]
