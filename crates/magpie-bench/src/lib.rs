@@ -9,11 +9,13 @@
 //! from `/proc` when given its PID.
 //!
 //! Scenarios, one module each: [`connect`], [`direct`] (also against an
-//! MQTT broker as a peer baseline, see [`mqtt`]), [`sync`]. The `group`
+//! MQTT broker as a peer baseline, see [`mqtt`]), [`fanout`] (one user on
+//! many devices: the stand-in for groups), [`sync`]. The `group`
 //! scenario's interface exists; it runs once groups exist.
 
 pub mod connect;
 pub mod direct;
+pub mod fanout;
 pub mod fleet;
 pub mod mqtt;
 pub mod procstat;
@@ -63,6 +65,8 @@ pub enum Scenario {
     Connect(connect::ConnectArgs),
     /// 1:1 messages between pairs of online users at a constant rate.
     Direct(direct::DirectArgs),
+    /// One sender, one recipient online on many devices.
+    Fanout(fanout::FanoutArgs),
     /// Users who missed messages reconnect and catch up.
     Sync(sync::SyncArgs),
     /// Messages into a large group (needs groups: not available yet).
@@ -100,10 +104,11 @@ pub async fn run(args: BenchArgs) -> Result<Report, BenchError> {
     match args.scenario {
         Scenario::Connect(a) => connect::run(&common, a).await,
         Scenario::Direct(a) => direct::run(&common, a).await,
+        Scenario::Fanout(a) => fanout::run(&common, a).await,
         Scenario::Sync(a) => sync::run(&common, a).await,
         Scenario::Group(_) => Err(BenchError::NotAvailable(
             "the group scenario runs once the server has groups (a later issue); \
-             until then measure fanout with `direct` and many devices per user"
+             until then measure fanout with `magpie bench fanout` (one user on many devices)"
                 .into(),
         )),
     }
