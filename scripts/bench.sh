@@ -19,8 +19,8 @@ bin=target/release/magpie
 work=$(mktemp -d)
 trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
 
-start_server() {
-  local extra=()
+start_server() { # start_server [EXTRA SERVE FLAGS...]
+  local extra=("$@")
   [ -n "${DATABASE_URL:-}" ] && extra+=(--database-url "$DATABASE_URL")
   "$bin" serve --data-dir "$work/data" --listen-tcp 127.0.0.1:17070 --listen-http 127.0.0.1:17071 \
     --log warn "${extra[@]}" >"$work/server.out" 2>"$work/server.err" &
@@ -41,16 +41,29 @@ start_server
 limit=$(ulimit -Hn)
 conns=$(( limit > 100000 ? 100000 : limit - 1000 ))
 bench connect connect --connections "$conns" --rate 4000 --users 100 --hold 10
-for rate in 2000 5000 10000 20000; do
+for rate in 2000 5000 10000 20000 30000; do
   bench "direct-$rate" direct --pairs 100 --rate "$rate" --duration 10 --size 100
 done
 "$bin" bench --server ws://127.0.0.1:17071/ws --server-pid "$server" --json --quiet \
   direct --pairs 100 --rate 5000 --duration 10 >"$out/direct-ws-5000.json" || true
+bench fanout-1000 fanout --devices 1000 --rate 10 --duration 10 --size 100
 bench sync sync --users 1 --conversations 100 --messages 10000
+
+# The like-for-like peer comparison: Mosquitto keeps nothing on disk, so
+# these rows run Magpie with commits that survive a crash of the process
+# but not a power cut (SQLite synchronous=NORMAL).
+if [ -z "${DATABASE_URL:-}" ]; then
+  kill "$server"; wait "$server" 2>/dev/null || true
+  rm -rf "$work/data"
+  start_server --sqlite-sync normal
+  for rate in 20000 30000; do
+    bench "nondurable-direct-$rate" direct --pairs 100 --rate "$rate" --duration 10 --size 100
+  done
+fi
 
 mosquitto=$(pgrep -x mosquitto | head -n1 || true)
 if [ -n "$mosquitto" ]; then
-  for rate in 2000 5000 10000 20000; do
+  for rate in 2000 5000 10000 20000 30000; do
     echo "== mosquitto-$rate" >&2
     "$bin" bench --server-pid "$mosquitto" --json --quiet \
       direct --peer mqtt://127.0.0.1:1883 --pairs 100 --rate "$rate" --duration 10 --size 100 \
