@@ -51,7 +51,10 @@ async fn direct_delivers_every_message_once() {
         .expect("direct runs");
     assert_clean(&report, 200);
     assert_eq!(report.latency.count, 200, "one receipt per message");
-    assert!(report.server.is_some(), "reads its own process as the server");
+    assert!(
+        report.server.is_some(),
+        "reads its own process as the server"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

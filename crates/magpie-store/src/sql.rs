@@ -411,7 +411,7 @@ impl SqlStore {
     async fn insert_id<'q>(
         &self,
         conn: &mut AnyConnection,
-        query: sqlx::query::Query<'q, sqlx::Any, <sqlx::Any as sqlx::Database>::Arguments>,
+        query: AnyQuery<'q>,
     ) -> sqlx::Result<i64> {
         if self.backend.has_returning() {
             query.fetch_one(&mut *conn).await?.try_get(0)
@@ -495,13 +495,7 @@ impl SqlStore {
             let text = batch::insert_messages(b, chunk.len());
             let mut query = sqlx::query(sql(&text));
             for &(msg, conv, seq) in chunk {
-                query = query
-                    .bind(conv)
-                    .bind(seq)
-                    .bind(msg.sender)
-                    .bind(&msg.cmid)
-                    .bind(&msg.body)
-                    .bind(msg.ts);
+                query = bind_message(query, msg, conv, seq);
             }
             if b.has_returning() {
                 for row in query.fetch_all(&mut *conn).await? {
@@ -642,13 +636,7 @@ impl SqlStore {
                 .await?
                 .try_get(0)?
         };
-        let insert = sqlx::query(sql(&q.insert_message))
-            .bind(conv)
-            .bind(seq)
-            .bind(msg.sender)
-            .bind(&msg.cmid)
-            .bind(&msg.body)
-            .bind(msg.ts);
+        let insert = bind_message(sqlx::query(sql(&q.insert_message)), msg, conv, seq);
         let msg_id = self.insert_id(conn, insert).await?;
         sqlx::query(sql(&q.sender_read))
             .bind(seq)
@@ -811,6 +799,26 @@ async fn passive_checkpoint(conn: &mut AnyConnection) -> sqlx::Result<i64> {
         .fetch_one(conn)
         .await?
         .try_get(1)
+}
+
+/// A query on the `Any` driver, as the statements here are built.
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, <sqlx::Any as sqlx::Database>::Arguments>;
+
+/// Bind one message row in the column order of every message insert:
+/// conv_id, seq, sender_id, cmid, body, ts.
+fn bind_message<'q>(
+    query: AnyQuery<'q>,
+    msg: &'q NewMessage,
+    conv: ConvId,
+    seq: Seq,
+) -> AnyQuery<'q> {
+    query
+        .bind(conv)
+        .bind(seq)
+        .bind(msg.sender)
+        .bind(&msg.cmid)
+        .bind(&msg.body)
+        .bind(msg.ts)
 }
 
 /// The result for a message stored by the set-based path, whose id was
