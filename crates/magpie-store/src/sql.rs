@@ -423,8 +423,8 @@ impl SqlStore {
     }
 
     /// SQLite: when the checkpointer says so, copy the last few WAL frames
-    /// into the database from the writer connection itself, between two
-    /// batches. The WAL is then fully copied when the writer next begins,
+    /// into the database from the writer connection itself, before the
+    /// next batch. The WAL is then fully copied when the writer next begins,
     /// so that transaction starts the WAL over from its beginning. Done
     /// from the checkpointer instead (`RESTART`), the same step waits in
     /// SQLite's busy handler for the writer (stalling acks for 5-8 ms at
@@ -1052,6 +1052,9 @@ impl Store for SqlStore {
             return Ok(Vec::new());
         }
         let mut conn = self.write_conn().await?;
+        // Before this batch, not after the last one: that one's acks
+        // should not wait for it.
+        self.restart_wal_if_due(&mut conn).await;
         let convs = self
             .direct_convs_for(&mut conn, batch)
             .await
@@ -1063,7 +1066,6 @@ impl Store for SqlStore {
             match self.append_set(&mut tx, batch, &convs).await {
                 Ok(appended) => {
                     tx.commit().await.map_err(self.err())?;
-                    self.restart_wal_if_due(&mut conn).await;
                     return Ok(appended);
                 }
                 // A retried message: redo the batch one message at a time.
