@@ -67,7 +67,7 @@ struct Io {
 pub(crate) struct Connection {
     transport: Transport,
     commands: mpsc::Receiver<Box<Command>>,
-    events: mpsc::UnboundedSender<Box<Event>>,
+    events: mpsc::Sender<Box<Event>>,
     pending: HashMap<u64, Reply>,
     heartbeat: Option<Interval>,
     /// When the oldest unanswered heartbeat ping was sent.
@@ -76,13 +76,16 @@ pub(crate) struct Connection {
     dead_after: Duration,
     /// Bytes have been queued on the transport but not yet flushed.
     dirty: bool,
+    /// The application left the push buffer full (see
+    /// [`crate::ClientOptions::push_buffer`]).
+    overflowed: bool,
 }
 
 impl Connection {
     pub(crate) fn new(
         transport: Transport,
         commands: mpsc::Receiver<Box<Command>>,
-        events: mpsc::UnboundedSender<Box<Event>>,
+        events: mpsc::Sender<Box<Event>>,
         heartbeat: Option<Duration>,
         request_timeout: Duration,
     ) -> Connection {
@@ -101,6 +104,7 @@ impl Connection {
             ping_outstanding: None,
             dead_after: request_timeout.max(period),
             dirty: false,
+            overflowed: false,
         }
     }
 
@@ -146,7 +150,18 @@ impl Connection {
                         None => {}
                     }
                     match io.frame {
-                        Some(Some(Ok(payload))) => self.on_frame(&payload),
+                        Some(Some(Ok(payload))) => {
+                            self.on_frame(&payload);
+                            if self.overflowed {
+                                // Like the server with a slow connection:
+                                // disconnect rather than buffer without
+                                // bound. Nothing is lost: the application
+                                // catches up with `sync` after reconnecting.
+                                return ClientError::Protocol(
+                                    "pushes were not read in time: the push buffer is full".into(),
+                                );
+                            }
+                        }
                         Some(Some(Err(e))) => return e,
                         Some(None) => return ClientError::Closed,
                         None => {}
@@ -259,14 +274,18 @@ impl Connection {
                         let _ = reply.send(Err(ClientError::Server(error)));
                     }
                 }
-                _ => {
-                    let _ = self.events.send(Box::new(Event::UncorrelatedError(error)));
-                }
+                _ => self.emit(Event::UncorrelatedError(error)),
             },
-            Ok(ServerFrame::Push(push)) => {
-                let _ = self.events.send(Box::new(Event::Push(push)));
-            }
+            Ok(ServerFrame::Push(push)) => self.emit(Event::Push(push)),
             Err(e) => self.on_bad_frame(payload, e),
+        }
+    }
+
+    /// Hand an event to the application, or note that its buffer is full.
+    /// An application that dropped its receiver just loses the event.
+    fn emit(&mut self, event: Event) {
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.events.try_send(Box::new(event)) {
+            self.overflowed = true;
         }
     }
 

@@ -55,9 +55,9 @@ pub use sync::{Accept, SyncState};
 
 use connection::{Command, Connection};
 use magpie_proto::{
-    Authenticated, ConvId, Conversation, ConversationsOk, ErrorBody, ErrorCode, Hello, HelloOk,
-    History, HistoryOk, Login, Push, Read, ReadMark, Register, Registered, Request, RequestFrame,
-    Resume, Send, SendOk, Seq, ServerFrame, Sync, SyncOk,
+    Authenticated, ConvCursor, ConvId, Conversation, Conversations, ConversationsOk, ErrorBody,
+    ErrorCode, Hello, HelloOk, History, HistoryOk, Login, Push, Read, ReadMark, Register,
+    Registered, Request, RequestFrame, Resume, Send, SendOk, Seq, ServerFrame, Sync, SyncOk,
 };
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
@@ -104,6 +104,12 @@ pub struct ClientOptions {
     /// Connect from this local address (e.g. one of 127.0.0.0/8, to get
     /// past one address's ephemeral ports under load). Default: any.
     pub bind_ip: Option<std::net::IpAddr>,
+    /// Pushes (and uncorrelated errors) buffered until the application
+    /// reads them. When the buffer is full the connection is closed, as the
+    /// server closes a connection that does not read: memory stays bounded,
+    /// and the application catches up with `sync` after reconnecting.
+    /// Default 65,536.
+    pub push_buffer: usize,
 }
 
 impl Default for ClientOptions {
@@ -114,6 +120,7 @@ impl Default for ClientOptions {
             max_frame_bytes: magpie_proto::frame::DEFAULT_MAX_FRAME_BYTES,
             client_name: concat!("magpie-client/", env!("CARGO_PKG_VERSION")).to_owned(),
             bind_ip: None,
+            push_buffer: 65_536,
         }
     }
 }
@@ -215,7 +222,7 @@ pub enum Event {
 /// The pushes of one connection, split off with [`Client::take_pushes`].
 #[derive(Debug)]
 pub struct PushStream {
-    events: mpsc::UnboundedReceiver<Box<Event>>,
+    events: mpsc::Receiver<Box<Event>>,
 }
 
 impl PushStream {
@@ -248,15 +255,15 @@ fn push_of(event: Event) -> Option<Push> {
 /// client by reference, or wrap it in an `Arc`). Reading pushes takes
 /// `&mut self`: there is one stream of pushes per connection.
 ///
-/// Pushes are buffered without bound until read, so nothing the server
-/// sends is lost while the application is busy; an application that never
-/// reads pushes should not keep a client open for long.
+/// Pushes are buffered until read, up to [`ClientOptions::push_buffer`];
+/// an application that falls further behind is disconnected (and catches
+/// up with `sync`, see [`SyncState`]).
 ///
 /// Dropping the client closes the connection in the background;
 /// [`Client::close`] does the same and waits for it.
 pub struct Client {
     commands: mpsc::Sender<Box<Command>>,
-    events: mpsc::UnboundedReceiver<Box<Event>>,
+    events: mpsc::Receiver<Box<Event>>,
     closed_reported: bool,
     next_id: AtomicU64,
     request_timeout: Duration,
@@ -296,7 +303,7 @@ impl Client {
             (hello.idle_timeout_secs > 0).then(|| Duration::from_secs(hello.idle_timeout_secs) / 3)
         });
         let (commands, commands_rx) = mpsc::channel(COMMAND_QUEUE);
-        let (events_tx, events) = mpsc::unbounded_channel();
+        let (events_tx, events) = mpsc::channel(options.push_buffer.max(1));
         let connection = Connection::new(
             transport,
             commands_rx,
@@ -387,7 +394,26 @@ impl Client {
         body: &str,
     ) -> Result<SendOk, ClientError> {
         self.call(Request::Send(Send {
-            to: to.to_owned(),
+            to: Some(to.to_owned()),
+            conv: None,
+            cmid: cmid.to_owned(),
+            body: body.to_owned(),
+        }))
+        .await
+    }
+
+    /// Send `body` into conversation `conv` (of which the caller is a
+    /// member) with the caller's client message id; retries as for
+    /// [`Client::send_with_cmid`].
+    pub async fn send_in(
+        &self,
+        conv: ConvId,
+        cmid: &str,
+        body: &str,
+    ) -> Result<SendOk, ClientError> {
+        self.call(Request::Send(Send {
+            to: None,
+            conv: Some(conv),
             cmid: cmid.to_owned(),
             body: body.to_owned(),
         }))
@@ -420,10 +446,30 @@ impl Client {
         self.call(Request::Read(Read { conv, seq })).await
     }
 
-    /// The user's conversations, most recently active first.
+    /// One page of the user's conversations, most recently active first;
+    /// pass the page's `next` as `after` for the following one.
+    pub async fn conversations_page(
+        &self,
+        after: Option<ConvCursor>,
+        limit: Option<u32>,
+    ) -> Result<ConversationsOk, ClientError> {
+        self.call(Request::Conversations(Conversations { after, limit }))
+            .await
+    }
+
+    /// All of the user's conversations, most recently active first, page
+    /// by page.
     pub async fn conversations(&self) -> Result<Vec<Conversation>, ClientError> {
-        let ok: ConversationsOk = self.call(Request::Conversations).await?;
-        Ok(ok.conversations)
+        let mut all = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self.conversations_page(after, None).await?;
+            all.extend(page.conversations);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(all),
+            }
+        }
     }
 
     /// A round trip to the server. The client pings by itself when idle, so
@@ -487,7 +533,7 @@ impl Client {
     /// (the load generator does). Afterwards this client's own
     /// `next_push`/`next_event` report nothing.
     pub fn take_pushes(&mut self) -> PushStream {
-        let (_closed, empty) = mpsc::unbounded_channel();
+        let (_closed, empty) = mpsc::channel(1);
         self.closed_reported = true;
         PushStream {
             events: std::mem::replace(&mut self.events, empty),

@@ -123,7 +123,7 @@ mod tests {
             conv,
             seq,
             from: "alice".into(),
-            to: "bob".into(),
+            kind: magpie_proto::MessageKind::Text,
             body: format!("{conv}/{seq}"),
             ts: 0,
             cmid: format!("c{conv}-{seq}"),

@@ -5,7 +5,7 @@ mod mock;
 use magpie_client::{Accept, Client, ClientError, ClientOptions, Event, SyncState};
 use magpie_proto::{
     ConvKind, Conversation, ConversationsOk, Empty, ErrorBody, ErrorCode, GoAway, History,
-    HistoryOk, Message, Push, ReadMark, Request, SendOk, SyncOk,
+    HistoryOk, Message, MessageKind, Push, ReadMark, Request, SendOk, SyncOk,
 };
 use mock::{Kind, Mock, Script, Seen};
 use std::collections::BTreeMap;
@@ -18,8 +18,8 @@ fn message(conv: i64, seq: i64) -> Message {
         msg_id: conv * 100 + seq,
         conv,
         seq,
+        kind: MessageKind::Text,
         from: "bob".into(),
-        to: "alice".into(),
         body: format!("m{conv}.{seq}"),
         ts: 1,
         cmid: format!("c{conv}.{seq}"),
@@ -106,8 +106,8 @@ async fn concurrent_requests_are_routed_by_id() {
                 match frame.request {
                     Request::Send(s) => {
                         assert_eq!(
-                            (s.to.as_str(), s.cmid.as_str(), s.body.as_str()),
-                            ("bob", "cmid-1", "hi")
+                            (s.to.as_deref(), s.conv, s.cmid.as_str(), s.body.as_str()),
+                            (Some("bob"), None, "cmid-1", "hi")
                         );
                         mock.ok(
                             frame.id,
@@ -120,18 +120,20 @@ async fn concurrent_requests_are_routed_by_id() {
                             },
                         );
                     }
-                    Request::Conversations => mock.ok(
+                    Request::Conversations(_) => mock.ok(
                         frame.id,
                         &ConversationsOk {
                             conversations: vec![Conversation {
                                 conv: 3,
                                 kind: ConvKind::Direct,
-                                peer: "bob".into(),
+                                peer: Some("bob".into()),
                                 last: None,
+                                active_ts: 1,
                                 max_seq: 5,
                                 read_seq: 4,
                                 unread: 1,
                             }],
+                            next: None,
                         },
                     ),
                     Request::Read(r) => mock.ok(
@@ -147,7 +149,10 @@ async fn concurrent_requests_are_routed_by_id() {
         };
         let (ack, convs, read, ()) = tokio::join!(send, convs, read, server);
         assert_eq!(ack.expect("send").seq, 5, "{kind:?}");
-        assert_eq!(convs.expect("conversations")[0].peer, "bob");
+        assert_eq!(
+            convs.expect("conversations")[0].peer.as_deref(),
+            Some("bob")
+        );
         assert_eq!(
             read.expect("read"),
             ReadMark {
@@ -332,6 +337,7 @@ async fn requests_time_out() {
         2,
         &ConversationsOk {
             conversations: vec![],
+            next: None,
         },
     );
     client.ping().await.expect("connection still fine");

@@ -21,7 +21,7 @@
 use bytes::{Bytes, BytesMut};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use magpie_proto::frame::{DEFAULT_MAX_FRAME_BYTES, tcp_codec};
-use magpie_proto::{Message, Push, Request, RequestFrame, Send};
+use magpie_proto::{Message, MessageKind, Push, Request, RequestFrame, Send};
 use std::hint::black_box;
 use std::time::Duration;
 use tokio_util::codec::{Decoder, Encoder};
@@ -44,7 +44,7 @@ fn message() -> Message {
         conv: 4_321,
         seq: 98_765,
         from: "alice".into(),
-        to: "bob".into(),
+        kind: MessageKind::Text,
         body: body_100(),
         ts: 1_767_225_600_000,
         cmid: "6f1c2a3e-8d4b-4f7a-9e21-0c5d7b3a9f18".into(),
@@ -111,7 +111,8 @@ fn request_parse_benches(c: &mut Criterion) {
     let frame = RequestFrame {
         id: 42,
         request: Request::Send(Send {
-            to: "bob".into(),
+            to: Some("bob".into()),
+            conv: None,
             cmid: "6f1c2a3e-8d4b-4f7a-9e21-0c5d7b3a9f18".into(),
             body: body_100(),
         }),

@@ -23,6 +23,15 @@ pub const HISTORY_LIMIT_DEFAULT: u32 = 50;
 /// … and the most it may ask for.
 pub const HISTORY_LIMIT_MAX: u32 = 500;
 
+/// `conversations` page size when the client names none …
+pub const CONVERSATIONS_LIMIT_DEFAULT: u32 = 50;
+/// … and the most it may ask for.
+pub const CONVERSATIONS_LIMIT_MAX: u32 = 200;
+/// Characters of a body shown as the excerpt of a conversation's last
+/// message. With JSON escaping (at most 6 bytes per character) an excerpt
+/// takes at most 768 bytes, so a page of the list always fits in a frame.
+pub const EXCERPT_CHARS: usize = 128;
+
 /// The canonical (lower-case) form of a username, or `None` if it breaks
 /// the rules: 3–32 characters from `a-z 0-9 _ . -`, any case on input.
 ///

@@ -24,7 +24,7 @@ pub enum Request {
     Sync(Sync),
     History(History),
     Read(Read),
-    Conversations,
+    Conversations(Conversations),
     Ping,
 }
 
@@ -96,7 +96,7 @@ fn parse_op(op: &str, args: Option<&RawValue>) -> Result<Request, ErrorBody> {
         "sync" => Request::Sync(args_or_default(op, args)?),
         "history" => Request::History(args_of(op, args)?),
         "read" => Request::Read(args_of(op, args)?),
-        "conversations" => no_args(op, args, Request::Conversations)?,
+        "conversations" => Request::Conversations(args_or_default(op, args)?),
         "ping" => no_args(op, args, Request::Ping)?,
         other => {
             return Err(ErrorBody::new(
@@ -127,6 +127,7 @@ fn args_or_default<T: Default + for<'de> Deserialize<'de>>(
 ) -> Result<T, ErrorBody> {
     match args {
         None => Ok(T::default()),
+        Some(raw) if raw.get().trim() == "null" => Ok(T::default()),
         Some(_) => args_of(op, args),
     }
 }
@@ -155,7 +156,7 @@ impl Request {
             Request::Sync(_) => "sync",
             Request::History(_) => "history",
             Request::Read(_) => "read",
-            Request::Conversations => "conversations",
+            Request::Conversations(_) => "conversations",
             Request::Ping => "ping",
         }
     }
@@ -186,7 +187,8 @@ mod tests {
             }),
             Request::Logout,
             Request::Send(Send {
-                to: "bob".into(),
+                to: Some("bob".into()),
+                conv: None,
                 cmid: "c1".into(),
                 body: "héllo 你好 🐦".into(),
             }),
@@ -199,8 +201,21 @@ mod tests {
                 before: Some(10),
                 ..History::default()
             }),
+            Request::Send(Send {
+                to: None,
+                conv: Some(12),
+                cmid: "c2".into(),
+                body: "in a conversation".into(),
+            }),
             Request::Read(Read { conv: 3, seq: 4 }),
-            Request::Conversations,
+            Request::Conversations(Conversations::default()),
+            Request::Conversations(Conversations {
+                after: Some(ConvCursor {
+                    active_ts: 1_700_000_000_000,
+                    conv: 4,
+                }),
+                limit: Some(20),
+            }),
             Request::Ping,
         ]
     }
@@ -285,7 +300,7 @@ mod tests {
 
         #[test]
         fn arbitrary_text_round_trips(to in ".{0,40}", cmid in ".{0,40}", body in ".{0,400}", id in any::<u64>()) {
-            let frame = RequestFrame { id, request: Request::Send(Send { to, cmid, body }) };
+            let frame = RequestFrame { id, request: Request::Send(Send { to: Some(to), conv: None, cmid, body }) };
             prop_assert_eq!(RequestFrame::parse(&frame.to_json()).expect("parse"), frame);
         }
     }

@@ -7,6 +7,8 @@
 //! - push: `{"push": "message", "data": {...}}`, not tied to any request.
 
 use crate::error::{ErrorBody, ErrorCode};
+#[cfg(test)]
+use crate::types::MessageKind;
 use crate::types::{Empty, GoAway, Message, ReadMark};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -156,8 +158,8 @@ mod tests {
             msg_id: 1,
             conv: 2,
             seq: 3,
+            kind: MessageKind::Text,
             from: "a".into(),
-            to: "b".into(),
             body: "hi".into(),
             ts: 5,
             cmid: "c".into(),

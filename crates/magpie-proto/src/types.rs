@@ -82,11 +82,19 @@ pub struct Authenticated {
     pub expires_at: i64,
 }
 
-/// `send`: a text message to another user.
+/// `send`: a text message into a conversation.
+///
+/// Address it by exactly one of `conv` (any conversation the sender is a
+/// member of) or `to` (a username: the 1:1 conversation with that user,
+/// created on the first message).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Send {
-    /// Recipient's username.
-    pub to: String,
+    /// Recipient's username, for a 1:1 message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// The conversation to post in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conv: Option<ConvId>,
     /// Client message id: unique per sender, chosen by the client (a UUID is
     /// ideal). Sending again with the same `cmid` returns the first ack and
     /// stores nothing new, so a client that lost an ack can safely retry.
@@ -109,16 +117,28 @@ pub struct SendOk {
     pub duplicate: bool,
 }
 
-/// A stored message, as pushed, synced and listed in history.
+/// What an entry of a conversation's sequence is. Every entry takes one
+/// seq, whatever its kind, so sequences stay gapless; later kinds (system
+/// events, recall, edit, files) are added here rather than as new streams.
+/// Clients must show an entry of a kind they do not know as "unsupported
+/// message" rather than drop it, so that their cursors stay gapless.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageKind {
+    /// Plain text in `body`.
+    Text,
+}
+
+/// A stored entry of a conversation, as pushed, synced and listed in
+/// history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     pub msg_id: i64,
     pub conv: ConvId,
     pub seq: Seq,
+    pub kind: MessageKind,
     /// Sender's username.
     pub from: String,
-    /// Recipient's username.
-    pub to: String,
     pub body: String,
     pub ts: i64,
     /// The sender's client message id.
@@ -195,11 +215,29 @@ pub struct ReadMark {
     pub read_seq: Seq,
 }
 
-/// The kind of a conversation. Only 1:1 conversations exist so far.
+/// The kind of a conversation. Only 1:1 conversations exist so far; groups
+/// will be a second kind of the same model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConvKind {
     Direct,
+}
+
+/// The newest entry of a conversation as the conversation list shows it:
+/// the body cut to an excerpt, so that a list row has a bounded size
+/// whatever was sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastMessage {
+    pub msg_id: i64,
+    pub seq: Seq,
+    pub kind: MessageKind,
+    /// Sender's username.
+    pub from: String,
+    /// The first [`crate::limits::EXCERPT_CHARS`] characters of the body.
+    pub excerpt: String,
+    /// The body is longer than the excerpt.
+    pub truncated: bool,
+    pub ts: i64,
 }
 
 /// One row of the conversation list.
@@ -208,8 +246,12 @@ pub struct Conversation {
     pub conv: ConvId,
     pub kind: ConvKind,
     /// The other participant's username (1:1 conversations).
-    pub peer: String,
-    pub last: Option<Message>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<String>,
+    pub last: Option<LastMessage>,
+    /// When the conversation was last active (ms since the epoch): the
+    /// list's sort key, newest first.
+    pub active_ts: i64,
     pub max_seq: Seq,
     pub read_seq: Seq,
     /// Messages after `read_seq`. Sending a message marks everything before
@@ -217,10 +259,33 @@ pub struct Conversation {
     pub unread: i64,
 }
 
+/// Where a page of the conversation list ends: the next page starts after
+/// the row with this `active_ts` and `conv`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConvCursor {
+    pub active_ts: i64,
+    pub conv: ConvId,
+}
+
+/// `conversations`: one page of the caller's conversation list, most
+/// recently active first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conversations {
+    /// Continue after this row (the `next` of the previous page).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<ConvCursor>,
+    /// Page size (default 50, at most 200).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
 /// Result of `conversations`, most recently active first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConversationsOk {
     pub conversations: Vec<Conversation>,
+    /// Present when more rows follow: pass it as `after` for the next page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<ConvCursor>,
 }
 
 /// Payload of the `goaway` push: the server is about to close the connection.

@@ -20,8 +20,8 @@
 
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use magpie_proto::{Message, Push, UserId};
-use magpie_server::router::{Kick, LocalRouter, Router, SessionHandle};
+use magpie_proto::{Message, MessageKind, Push, UserId};
+use magpie_server::router::{Kick, LocalRouter, Outbox, QueueBudget, Router, SessionHandle};
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -39,15 +39,17 @@ fn router_with(users: usize) -> (LocalRouter, Vec<UserId>, Vec<mpsc::Receiver<By
     let router = LocalRouter::new(|| panic!("a bench queue filled up: drain more often"));
     let mut ids = Vec::with_capacity(users);
     let mut receivers = Vec::with_capacity(users);
+    let budget = Arc::new(QueueBudget::new(usize::MAX));
     for i in 1..=users {
         let user = i as UserId;
-        let (tx, rx) = mpsc::channel(QUEUE);
+        // Bounded in frames only: the drains below do not release bytes.
+        let (outbox, rx) = Outbox::new(QUEUE, usize::MAX, budget.clone());
         router.session_opened(
             user,
             SessionHandle {
                 id: i as u64,
                 token_tag: i as u64,
-                tx,
+                outbox,
                 kick: Arc::new(Kick::default()),
             },
         );
@@ -63,8 +65,8 @@ fn frame() -> Bytes {
         msg_id: 1_234_567,
         conv: 4_321,
         seq: 98_765,
+        kind: MessageKind::Text,
         from: "alice".into(),
-        to: "bob".into(),
         body: "x".repeat(100),
         ts: 1_767_225_600_000,
         cmid: "6f1c2a3e-8d4b-4f7a-9e21-0c5d7b3a9f18".into(),

@@ -32,7 +32,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::collections::HashMap;
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -48,8 +48,15 @@ const PRESENCE_TTL_SECS: i64 = 24 * 3600;
 /// Events queued for the bus before delivery to other nodes is given up
 /// (and replaced by a resync notice).
 const QUEUE: usize = 65_536;
+/// Bytes of frames queued for the bus before delivery to other nodes is
+/// given up (and replaced by a resync notice): the event count alone would
+/// let 65,536 large frames hold gigabytes.
+const QUEUE_BYTES: usize = 256 << 20;
 /// Most events packed into one envelope.
 const MAX_ENVELOPE_EVENTS: usize = 4096;
+/// Bytes of frames packed into one envelope, far below Redis's 512 MB
+/// limit on a value: an envelope closes once it holds this much.
+const MAX_ENVELOPE_BYTES: usize = 8 << 20;
 
 /// Why the cluster router could not start.
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +84,17 @@ enum BusEvent {
         user: UserId,
         count: i64,
     },
+}
+
+impl BusEvent {
+    /// Bytes of frame this event carries (what bounds the queue and an
+    /// envelope).
+    fn frame_bytes(&self) -> usize {
+        match self {
+            BusEvent::Deliver { frame, .. } => frame.len(),
+            _ => 0,
+        }
+    }
 }
 
 /// Redis key names of one cluster.
@@ -111,6 +129,8 @@ pub struct RedisRouter {
     /// Set when an event could not even be queued; the publisher turns it
     /// into a resync notice.
     overflowed: Arc<AtomicBool>,
+    /// Bytes of frames in the queue (see [`QUEUE_BYTES`]).
+    queued_bytes: Arc<AtomicUsize>,
     conn: ConnectionManager,
     stop: CancellationToken,
     close_publisher: CancellationToken,
@@ -139,6 +159,7 @@ impl RedisRouter {
         let keys = Keys::new(cluster);
         let (tx, rx) = mpsc::channel(QUEUE);
         let overflowed = Arc::new(AtomicBool::new(false));
+        let queued_bytes = Arc::new(AtomicUsize::new(0));
         let stop = CancellationToken::new();
         let close_publisher = CancellationToken::new();
         let publisher = Publisher {
@@ -146,6 +167,7 @@ impl RedisRouter {
             node: node.clone(),
             keys: keys.clone(),
             overflowed: overflowed.clone(),
+            queued_bytes: queued_bytes.clone(),
             need_resync: false,
         };
         let subscriber = Subscriber {
@@ -172,6 +194,7 @@ impl RedisRouter {
             keys,
             tx,
             overflowed,
+            queued_bytes,
             conn,
             stop,
             close_publisher,
@@ -202,7 +225,11 @@ impl RedisRouter {
     }
 
     fn enqueue(&self, event: BusEvent) {
-        if self.tx.try_send(event).is_err() {
+        let bytes = event.frame_bytes();
+        if self.queued_bytes.fetch_add(bytes, Ordering::AcqRel) + bytes > QUEUE_BYTES
+            || self.tx.try_send(event).is_err()
+        {
+            self.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
             self.overflowed.store(true, Ordering::Relaxed);
         }
     }
@@ -278,6 +305,7 @@ struct Publisher {
     node: Arc<str>,
     keys: Keys,
     overflowed: Arc<AtomicBool>,
+    queued_bytes: Arc<AtomicUsize>,
     /// Other nodes may have missed events: tell them to resync.
     need_resync: bool,
 }
@@ -287,9 +315,13 @@ impl Publisher {
         let mut batch = Vec::with_capacity(MAX_ENVELOPE_EVENTS);
         let mut retry = tokio::time::interval(Duration::from_secs(1));
         loop {
+            let mut bytes = 0;
             tokio::select! {
                 first = rx.recv() => match first {
-                    Some(event) => batch.push(event),
+                    Some(event) => {
+                        bytes += event.frame_bytes();
+                        batch.push(event);
+                    }
                     None => break,
                 },
                 _ = retry.tick(), if self.need_resync => {}
@@ -297,23 +329,34 @@ impl Publisher {
                     // Shutting down: send what is queued, then stop.
                     rx.close();
                     while let Ok(event) = rx.try_recv() {
+                        bytes += event.frame_bytes();
                         batch.push(event);
+                        if batch.len() >= MAX_ENVELOPE_EVENTS || bytes >= MAX_ENVELOPE_BYTES {
+                            self.publish(&mut batch, &mut bytes).await;
+                        }
                     }
-                    self.publish(&mut batch).await;
+                    self.publish(&mut batch, &mut bytes).await;
                     break;
                 }
             }
-            while batch.len() < MAX_ENVELOPE_EVENTS {
+            while batch.len() < MAX_ENVELOPE_EVENTS && bytes < MAX_ENVELOPE_BYTES {
                 match rx.try_recv() {
-                    Ok(event) => batch.push(event),
+                    Ok(event) => {
+                        bytes += event.frame_bytes();
+                        batch.push(event);
+                    }
                     Err(_) => break,
                 }
             }
-            self.publish(&mut batch).await;
+            self.publish(&mut batch, &mut bytes).await;
         }
     }
 
-    async fn publish(&mut self, batch: &mut Vec<BusEvent>) {
+    /// Publish `batch` (holding `bytes` of frames) as one envelope and
+    /// empty it.
+    async fn publish(&mut self, batch: &mut Vec<BusEvent>, bytes: &mut usize) {
+        self.queued_bytes.fetch_sub(*bytes, Ordering::AcqRel);
+        *bytes = 0;
         if self.overflowed.swap(false, Ordering::Relaxed) {
             self.need_resync = true;
         }

@@ -45,9 +45,19 @@ pub struct Config {
     /// Frames queued for one connection before it counts as too slow and
     /// is disconnected (it then recovers what it missed with `sync`).
     pub send_queue: usize,
+    /// Bytes of pushes queued for one connection before it counts as too
+    /// slow (one frame of any size is always accepted into an empty queue).
+    pub max_queue_bytes: usize,
+    /// Bytes of pushes queued for all connections together; a push that
+    /// would exceed it disconnects its connection as too slow.
+    pub max_queue_bytes_total: usize,
     /// Unacknowledged `send`s one connection may have in flight; beyond it
     /// the server stops reading that connection until acks go out.
     pub max_inflight_sends: usize,
+    /// Other requests (`sync`, `history`, `conversations`, `read`) one
+    /// connection may have in flight; beyond it the server stops reading
+    /// that connection until answers go out.
+    pub max_inflight_queries: usize,
     /// Most messages committed in one transaction (group commit).
     pub max_batch: usize,
     /// On shutdown, how long to wait for connections to finish.
@@ -71,7 +81,10 @@ impl Default for Config {
             write_timeout: Duration::from_secs(10),
             token_ttl: Duration::from_secs(30 * 24 * 3600),
             send_queue: 1024,
+            max_queue_bytes: 2 * 1024 * 1024,
+            max_queue_bytes_total: 1024 * 1024 * 1024,
             max_inflight_sends: 256,
+            max_inflight_queries: 16,
             max_batch: 512,
             shutdown_grace: Duration::from_secs(10),
         }
@@ -106,8 +119,20 @@ impl Config {
         if self.idle_timeout < Duration::from_secs(1) {
             return Err("idle_timeout must be at least 1 second".into());
         }
-        if self.send_queue == 0 || self.max_inflight_sends == 0 || self.max_batch == 0 {
-            return Err("send_queue, max_inflight_sends and max_batch must be positive".into());
+        if self.send_queue == 0
+            || self.max_inflight_sends == 0
+            || self.max_inflight_queries == 0
+            || self.max_batch == 0
+        {
+            return Err(
+                "send_queue, max_inflight_sends, max_inflight_queries and max_batch must be positive"
+                    .into(),
+            );
+        }
+        if self.max_queue_bytes == 0 || self.max_queue_bytes_total < self.max_queue_bytes {
+            return Err(
+                "max_queue_bytes must be positive and at most max_queue_bytes_total".into(),
+            );
         }
         if let Some(url) = &self.database_url
             && magpie_store::Backend::from_url(url).is_none()

@@ -4,21 +4,24 @@
 //! - [`transport`] and [`http`]: TCP framing and WebSocket, adapted to one
 //!   stream/sink shape;
 //! - [`session`]: one task per connection, the protocol state machine;
-//! - services: [`auth`] (accounts, tokens) and [`chat`] (send, sync,
-//!   history, read marks);
+//! - services, one per area: [`auth`] (accounts, tokens),
+//!   [`conversations`] (membership, the list, read marks) and [`messages`]
+//!   (send, sync, history);
 //! - [`writer`] (group commit) and [`router`] (delivery to connections);
 //! - storage through `magpie_store::Store`.
 //!
 //! [`start`] wires them together and returns a [`RunningServer`].
 
 pub mod auth;
-pub mod chat;
 pub mod clock;
 pub mod cluster;
 pub mod config;
+pub mod conversations;
 pub mod error;
 pub mod http;
+pub mod messages;
 pub mod metrics;
+pub mod page;
 pub mod router;
 pub mod session;
 pub mod state;

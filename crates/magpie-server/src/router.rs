@@ -6,15 +6,19 @@
 //! the cluster router (Redis pub/sub) implements the same trait, so no
 //! service may assume that every user is connected here.
 //!
-//! Delivery is a non-blocking `try_send` into each connection's bounded
-//! queue. A connection whose queue is full is too slow: it is kicked rather
-//! than allowed to slow the sender or grow memory without bound, and it
-//! recovers what it missed with `sync` when it reconnects. Nothing is lost
-//! because every message was stored before it was routed.
+//! Delivery is a non-blocking push into each connection's [`Outbox`], a
+//! queue bounded in frames and in bytes, with one more byte budget shared
+//! by every connection of the process ([`QueueBudget`]). A connection whose
+//! queue is full, or that would take the process over its budget, is too
+//! slow: it is kicked rather than allowed to slow the sender or grow memory
+//! without bound, and it recovers what it missed with `sync` when it
+//! reconnects. Nothing is lost because every message was stored before it
+//! was routed.
 
 use bytes::Bytes;
 use magpie_proto::UserId;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -58,6 +62,103 @@ impl Kick {
     }
 }
 
+/// Bytes queued for every connection of the process, against a limit.
+#[derive(Debug)]
+pub struct QueueBudget {
+    used: AtomicUsize,
+    limit: usize,
+}
+
+impl QueueBudget {
+    pub fn new(limit: usize) -> QueueBudget {
+        QueueBudget {
+            used: AtomicUsize::new(0),
+            limit,
+        }
+    }
+
+    /// Bytes queued now, across all connections.
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::Relaxed)
+    }
+}
+
+/// Why a frame was not queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// Over the connection's frame or byte bound, or the process budget:
+    /// the connection is too slow.
+    Full,
+    /// The connection is closing.
+    Closed,
+}
+
+/// One connection's queue of pushes, bounded in frames (by the channel)
+/// and in bytes. The session releases the bytes of each frame once it has
+/// written it to the socket, so the bound covers everything the process
+/// holds for the connection, including a batch in the middle of a write.
+#[derive(Debug)]
+pub struct Outbox {
+    tx: mpsc::Sender<Bytes>,
+    queued: AtomicUsize,
+    limit: usize,
+    budget: Arc<QueueBudget>,
+}
+
+impl Outbox {
+    /// A queue of at most `frames` frames and `bytes` bytes, also counted
+    /// against `budget`; the receiver is the session's.
+    pub fn new(
+        frames: usize,
+        bytes: usize,
+        budget: Arc<QueueBudget>,
+    ) -> (Arc<Outbox>, mpsc::Receiver<Bytes>) {
+        let (tx, rx) = mpsc::channel(frames);
+        let outbox = Outbox {
+            tx,
+            queued: AtomicUsize::new(0),
+            limit: bytes,
+            budget,
+        };
+        (Arc::new(outbox), rx)
+    }
+
+    /// Queue `frame` without waiting. An empty queue takes one frame of any
+    /// size, so that the largest frame the server makes can always go out.
+    pub fn try_push(&self, frame: &Bytes) -> Result<(), Refused> {
+        let len = frame.len();
+        let before = self.queued.fetch_add(len, Ordering::AcqRel);
+        if before > 0 && before + len > self.limit {
+            self.queued.fetch_sub(len, Ordering::AcqRel);
+            return Err(Refused::Full);
+        }
+        let total = self.budget.used.fetch_add(len, Ordering::AcqRel) + len;
+        let result = if total > self.budget.limit {
+            Err(Refused::Full)
+        } else {
+            self.tx.try_send(frame.clone()).map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => Refused::Full,
+                mpsc::error::TrySendError::Closed(_) => Refused::Closed,
+            })
+        };
+        if result.is_err() {
+            self.release(len);
+        }
+        result
+    }
+
+    /// `bytes` of queued frames have been written (or dropped).
+    pub fn release(&self, bytes: usize) {
+        self.queued.fetch_sub(bytes, Ordering::AcqRel);
+        self.budget.used.fetch_sub(bytes, Ordering::AcqRel);
+    }
+
+    /// Bytes queued for this connection now.
+    pub fn queued(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
+    }
+}
+
 /// What the router keeps per connection: small, because there may be
 /// hundreds of thousands.
 #[derive(Debug, Clone)]
@@ -67,7 +168,7 @@ pub struct SessionHandle {
     /// first 8 bytes of its hash), so that logout can close every connection
     /// of that token.
     pub token_tag: u64,
-    pub tx: mpsc::Sender<Bytes>,
+    pub outbox: Arc<Outbox>,
     pub kick: Arc<Kick>,
 }
 
@@ -126,7 +227,7 @@ impl LocalRouter {
         for shard in &self.shards {
             let shard = shard.read().unwrap_or_else(|p| p.into_inner());
             for handle in shard.values().flatten() {
-                if handle.tx.try_send(frame.clone()).is_ok() {
+                if handle.outbox.try_push(frame).is_ok() {
                     delivered += 1;
                 }
             }
@@ -189,16 +290,16 @@ impl Router for LocalRouter {
                 continue;
             };
             for handle in list.iter().filter(|h| Some(h.id) != except) {
-                match handle.tx.try_send(frame.clone()) {
+                match handle.outbox.try_push(frame) {
                     Ok(()) => delivered += 1,
-                    Err(mpsc::error::TrySendError::Full(_)) => {
+                    Err(Refused::Full) => {
                         if handle.kick.reason().is_none() {
                             (self.on_slow)();
                         }
                         handle.kick.kick(KickReason::SlowConsumer);
                     }
                     // The connection is closing; it unregisters itself.
-                    Err(mpsc::error::TrySendError::Closed(_)) => {}
+                    Err(Refused::Closed) => {}
                 }
             }
         }
@@ -224,16 +325,55 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn handle(id: SessionId, cap: usize) -> (SessionHandle, mpsc::Receiver<Bytes>) {
-        let (tx, rx) = mpsc::channel(cap);
+        handle_with(id, cap, usize::MAX, Arc::new(QueueBudget::new(usize::MAX)))
+    }
+
+    fn handle_with(
+        id: SessionId,
+        frames: usize,
+        bytes: usize,
+        budget: Arc<QueueBudget>,
+    ) -> (SessionHandle, mpsc::Receiver<Bytes>) {
+        let (outbox, rx) = Outbox::new(frames, bytes, budget);
         (
             SessionHandle {
                 id,
                 token_tag: id,
-                tx,
+                outbox,
                 kick: Arc::new(Kick::default()),
             },
             rx,
         )
+    }
+
+    #[test]
+    fn queues_are_bounded_in_bytes_per_connection_and_in_total() {
+        let budget = Arc::new(QueueBudget::new(250));
+        let router = LocalRouter::new(|| {});
+        let (a, mut a_rx) = handle_with(1, 100, 100, budget.clone());
+        let (b, _b_rx) = handle_with(2, 100, 1000, budget.clone());
+        let (a_out, a_kick, b_kick) = (a.outbox.clone(), a.kick.clone(), b.kick.clone());
+        router.session_opened(10, a);
+        router.session_opened(20, b);
+        let big = Bytes::from(vec![b'x'; 150]);
+        let small = Bytes::from(vec![b'y'; 40]);
+        // An empty queue takes one frame of any size.
+        assert_eq!(router.deliver(&[10], &big, None), 1);
+        assert_eq!(a_out.queued(), 150);
+        assert_eq!(router.deliver(&[10], &small, None), 0, "over 100 bytes");
+        assert_eq!(a_kick.reason(), Some(KickReason::SlowConsumer));
+        // Writing releases the bytes, to the connection and the process.
+        let frame = a_rx.try_recv().expect("queued frame");
+        a_out.release(frame.len());
+        assert_eq!((a_out.queued(), budget.used()), (0, 0));
+        // The process budget (250) binds before b's own (1000).
+        assert_eq!(router.deliver(&[20], &big, None), 1);
+        assert_eq!(router.deliver(&[20], &small, None), 1);
+        assert_eq!(budget.used(), 190);
+        assert!(!b_kick.token.is_cancelled());
+        assert_eq!(router.deliver(&[20], &big, None), 0, "process budget");
+        assert_eq!(b_kick.reason(), Some(KickReason::SlowConsumer));
+        assert_eq!(budget.used(), 190, "a refused frame is not counted");
     }
 
     #[test]

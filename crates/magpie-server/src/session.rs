@@ -5,28 +5,37 @@
 //! per connection owns everything about it, so there is no locking on the
 //! per-connection path, and the task is small.
 //!
+//! The loop never waits on its own requests. Requests that change the
+//! session (`hello`, `login`, `logout`, ...) and `ping` are answered at
+//! once; every other request becomes a future the loop polls beside
+//! everything else: `send`s in request order (their acks leave in that
+//! order), the rest (`sync`, `history`, `conversations`, `read`) in
+//! whatever order they finish. Meanwhile the loop keeps writing pushes and
+//! keeps seeing kicks and shutdown, so a slow `sync` never makes its
+//! connection look like a slow consumer. Each kind has a window
+//! (`max_inflight_sends`, `max_inflight_queries`); with a window full the
+//! loop stops reading, which pushes back on the client instead of
+//! buffering without bound.
+//!
 //! The loop waits on, in priority order: server shutdown, a kick from the
-//! router (too slow, or logged out elsewhere), acks of sends that became
-//! durable, pushes queued by the router, the next request, and the idle
-//! timer. `send`s are pipelined: the request is queued for the writer and
-//! the loop moves on; acks go out in request order as they complete. With
-//! `max_inflight_sends` outstanding the loop stops reading, which pushes
-//! back on the client instead of buffering without bound.
+//! router (too slow, or logged out elsewhere), acks, other answers, pushes
+//! queued by the router, the next request, and the idle timer.
 
 use crate::auth::LoggedIn;
-use crate::chat::{self, Actor};
 use crate::clock::now_ms;
+use crate::messages::Actor;
 use crate::metrics::TransportLabel;
-use crate::router::{Kick, SessionHandle, SessionId};
+use crate::router::{Kick, Outbox, SessionHandle, SessionId};
 use crate::state::AppState;
 use bytes::Bytes;
-use futures::stream::FuturesOrdered;
+use futures::stream::{FuturesOrdered, FuturesUnordered};
 use futures::{FutureExt, Sink, SinkExt, Stream, StreamExt};
 use magpie_proto::response::{encode_error, encode_ok};
 use magpie_proto::{
     Authenticated, Empty, ErrorBody, ErrorCode, GoAway, HelloOk, PROTOCOL_VERSION, Push,
     Registered, Request, RequestFrame, SendOk,
 };
+use serde::Serialize;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -55,14 +64,18 @@ pub enum TransportError {
     Io(String),
 }
 
-/// An ack on its way: resolves to the encoded response once the writer has
-/// stored the message (or failed to).
-type PendingAck = Pin<Box<dyn Future<Output = Bytes> + Send>>;
+/// An answer on its way: resolves to the encoded response once the work
+/// behind it is done.
+type Answer = Pin<Box<dyn Future<Output = Bytes> + Send>>;
 
 /// The outcome of handling one request.
 enum Handled {
+    /// Answered at once.
     Reply(Bytes),
-    Pending(PendingAck),
+    /// A `send`: its ack goes out in request order.
+    Ack(Answer),
+    /// Anything else that waits on storage: answered when done.
+    Query(Answer),
 }
 
 /// Why the loop ended.
@@ -87,13 +100,47 @@ struct Session {
     id: SessionId,
     said_hello: bool,
     authed: Option<Authed>,
-    /// Cloned into the router's handle when the session logs in.
-    tx: mpsc::Sender<Bytes>,
+    /// Registered with the router when the session logs in.
+    outbox: Arc<Outbox>,
     kick: Arc<Kick>,
 }
 
 /// Most frames written before one flush.
 const WRITE_BATCH: usize = 64;
+
+/// Everything the loop is waiting to answer.
+#[derive(Default)]
+struct InFlight {
+    acks: FuturesOrdered<Answer>,
+    queries: FuturesUnordered<Answer>,
+}
+
+impl InFlight {
+    fn is_empty(&self) -> bool {
+        self.acks.is_empty() && self.queries.is_empty()
+    }
+
+    /// An answer that is ready now, acks first.
+    fn ready(&mut self) -> Option<Bytes> {
+        if !self.acks.is_empty()
+            && let Some(ack) = self.acks.next().now_or_never().flatten()
+        {
+            return Some(ack);
+        }
+        if self.queries.is_empty() {
+            return None;
+        }
+        self.queries.next().now_or_never().flatten()
+    }
+
+    /// Every answer, as each is done (at the end of a connection).
+    async fn all(&mut self) -> Option<Bytes> {
+        if let Some(ack) = self.acks.next().await {
+            return Some(ack);
+        }
+        self.queries.next().await
+    }
+}
 
 /// Run one connection to its end.
 pub async fn serve<T>(state: Arc<AppState>, mut io: T, transport: &'static str)
@@ -106,40 +153,56 @@ where
         .get_or_create(&TransportLabel { transport })
         .clone();
     gauge.inc();
-    let (tx, mut rx) = mpsc::channel(state.config.send_queue);
+    let config = &state.config;
+    let (outbox, mut rx) = Outbox::new(
+        config.send_queue,
+        config.max_queue_bytes,
+        state.queue_budget.clone(),
+    );
     let kick = Arc::new(Kick::default());
     let mut session = Session {
         id: state.next_session_id(),
         state: state.clone(),
         said_hello: false,
         authed: None,
-        tx,
+        outbox: outbox.clone(),
         kick: kick.clone(),
     };
-    let config = &state.config;
     let write_timeout = config.write_timeout;
-    let mut pending: FuturesOrdered<PendingAck> = FuturesOrdered::new();
+    let mut inflight = InFlight::default();
     let idle = tokio::time::sleep(config.idle_timeout);
     tokio::pin!(idle);
+    let idle_deadline = || tokio::time::Instant::now() + config.idle_timeout;
 
     let end = loop {
+        let reading = inflight.acks.len() < config.max_inflight_sends
+            && inflight.queries.len() < config.max_inflight_queries;
         tokio::select! {
             biased;
             () = state.shutdown.cancelled() => break End::GoAway("shutdown"),
             () = kick.token.cancelled() => {
                 break End::GoAway(kick.reason().map_or("kicked", |r| r.as_str()));
             }
-            Some(ack) = pending.next(), if !pending.is_empty() => {
-                if write_ready(&mut io, ack, &mut pending, &mut rx, write_timeout).await.is_err() {
+            Some(ack) = inflight.acks.next(), if !inflight.acks.is_empty() => {
+                if write_ready(&mut io, ack, 0, &mut inflight, &mut rx, &outbox, write_timeout).await.is_err() {
                     break End::Gone;
                 }
+                // The idle clock runs only while nothing is owed to the client.
+                idle.as_mut().reset(idle_deadline());
+            }
+            Some(answer) = inflight.queries.next(), if !inflight.queries.is_empty() => {
+                if write_ready(&mut io, answer, 0, &mut inflight, &mut rx, &outbox, write_timeout).await.is_err() {
+                    break End::Gone;
+                }
+                idle.as_mut().reset(idle_deadline());
             }
             Some(frame) = rx.recv() => {
-                if write_ready(&mut io, frame, &mut pending, &mut rx, write_timeout).await.is_err() {
+                let pushed = frame.len();
+                if write_ready(&mut io, frame, pushed, &mut inflight, &mut rx, &outbox, write_timeout).await.is_err() {
                     break End::Gone;
                 }
             }
-            item = io.next(), if pending.len() < config.max_inflight_sends => {
+            item = io.next(), if reading => {
                 let reply = match item {
                     None | Some(Err(TransportError::Io(_))) => break End::Gone,
                     Some(Err(TransportError::TooLarge)) => {
@@ -151,14 +214,18 @@ where
                         break End::Closed;
                     }
                     Some(Ok(inbound)) => {
-                        idle.as_mut().reset(tokio::time::Instant::now() + config.idle_timeout);
+                        idle.as_mut().reset(idle_deadline());
                         match inbound {
                             Inbound::Activity => continue,
                             Inbound::Reject(error) => encode_error(None, &error),
                             Inbound::Frame(payload) => match session.handle(&payload).await {
                                 Handled::Reply(reply) => reply,
-                                Handled::Pending(ack) => {
-                                    pending.push_back(ack);
+                                Handled::Ack(ack) => {
+                                    inflight.acks.push_back(ack);
+                                    continue;
+                                }
+                                Handled::Query(answer) => {
+                                    inflight.queries.push(answer);
                                     continue;
                                 }
                             },
@@ -169,28 +236,51 @@ where
                     break End::Gone;
                 }
             }
-            () = &mut idle => break End::GoAway("idle"),
+            () = &mut idle, if inflight.is_empty() => break End::GoAway("idle"),
         }
     };
 
     session.logged_out();
     if let End::GoAway(reason) = end {
-        // Sends already queued will be stored; give their acks a chance to
-        // go out so the client need not retry them.
+        // Work already accepted will finish: answer it, so the client need
+        // not retry it, then say goodbye and linger (see `linger`).
         let finish = async {
-            while let Some(ack) = pending.next().await {
-                write(&mut io, ack, write_timeout).await?;
+            while let Some(answer) = inflight.all().await {
+                write(&mut io, answer, write_timeout).await?;
             }
             let goaway = Push::Goaway(GoAway {
                 reason: reason.to_string(),
                 reconnect_after_ms: if reason == "shutdown" { 1000 } else { 0 },
             });
-            write(&mut io, goaway.encode(), write_timeout).await
+            write(&mut io, goaway.encode(), write_timeout).await?;
+            linger(&mut io).await;
+            Ok::<(), ()>(())
         };
         let _ = tokio::time::timeout(config.shutdown_grace, finish).await;
     }
     let _ = tokio::time::timeout(write_timeout, io.close()).await;
+    // Pushes still queued will never be written: give their bytes back.
+    rx.close();
+    while let Ok(frame) = rx.try_recv() {
+        outbox.release(frame.len());
+    }
     gauge.dec();
+}
+
+/// Close our side and read until the client closes its own, discarding
+/// what it still sends. Closing a socket that has unread input makes the
+/// kernel reset the connection, and a reset can destroy answers the client
+/// has not read yet: a busy client pipelining sends when the server shuts
+/// down would lose the acks of messages that were stored. The caller
+/// bounds how long this waits.
+async fn linger<T>(io: &mut T)
+where
+    T: Stream<Item = Result<Inbound, TransportError>> + Sink<Bytes, Error = TransportError> + Unpin,
+{
+    if io.close().await.is_err() {
+        return;
+    }
+    while let Some(Ok(_)) = io.next().await {}
 }
 
 /// Write one frame and flush it.
@@ -204,16 +294,19 @@ where
     }
 }
 
-/// Write `first` and whatever else is ready behind it (acks first, then
-/// queued pushes, the loop's priority order), up to [`WRITE_BATCH`]
-/// frames, with one flush for all of them. A commit answers many sends of
-/// one connection at once; one flush makes that one write syscall instead
-/// of one per ack.
+/// Write `first` and whatever else is ready behind it (acks, other
+/// answers, then queued pushes: the loop's priority order), up to
+/// [`WRITE_BATCH`] frames, with one flush for all of them. A commit answers
+/// many sends of one connection at once; one flush makes that one write
+/// syscall instead of one per ack. Pushes taken from the queue have their
+/// bytes released once written; `pushed_bytes` counts `first` if it is one.
 async fn write_ready<T>(
     io: &mut T,
     first: Bytes,
-    pending: &mut FuturesOrdered<PendingAck>,
+    mut pushed_bytes: usize,
+    inflight: &mut InFlight,
     rx: &mut mpsc::Receiver<Bytes>,
+    outbox: &Outbox,
     timeout: Duration,
 ) -> Result<(), ()>
 where
@@ -222,15 +315,13 @@ where
     let work = async {
         io.feed(first).await?;
         for _ in 1..WRITE_BATCH {
-            let ready_ack = if pending.is_empty() {
-                None
-            } else {
-                pending.next().now_or_never().flatten()
-            };
-            let next = match ready_ack {
-                Some(ack) => ack,
+            let next = match inflight.ready() {
+                Some(answer) => answer,
                 None => match rx.try_recv() {
-                    Ok(frame) => frame,
+                    Ok(frame) => {
+                        pushed_bytes += frame.len();
+                        frame
+                    }
                     Err(_) => break,
                 },
             };
@@ -238,10 +329,26 @@ where
         }
         io.flush().await
     };
-    match tokio::time::timeout(timeout, work).await {
+    let result = tokio::time::timeout(timeout, work).await;
+    outbox.release(pushed_bytes);
+    match result {
         Ok(Ok(())) => Ok(()),
         _ => Err(()),
     }
+}
+
+/// The answer to a request, once `work` is done.
+fn answer<T, F>(id: u64, work: F) -> Answer
+where
+    T: Serialize,
+    F: Future<Output = Result<T, ErrorBody>> + Send + 'static,
+{
+    Box::pin(async move {
+        match work.await {
+            Ok(result) => encode_ok(id, &result),
+            Err(error) => encode_error(Some(id), &error),
+        }
+    })
 }
 
 impl Session {
@@ -320,54 +427,61 @@ impl Session {
             Request::Send(send) => {
                 let actor = self.authed()?.actor.clone();
                 let received = Instant::now();
-                let rx = chat::send(&state, &actor, send, now_ms()).await?;
+                let stored = state.messages.send(&actor, send, now_ms()).await?;
                 let metrics = state.metrics.clone();
-                Ok(Handled::Pending(Box::pin(async move {
-                    let frame = match rx.await {
-                        Ok(Ok(a)) => encode_ok(
-                            id,
-                            &SendOk {
-                                msg_id: a.msg_id,
-                                conv: a.conv,
-                                seq: a.seq,
-                                ts: a.ts,
-                                duplicate: a.duplicate,
-                            },
-                        ),
-                        Ok(Err(error)) => encode_error(Some(id), &error),
-                        Err(_) => encode_error(
-                            Some(id),
-                            &ErrorBody::new(ErrorCode::ShuttingDown, "server is shutting down"),
-                        ),
+                Ok(Handled::Ack(answer(id, async move {
+                    let ack = match stored.await {
+                        Ok(Ok(a)) => Ok(SendOk {
+                            msg_id: a.msg_id,
+                            conv: a.conv,
+                            seq: a.seq,
+                            ts: a.ts,
+                            duplicate: a.duplicate,
+                        }),
+                        Ok(Err(error)) => Err(error),
+                        Err(_) => Err(ErrorBody::new(
+                            ErrorCode::ShuttingDown,
+                            "server is shutting down",
+                        )),
                     };
                     metrics
                         .send_ack_seconds
                         .observe(received.elapsed().as_secs_f64());
-                    frame
+                    ack
+                })))
+            }
+            Request::Read(req) => {
+                let user = self.authed()?.actor.user_id;
+                let marked = state
+                    .conversations
+                    .read(user, req.conv, req.seq, self.id)
+                    .await?;
+                Ok(Handled::Query(answer(id, async move {
+                    marked.await.unwrap_or_else(|_| {
+                        Err(ErrorBody::new(
+                            ErrorCode::ShuttingDown,
+                            "server is shutting down",
+                        ))
+                    })
                 })))
             }
             Request::Sync(req) => {
-                let result = chat::sync(&state, &self.authed()?.actor, req).await?;
-                reply(encode_ok(id, &result))
+                let actor = self.authed()?.actor.clone();
+                Ok(Handled::Query(answer(id, async move {
+                    state.messages.sync(&actor, req).await
+                })))
             }
             Request::History(req) => {
-                let result = chat::history(&state, &self.authed()?.actor, req).await?;
-                reply(encode_ok(id, &result))
+                let actor = self.authed()?.actor.clone();
+                Ok(Handled::Query(answer(id, async move {
+                    state.messages.history(&actor, req).await
+                })))
             }
-            Request::Read(req) => {
-                let actor = &self.authed()?.actor;
-                let mark = chat::read(&state, actor, req.conv, req.seq).await?;
-                // Keep the user's other devices' unread counts in step.
-                let push = Push::Read(mark.clone()).encode();
-                state.router.deliver(&[actor.user_id], &push, Some(self.id));
-                reply(encode_ok(id, &mark))
-            }
-            Request::Conversations => {
-                let conversations = chat::conversations(&state, &self.authed()?.actor).await?;
-                reply(encode_ok(
-                    id,
-                    &magpie_proto::ConversationsOk { conversations },
-                ))
+            Request::Conversations(req) => {
+                let user = self.authed()?.actor.user_id;
+                Ok(Handled::Query(answer(id, async move {
+                    state.conversations.list(user, req).await
+                })))
             }
         }
     }
@@ -409,7 +523,7 @@ impl Session {
             SessionHandle {
                 id: self.id,
                 token_tag: token_tag(&login.token_hash),
-                tx: self.tx.clone(),
+                outbox: self.outbox.clone(),
                 kick: self.kick.clone(),
             },
         );

@@ -2,27 +2,33 @@
 
 use crate::auth::Auth;
 use crate::config::Config;
+use crate::conversations::Conversations;
+use crate::messages::Messages;
 use crate::metrics::Metrics;
-use crate::router::{Router, SessionId};
+use crate::router::{QueueBudget, Router, SessionId};
 use crate::writer::MessageWriter;
-use magpie_proto::UserId;
 use magpie_store::Store;
-use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-/// Shared server state.
+/// Shared server state: the configuration, one service per area, and the
+/// machinery they share.
 #[derive(Debug)]
 pub struct AppState {
     pub config: Config,
     pub store: Arc<dyn Store>,
     pub router: Arc<dyn Router>,
-    pub auth: Auth,
-    pub writer: MessageWriter,
     pub metrics: Arc<Metrics>,
-    pub users: UserCache,
+    /// Accounts and login sessions.
+    pub auth: Auth,
+    /// Conversations, membership, the list, read marks.
+    pub conversations: Arc<Conversations>,
+    /// Sending, sync and history.
+    pub messages: Messages,
+    /// Bytes queued for all connections (`max_queue_bytes_total`).
+    pub queue_budget: Arc<QueueBudget>,
     /// Cancelled when the server starts shutting down.
     pub shutdown: CancellationToken,
     /// Every connection task, so shutdown can wait for them.
@@ -31,7 +37,7 @@ pub struct AppState {
 }
 
 impl AppState {
-    #[allow(clippy::too_many_arguments)]
+    /// Build the services over `store`, `router` and `writer`.
     pub fn new(
         config: Config,
         store: Arc<dyn Store>,
@@ -40,14 +46,28 @@ impl AppState {
         writer: MessageWriter,
         metrics: Arc<Metrics>,
     ) -> AppState {
+        let conversations = Arc::new(Conversations::new(
+            store.clone(),
+            writer.clone(),
+            config.max_frame_bytes,
+        ));
+        let messages = Messages::new(
+            store.clone(),
+            conversations.clone(),
+            writer,
+            config.max_body_bytes,
+            config.max_frame_bytes,
+        );
+        let queue_budget = Arc::new(QueueBudget::new(config.max_queue_bytes_total));
         AppState {
+            queue_budget,
             config,
             store,
             router,
-            auth,
-            writer,
             metrics,
-            users: UserCache::default(),
+            auth,
+            conversations,
+            messages,
             shutdown: CancellationToken::new(),
             connections: TaskTracker::new(),
             next_session: AtomicU64::new(1),
@@ -57,34 +77,5 @@ impl AppState {
     /// A process-unique id for a new connection.
     pub fn next_session_id(&self) -> SessionId {
         self.next_session.fetch_add(1, Ordering::Relaxed)
-    }
-}
-
-/// Username → id for users known to exist. Sending resolves the recipient
-/// on every message; accounts are never renamed or deleted, so a positive
-/// answer can be cached for good and only misses reach the database.
-#[derive(Debug, Default)]
-pub struct UserCache {
-    map: Mutex<HashMap<String, UserId>>,
-}
-
-/// Bound on cached names; the cache is simply cleared when it is full.
-const USER_CACHE_MAX: usize = 100_000;
-
-impl UserCache {
-    pub fn get(&self, name: &str) -> Option<UserId> {
-        self.map
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(name)
-            .copied()
-    }
-
-    pub fn insert(&self, name: String, id: UserId) {
-        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= USER_CACHE_MAX {
-            map.clear();
-        }
-        map.insert(name, id);
     }
 }

@@ -1,4 +1,4 @@
-//! Benchmark of group commit: [`Store::append_batch`] on SQLite.
+//! Benchmark of group commit: [`MessageStore::append_batch`] on SQLite.
 //!
 //! The server acks a `send` only once the message is durably stored, and it
 //! stores messages in batches: everything that arrived while the previous
@@ -8,9 +8,9 @@
 //! what makes the durable-ack design affordable under load.
 //!
 //! `append_batch/1-pair/{1,64,512}` appends batches of that many new
-//! messages between two existing users; `append_batch/100-pairs/{64,512}`
-//! spreads each batch over 100 conversations, as many senders do on a busy
-//! server. Every message has a fresh `cmid`, so none is a duplicate; the
+//! messages to the conversation of two existing users;
+//! `append_batch/100-pairs/{64,512}` spreads each batch over 100
+//! conversations, as many senders do on a busy server. Every message has a fresh `cmid`, so none is a duplicate; the
 //! database is a real file in a temporary directory; the throughput line is
 //! messages per second. Building the batch is not timed.
 //!
@@ -21,24 +21,26 @@
 //! Run with `cargo bench -p magpie-store --bench append`.
 
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
-use magpie_proto::UserId;
-use magpie_store::{NewMessage, SqlStore, Store};
+use magpie_proto::{ConvId, MessageKind, UserId};
+use magpie_store::{AccountStore, ConversationStore, MessageStore, NewMessage, SqlStore, Store};
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 /// A 100-byte message body.
 const BODY: &str = "The quick brown fox jumps over the lazy dog; pack my box with five dozen liquor jugs, said Magpie!!!";
 
-/// `n` new messages, the i-th between the users of `pairs[i % pairs.len()]`.
-fn batch(pairs: &[(UserId, UserId)], n: usize, next_cmid: &Cell<u64>) -> Vec<NewMessage> {
+/// `n` new messages, the i-th from the sender into the conversation of
+/// `pairs[i % pairs.len()]`.
+fn batch(pairs: &[(UserId, ConvId)], n: usize, next_cmid: &Cell<u64>) -> Vec<NewMessage> {
     (0..n)
         .map(|i| {
             let id = next_cmid.get();
             next_cmid.set(id + 1);
-            let (sender, recipient) = pairs[i % pairs.len()];
+            let (sender, conv) = pairs[i % pairs.len()];
             NewMessage {
+                conv,
                 sender,
-                recipient,
+                kind: MessageKind::Text,
                 cmid: format!("bench-{id:016x}"),
                 body: BODY.to_string(),
                 ts: 1_767_225_600_000 + id as i64,
@@ -57,8 +59,10 @@ fn append_benches(c: &mut Criterion) {
     let store = rt
         .block_on(SqlStore::open_sqlite(&dir.path().join("bench.db")))
         .expect("open the bench database");
-    // 200 users in 100 pairs; the first pair alone is the one-conversation case.
-    let pairs: Vec<(UserId, UserId)> = rt.block_on(async {
+    // 200 users in 100 pairs, each pair's 1:1 conversation opened up front
+    // (as the server does before it stores a message); the first pair alone
+    // is the one-conversation case.
+    let pairs: Vec<(UserId, ConvId)> = rt.block_on(async {
         let mut pairs = Vec::new();
         for i in 0..100 {
             let user = |name: String| {
@@ -70,7 +74,12 @@ fn append_benches(c: &mut Criterion) {
                         .expect("create a user")
                 }
             };
-            pairs.push((user(format!("a{i}")).await, user(format!("b{i}")).await));
+            let (a, b) = (user(format!("a{i}")).await, user(format!("b{i}")).await);
+            let conv = store
+                .open_direct(a, b, 0)
+                .await
+                .expect("open a conversation");
+            pairs.push((a, conv));
         }
         pairs
     });

@@ -11,8 +11,15 @@
 //! 2. number the messages in memory ([`Plan`]);
 //! 3. move every conversation's `last_seq` in one `UPDATE ... FROM` a table
 //!    of values;
-//! 4. insert every message in one multi-row `INSERT`;
-//! 5. move every sender's read mark in one `UPDATE ... FROM`.
+//! 4. insert every message in one multi-row `INSERT`.
+//!
+//! On SQLite, steps 3 and 4 go as one multi-statement query (no lock
+//! step: the transaction holds the database's one write lock). Whichever
+//! path stored the messages (this one, or one by one for a batch with a
+//! retry in it), one shared last step moves every read mark the batch
+//! touches, the senders' and those asked for by `read`, in one
+//! `UPDATE ... FROM` ([`update_read_marks`]): a per-message side effect is
+//! written in one place only.
 //!
 //! Duplicates are not looked up first: the insert's unique key on
 //! `(sender_id, cmid)` finds them, and the caller then redoes that batch
@@ -23,11 +30,11 @@
 
 use crate::NewMessage;
 use crate::dialect::Backend;
-use magpie_proto::{ConvId, Seq, UserId};
+use magpie_proto::{ConvId, Seq};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-/// Most rows in one multi-row statement. The insert binds six values per
+/// Most rows in one multi-row statement. The insert binds seven values per
 /// row, so this stays far below every engine's limit on placeholders
 /// (SQLite 32,766; PostgreSQL and MySQL 65,535).
 pub(crate) const ROWS_PER_STATEMENT: usize = 500;
@@ -53,29 +60,22 @@ pub(crate) struct Plan {
     /// Per conversation, ascending by id: how many messages it gets and the
     /// newest of their timestamps (its new `last_ts`).
     pub convs: Vec<(ConvId, Seq, i64)>,
-    /// Per (sender, conversation), ascending: the position of the sender's
-    /// last message there, where its read mark moves.
-    pub read_marks: Vec<(UserId, ConvId, Seq)>,
 }
 
 impl Plan {
-    /// Plan `batch`, the i-th message going to conversation `convs[i]`.
-    /// Messages of one conversation keep their batch order.
-    pub fn new(batch: &[NewMessage], convs: &[ConvId]) -> Plan {
+    /// Plan `batch`. Messages of one conversation keep their batch order.
+    pub fn new(batch: &[NewMessage]) -> Plan {
         let mut counts: BTreeMap<ConvId, (Seq, i64)> = BTreeMap::new();
-        let mut marks: BTreeMap<(UserId, ConvId), Seq> = BTreeMap::new();
         let mut positions = Vec::with_capacity(batch.len());
-        for (msg, &conv) in batch.iter().zip(convs) {
-            let count = counts.entry(conv).or_insert((0, i64::MIN));
+        for msg in batch {
+            let count = counts.entry(msg.conv).or_insert((0, i64::MIN));
             count.0 += 1;
             count.1 = count.1.max(msg.ts);
             positions.push(count.0);
-            marks.insert((msg.sender, conv), count.0);
         }
         Plan {
             positions,
             convs: counts.into_iter().map(|(c, (n, ts))| (c, n, ts)).collect(),
-            read_marks: marks.into_iter().map(|((u, c), k)| (u, c, k)).collect(),
         }
     }
 
@@ -165,13 +165,13 @@ pub(crate) fn update_conv_heads(backend: Backend, n: usize) -> Arc<str> {
 }
 
 /// Step 4: insert `n` messages. Binds per row: conv_id, seq, sender_id,
-/// cmid, body, ts. Returns (id, conv_id, seq) per row where the engine has
+/// kind, cmid, body, ts. Returns (id, conv_id, seq) per row where the engine has
 /// `RETURNING` (in no promised order); MySQL reads them back with
 /// [`inserted_ids`].
 pub(crate) fn insert_messages(backend: Backend, n: usize) -> Arc<str> {
-    let row = "(?, ?, ?, ?, ?, ?)";
+    let row = "(?, ?, ?, ?, ?, ?, ?)";
     backend.render(&format!(
-        "INSERT INTO messages (conv_id, seq, sender_id, cmid, body, ts) VALUES {} \
+        "INSERT INTO messages (conv_id, seq, sender_id, kind, cmid, body, ts) VALUES {} \
          RETURNING id, conv_id, seq",
         vec![row; n].join(", ")
     ))
@@ -187,44 +187,60 @@ pub(crate) fn inserted_ids(backend: Backend, n: usize) -> Arc<str> {
     ))
 }
 
-/// Step 5: move `n` senders' read marks forward. Binds per row: user_id,
-/// conv_id, read_seq.
+/// The last step of every batch: move `n` read marks forward, each clamped
+/// to its conversation's newest seq. Binds per row: user_id, conv_id,
+/// read_seq.
 pub(crate) fn update_read_marks(backend: Backend, n: usize) -> Arc<str> {
     update_from_values(
         backend,
         "members",
-        "read_seq = {greatest}(read_seq, v.column3)",
+        "read_seq = {greatest}(read_seq, {least}(v.column3, \
+         (SELECT last_seq FROM conversations WHERE conversations.id = members.conv_id)))",
         "members.user_id = v.column1 AND members.conv_id = v.column2",
         n,
         3,
     )
 }
 
-/// SQLite: a whole chunk of a batch as one multi-statement query, so it
+/// The read marks of `n` (user, conversation) pairs, as (user_id,
+/// conv_id, read_seq). Binds per pair: user_id, conv_id.
+pub(crate) fn read_marks(backend: Backend, n: usize) -> Arc<str> {
+    let pairs = vec!["(user_id = ? AND conv_id = ?)"; n].join(" OR ");
+    backend.render(&format!(
+        "SELECT user_id, conv_id, read_seq FROM members WHERE {pairs}"
+    ))
+}
+
+/// The entries of `n` seq ranges, ascending by (conversation, seq), in the
+/// column order of `select` (the message SELECT). Binds per range: conv_id,
+/// after, upto.
+pub(crate) fn messages_in_ranges(backend: Backend, select: &str, n: usize) -> Arc<str> {
+    let ranges = vec!["(m.conv_id = ? AND m.seq > ? AND m.seq <= ?)"; n].join(" OR ");
+    backend.render(&format!(
+        "{select} WHERE {ranges} ORDER BY m.conv_id, m.seq"
+    ))
+}
+
+/// SQLite: steps 3 and 4 of a chunk as one multi-statement query, so it
 /// costs one trip to sqlx's worker thread instead of one per step. SQLite
 /// needs no locking step (the transaction holds the database's one write
 /// lock), and seqs are worked out in SQL from the bumped `last_seq`: the
 /// message at position k of n in its conversation gets `last_seq - (n - k)`.
 ///
 /// Binds, in order: per conversation (id, n, last_ts); per message (batch
-/// index, conv_id, n - k, sender_id, cmid, body, ts); per read mark (user_id,
-/// conv_id, n - k). Returns (id, conv_id, seq) per message, in no promised
-/// order.
-pub(crate) fn sqlite_append(convs: usize, messages: usize, marks: usize) -> Arc<str> {
+/// index, conv_id, n - k, sender_id, kind, cmid, body, ts). Returns
+/// (id, conv_id, seq) per message, in no promised order.
+pub(crate) fn sqlite_append(convs: usize, messages: usize) -> Arc<str> {
     let b = Backend::Sqlite;
     format!(
         "UPDATE conversations SET last_seq = last_seq + v.column2, last_ts = v.column3 \
          FROM {} WHERE conversations.id = v.column1; \
-         INSERT INTO messages (conv_id, seq, sender_id, cmid, body, ts) \
-         SELECT v.column2, c.last_seq - v.column3, v.column4, v.column5, v.column6, v.column7 \
+         INSERT INTO messages (conv_id, seq, sender_id, kind, cmid, body, ts) \
+         SELECT v.column2, c.last_seq - v.column3, v.column4, v.column5, v.column6, v.column7, v.column8 \
          FROM {} JOIN conversations c ON c.id = v.column2 ORDER BY v.column1 \
-         RETURNING id, conv_id, seq; \
-         UPDATE members SET read_seq = MAX(read_seq, c.last_seq - v.column3) \
-         FROM {} JOIN conversations c ON c.id = v.column2 \
-         WHERE members.user_id = v.column1 AND members.conv_id = v.column2",
+         RETURNING id, conv_id, seq",
         values_table(b, convs, 3),
-        values_table(b, messages, 7),
-        values_table(b, marks, 3),
+        values_table(b, messages, 8),
     )
     .into()
 }
@@ -233,10 +249,17 @@ pub(crate) fn sqlite_append(convs: usize, messages: usize, marks: usize) -> Arc<
 mod tests {
     use super::*;
 
+    use magpie_proto::{MessageKind, UserId};
+
     fn msg(sender: UserId, cmid: &str, ts: i64) -> NewMessage {
+        msg_in(0, sender, cmid, ts)
+    }
+
+    fn msg_in(conv: ConvId, sender: UserId, cmid: &str, ts: i64) -> NewMessage {
         NewMessage {
+            conv,
             sender,
-            recipient: 0,
+            kind: MessageKind::Text,
             cmid: cmid.into(),
             body: String::new(),
             ts,
@@ -261,32 +284,27 @@ mod tests {
     fn plan_numbers_each_conversation_in_batch_order() {
         // Users 1 and 2 talk in conversation 10; 1 and 3 in 20.
         let batch = [
-            msg(1, "a", 100),
-            msg(1, "b", 101),
-            msg(2, "c", 102),
-            msg(1, "d", 103),
-            msg(2, "e", 99),
+            msg_in(10, 1, "a", 100),
+            msg_in(20, 1, "b", 101),
+            msg_in(10, 2, "c", 102),
+            msg_in(10, 1, "d", 103),
+            msg_in(10, 2, "e", 99),
         ];
-        let plan = Plan::new(&batch, &[10, 20, 10, 10, 10]);
+        let plan = Plan::new(&batch);
         assert_eq!(plan.positions, [1, 1, 2, 3, 4]);
         assert_eq!(
             plan.convs,
             [(10, 4, 103), (20, 1, 101)],
             "last_ts is the newest ts, even if it came earlier"
         );
-        assert_eq!(
-            plan.read_marks,
-            [(1, 10, 3), (1, 20, 1), (2, 10, 4)],
-            "each sender's mark is at its own last message"
-        );
         assert_eq!((plan.count(10), plan.count(20), plan.count(30)), (4, 1, 0));
     }
 
     #[test]
     fn sqlite_append_binds_what_its_callers_bind() {
-        let text = sqlite_append(2, 5, 3);
-        assert_eq!(text.matches('?').count(), 2 * 3 + 5 * 7 + 3 * 3);
-        assert_eq!(text.matches("; ").count(), 2, "three statements");
+        let text = sqlite_append(2, 5);
+        assert_eq!(text.matches('?').count(), 2 * 3 + 5 * 8);
+        assert_eq!(text.matches("; ").count(), 1, "two statements");
     }
 
     #[test]
@@ -311,7 +329,8 @@ mod tests {
             (
                 Backend::Postgres,
                 update_read_marks(Backend::Postgres, 1),
-                "UPDATE members SET read_seq = GREATEST(read_seq, v.column3) \
+                "UPDATE members SET read_seq = GREATEST(read_seq, LEAST(v.column3, \
+                 (SELECT last_seq FROM conversations WHERE conversations.id = members.conv_id))) \
                  FROM (VALUES ($1, $2, $3)) AS v \
                  WHERE members.user_id = v.column1 AND members.conv_id = v.column2",
             ),
@@ -325,13 +344,13 @@ mod tests {
             (
                 Backend::Sqlite,
                 insert_messages(Backend::Sqlite, 2),
-                "INSERT INTO messages (conv_id, seq, sender_id, cmid, body, ts) \
-                 VALUES (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?) RETURNING id, conv_id, seq",
+                "INSERT INTO messages (conv_id, seq, sender_id, kind, cmid, body, ts) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?, ?) RETURNING id, conv_id, seq",
             ),
             (
                 Backend::MySql,
                 insert_messages(Backend::MySql, 1),
-                "INSERT INTO messages (conv_id, seq, sender_id, cmid, body, ts) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO messages (conv_id, seq, sender_id, kind, cmid, body, ts) VALUES (?, ?, ?, ?, ?, ?, ?)",
             ),
             (
                 Backend::MySql,

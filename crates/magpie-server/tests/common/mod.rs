@@ -121,12 +121,20 @@ pub async fn next_message(client: &mut Client) -> Message {
     }
 }
 
-/// Assert that no push arrives within a short while.
-pub async fn assert_no_push(client: &mut Client) {
-    if let Ok(Some(push)) =
-        tokio::time::timeout(Duration::from_millis(300), client.next_push()).await
-    {
-        panic!("unexpected push {push:?}");
+/// Assert that nothing was pushed to `client` before a marker: `marker`
+/// (a connection of another user) sends `client`'s user a message, which
+/// must be the next push `client` gets. A server routes its commits in
+/// order, so a push owed to `client` from before would arrive first:
+/// unlike waiting a while for nothing, this cannot pass by luck of timing.
+pub async fn assert_no_push_before_marker(client: &mut Client, marker: &Client, to: &str) {
+    let body = format!("marker {}", uuid::Uuid::new_v4());
+    let ack = marker.send(to, &body).await.expect("marker send");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    match tokio::time::timeout_at(deadline, client.next_push()).await {
+        Ok(Some(Push::Message(m))) if m.body == body => assert_eq!(m.seq, ack.seq),
+        Ok(Some(push)) => panic!("unexpected push before the marker: {push:?}"),
+        Ok(None) => panic!("connection closed while waiting for the marker"),
+        Err(_) => panic!("no marker within {WAIT:?}"),
     }
 }
 

@@ -1,0 +1,222 @@
+//! The messages service: sending into a conversation, catching up
+//! (`sync`) and paging back (`history`). It checks and shapes each
+//! operation; storage is reached through the store traits, other sessions
+//! through the writer and the router.
+
+use crate::conversations::{Conversations, Target};
+use crate::error::{from_store, invalid_args};
+use crate::page::{ByteBudget, clamp_limit};
+use crate::router::SessionId;
+use crate::writer::{MessageWriter, Outgoing};
+use magpie_proto::limits::{
+    CMID_MAX, HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX, SYNC_LIMIT_DEFAULT, SYNC_LIMIT_MAX,
+};
+use magpie_proto::{
+    ErrorBody, ErrorCode, History, HistoryOk, MessageKind, Seq, Sync, SyncOk, UserId,
+};
+use magpie_store::{Appended, NewMessage, SeqRange, Store};
+use std::sync::Arc;
+use tokio::sync::oneshot;
+
+/// The logged-in user a request acts for.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub user_id: UserId,
+    pub username: String,
+    pub session: SessionId,
+}
+
+/// The messages service.
+#[derive(Debug)]
+pub struct Messages {
+    store: Arc<dyn Store>,
+    conversations: Arc<Conversations>,
+    writer: MessageWriter,
+    max_body_bytes: usize,
+    max_frame_bytes: usize,
+}
+
+impl Messages {
+    pub fn new(
+        store: Arc<dyn Store>,
+        conversations: Arc<Conversations>,
+        writer: MessageWriter,
+        max_body_bytes: usize,
+        max_frame_bytes: usize,
+    ) -> Messages {
+        Messages {
+            store,
+            conversations,
+            writer,
+            max_body_bytes,
+            max_frame_bytes,
+        }
+    }
+
+    /// Check a `send`, resolve its conversation and queue it for the
+    /// writer. The receiver yields the storage result once the message is
+    /// durable.
+    pub async fn send(
+        &self,
+        actor: &Actor,
+        send: magpie_proto::Send,
+        now: i64,
+    ) -> Result<oneshot::Receiver<Result<Appended, ErrorBody>>, ErrorBody> {
+        if send.cmid.is_empty() || send.cmid.len() > CMID_MAX {
+            return Err(invalid_args(format!("cmid must be 1-{CMID_MAX} bytes")));
+        }
+        if send.body.is_empty() {
+            return Err(invalid_args("body must not be empty"));
+        }
+        if send.body.contains('\0') || send.cmid.contains('\0') {
+            return Err(invalid_args("text must not contain U+0000"));
+        }
+        if send.body.len() > self.max_body_bytes {
+            return Err(ErrorBody::new(
+                ErrorCode::BodyTooLarge,
+                format!(
+                    "body is {} bytes; the limit is {}",
+                    send.body.len(),
+                    self.max_body_bytes
+                ),
+            ));
+        }
+        let Target { conv, members } = match (&send.to, send.conv) {
+            (Some(to), None) => {
+                self.conversations
+                    .direct_with(actor.user_id, to, now)
+                    .await?
+            }
+            (None, Some(conv)) => self.conversations.target(actor.user_id, conv).await?,
+            _ => return Err(invalid_args("send takes exactly one of to or conv")),
+        };
+        let (reply, rx) = oneshot::channel();
+        self.writer
+            .send(Outgoing {
+                message: NewMessage {
+                    conv,
+                    sender: actor.user_id,
+                    kind: MessageKind::Text,
+                    cmid: send.cmid,
+                    body: send.body,
+                    ts: now,
+                },
+                from: actor.username.clone(),
+                members,
+                origin: Some(actor.session),
+                reply,
+            })
+            .await?;
+        Ok(rx)
+    }
+
+    /// Entries the client lacks, across all its conversations, in
+    /// (conversation, seq) order: at most `limit` of them, and no more than
+    /// fit in one response frame. Two statements whatever the number of
+    /// conversations: the user's positions, then every lagging range at
+    /// once. Sequences are gapless, so the ranges are sized exactly.
+    pub async fn sync(&self, actor: &Actor, req: Sync) -> Result<SyncOk, ErrorBody> {
+        let limit = Seq::from(clamp_limit(req.limit, SYNC_LIMIT_DEFAULT, SYNC_LIMIT_MAX)?);
+        let positions = self
+            .store
+            .positions(actor.user_id)
+            .await
+            .map_err(from_store)?;
+        let mut ranges = Vec::new();
+        let mut room = limit;
+        let mut more = false;
+        for p in positions {
+            let held = req
+                .cursors
+                .get(&p.conv)
+                .copied()
+                .unwrap_or(0)
+                .max(p.joined_seq)
+                .max(0);
+            let lag = p.last_seq - held;
+            if lag <= 0 {
+                continue;
+            }
+            if room == 0 {
+                more = true;
+                break;
+            }
+            let take = lag.min(room);
+            more |= take < lag;
+            room -= take;
+            ranges.push(SeqRange {
+                conv: p.conv,
+                after: held,
+                upto: held + take,
+            });
+        }
+        let fetched = self.store.messages_in(&ranges).await.map_err(from_store)?;
+        let mut budget = ByteBudget::new(self.max_frame_bytes);
+        let mut messages = Vec::with_capacity(fetched.len());
+        for message in fetched {
+            if !budget.take(&message) {
+                more = true;
+                break;
+            }
+            messages.push(message);
+        }
+        Ok(SyncOk { messages, more })
+    }
+
+    /// One page of a conversation's history, newest last.
+    pub async fn history(&self, actor: &Actor, req: History) -> Result<HistoryOk, ErrorBody> {
+        let limit = clamp_limit(req.limit, HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX)?;
+        let conv = match (req.conv, req.peer) {
+            (Some(conv), None) => {
+                self.conversations
+                    .require_member(actor.user_id, conv)
+                    .await?;
+                conv
+            }
+            (None, Some(peer)) => {
+                match self
+                    .conversations
+                    .existing_direct(actor.user_id, &peer)
+                    .await?
+                {
+                    Some(conv) => conv,
+                    None => {
+                        return Ok(HistoryOk {
+                            conv: None,
+                            messages: Vec::new(),
+                            more: false,
+                        });
+                    }
+                }
+            }
+            _ => return Err(invalid_args("history takes exactly one of conv or peer")),
+        };
+        let before = req.before.unwrap_or(Seq::MAX);
+        // One extra row tells whether an older page exists.
+        let mut messages = self
+            .store
+            .messages_before(conv, before, limit + 1)
+            .await
+            .map_err(from_store)?;
+        let mut more = messages.len() > limit as usize;
+        if more {
+            messages.remove(0);
+        }
+        // Keep the newest messages that fit in one frame.
+        let mut budget = ByteBudget::new(self.max_frame_bytes);
+        let fitting = messages
+            .iter()
+            .rev()
+            .take_while(|m| budget.take(*m))
+            .count();
+        if fitting < messages.len() {
+            messages.drain(..messages.len() - fitting);
+            more = true;
+        }
+        Ok(HistoryOk {
+            conv: Some(conv),
+            messages,
+            more,
+        })
+    }
+}

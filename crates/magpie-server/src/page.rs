@@ -1,0 +1,68 @@
+//! Paging rules shared by every list a response carries: a count limit
+//! the client may choose within bounds, and a byte budget that keeps the
+//! whole response within one frame whatever the rows contain.
+
+use crate::error::invalid_args;
+use magpie_proto::ErrorBody;
+use serde::Serialize;
+
+/// Room left in a response frame for its envelope (`{"id":..,"result":{..}}`
+/// and the fields beside the list).
+const ENVELOPE_RESERVE: usize = 1024;
+
+/// The exact size of a value's JSON encoding.
+pub fn encoded_len<T: Serialize>(value: &T) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Counting cannot fail; a failure would only undercount by nothing.
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
+}
+
+/// Keeps a page within the response frame limit. The first row always
+/// fits: configuration guarantees that one worst-case message fits a
+/// frame, and every other kind of row is smaller.
+#[derive(Debug)]
+pub struct ByteBudget {
+    left: usize,
+    taken: usize,
+}
+
+impl ByteBudget {
+    pub fn new(max_frame_bytes: usize) -> ByteBudget {
+        ByteBudget {
+            left: max_frame_bytes.saturating_sub(ENVELOPE_RESERVE),
+            taken: 0,
+        }
+    }
+
+    /// Whether `row` still fits; if so it is counted.
+    pub fn take<T: Serialize>(&mut self, row: &T) -> bool {
+        let len = encoded_len(row) + 1; // the comma between array elements
+        if self.taken > 0 && len > self.left {
+            return false;
+        }
+        self.left = self.left.saturating_sub(len);
+        self.taken += 1;
+        true
+    }
+}
+
+/// The page size a request asked for, its default, or `invalid_args`.
+pub fn clamp_limit(limit: Option<u32>, default: u32, max: u32) -> Result<u32, ErrorBody> {
+    match limit {
+        None => Ok(default),
+        Some(0) => Err(invalid_args("limit must be at least 1")),
+        Some(n) if n > max => Err(invalid_args(format!("limit must be at most {max}"))),
+        Some(n) => Ok(n),
+    }
+}

@@ -1,0 +1,63 @@
+//! The conversations area: which conversations exist, who is in them, and
+//! each member's view of them (position, read mark, the conversation list).
+
+use crate::Result;
+use async_trait::async_trait;
+use magpie_proto::{ConvCursor, ConvId, ConvKind, LastMessage, Seq, UserId};
+
+/// A conversation as seen by one member, for the conversation list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConvSummary {
+    pub conv: ConvId,
+    pub kind: ConvKind,
+    /// The other member's username, for a 1:1 conversation.
+    pub peer: Option<String>,
+    pub last_seq: Seq,
+    pub read_seq: Seq,
+    /// The sort key of the list: the newest entry's timestamp.
+    pub active_ts: i64,
+    /// The newest entry, its body cut to an excerpt.
+    pub last: Option<LastMessage>,
+}
+
+/// One member's position in one conversation, for sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    pub conv: ConvId,
+    /// The conversation's newest seq.
+    pub last_seq: Seq,
+    /// The member sees only entries after this seq.
+    pub joined_seq: Seq,
+}
+
+/// Conversations and membership.
+#[async_trait]
+pub trait ConversationStore: Send + Sync {
+    /// The 1:1 conversation between two distinct users, created (with both
+    /// as members) if they have none. Safe to call from several nodes at
+    /// once: they all get the same conversation.
+    async fn open_direct(&self, a: UserId, b: UserId, now: i64) -> Result<ConvId>;
+
+    /// The 1:1 conversation between two users, if they have one.
+    async fn direct_conv(&self, a: UserId, b: UserId) -> Result<Option<ConvId>>;
+
+    /// Whether `user` is a member of `conv`.
+    async fn is_member(&self, user: UserId, conv: ConvId) -> Result<bool>;
+
+    /// Every member of `conv`, ascending (empty if it does not exist).
+    async fn members(&self, conv: ConvId) -> Result<Vec<UserId>>;
+
+    /// Every conversation of `user` with its newest seq and the user's
+    /// join position, ascending by conversation, for sync.
+    async fn positions(&self, user: UserId) -> Result<Vec<Position>>;
+
+    /// One page of `user`'s conversation list: most recently active first
+    /// (ties broken by descending id), starting after `after`, at most
+    /// `limit` rows. Conversations without entries are left out.
+    async fn conversations(
+        &self,
+        user: UserId,
+        after: Option<ConvCursor>,
+        limit: u32,
+    ) -> Result<Vec<ConvSummary>>;
+}
