@@ -133,10 +133,19 @@ where
                 if write_ready(&mut io, ack, &mut pending, &mut rx, write_timeout).await.is_err() {
                     break End::Gone;
                 }
+                // The idle clock restarts when an answer goes out, not
+                // only when a request comes in (PROTOCOL.md 4.2).
+                idle.as_mut().reset(tokio::time::Instant::now() + config.idle_timeout);
             }
             Some(frame) = rx.recv() => {
+                let owed = pending.len();
                 if write_ready(&mut io, frame, &mut pending, &mut rx, write_timeout).await.is_err() {
                     break End::Gone;
+                }
+                // Acks may have gone out behind the push; pushes alone do
+                // not count as activity.
+                if pending.len() < owed {
+                    idle.as_mut().reset(tokio::time::Instant::now() + config.idle_timeout);
                 }
             }
             item = io.next(), if pending.len() < config.max_inflight_sends => {
@@ -168,8 +177,12 @@ where
                 if write(&mut io, reply, write_timeout).await.is_err() {
                     break End::Gone;
                 }
+                // A slow answer must not use up the client's idle time.
+                idle.as_mut().reset(tokio::time::Instant::now() + config.idle_timeout);
             }
-            () = &mut idle => break End::GoAway("idle"),
+            // A client waiting for acks is not idle, even if the server has
+            // stopped reading it (its pings wait behind a full send window).
+            () = &mut idle, if pending.is_empty() => break End::GoAway("idle"),
         }
     };
 
@@ -249,6 +262,14 @@ impl Session {
     async fn handle(&mut self, payload: &[u8]) -> Handled {
         let frame = match RequestFrame::parse(payload) {
             Ok(frame) => frame,
+            // Before hello, a well-formed request for anything else gets
+            // hello_required, whatever is wrong with its op or args: the
+            // client's mistake is the missing hello (PROTOCOL.md 4.1).
+            Err(e) if !self.said_hello && e.op.as_deref().is_some_and(|op| op != "hello") => {
+                let error =
+                    ErrorBody::new(ErrorCode::HelloRequired, "the first request must be hello");
+                return Handled::Reply(encode_error(e.id, &error));
+            }
             Err(e) => return Handled::Reply(encode_error(e.id, &e.body)),
         };
         let id = frame.id;
