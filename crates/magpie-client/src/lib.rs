@@ -1,7 +1,7 @@
 //! An async client for the Magpie instant-messaging protocol.
 //!
-//! The command-line client, the TUI, the load generator and the integration
-//! tests all talk to the server through this crate, so the protocol's
+//! The command-line client, the load generator and the integration tests
+//! all talk to the server through this crate, so the protocol's
 //! details (framing, request ids, the `hello` handshake, heartbeats) are
 //! implemented exactly once.
 //!

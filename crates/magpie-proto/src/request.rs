@@ -44,6 +44,10 @@ pub struct RequestFrame {
 pub struct ParseError {
     /// The request id, when the envelope was readable enough to find it.
     pub id: Option<u64>,
+    /// The operation named, when the envelope itself was well-formed and
+    /// only the operation or its arguments were wrong. The server needs it
+    /// to answer `hello_required`, not the parse error, before `hello`.
+    pub op: Option<String>,
     pub body: ErrorBody,
 }
 
@@ -65,16 +69,33 @@ struct IdOnly {
 impl RequestFrame {
     /// Parse one frame's payload. Never panics, whatever the bytes.
     pub fn parse(payload: &[u8]) -> Result<RequestFrame, ParseError> {
-        let envelope: Envelope<'_> = serde_json::from_slice(payload).map_err(|e| ParseError {
-            id: serde_json::from_slice::<IdOnly>(payload).ok().map(|x| x.id),
+        // serde_json skips the strings of fields it ignores without checking
+        // their UTF-8, so `{"id":1,"op":"ping","x":"\xc3("}` would pass.
+        // The protocol says a payload that is not UTF-8 is a bad frame, so
+        // check the whole payload first (a fast, linear scan). Such a payload
+        // is not JSON text at all, so no id is read from it.
+        let text = std::str::from_utf8(payload).map_err(|e| ParseError {
+            id: None,
+            op: None,
+            body: ErrorBody::new(
+                ErrorCode::BadFrame,
+                format!("the payload is not valid UTF-8: {e}"),
+            ),
+        })?;
+        let envelope: Envelope<'_> = serde_json::from_str(text).map_err(|e| ParseError {
+            id: serde_json::from_str::<IdOnly>(text).ok().map(|x| x.id),
+            op: None,
             body: ErrorBody::new(
                 ErrorCode::BadFrame,
                 format!("expected {{\"id\": <u64>, \"op\": <string>, \"args\": {{...}}}}: {e}"),
             ),
         })?;
         let id = envelope.id;
-        let request = parse_op(&envelope.op, envelope.args)
-            .map_err(|body| ParseError { id: Some(id), body })?;
+        let request = parse_op(&envelope.op, envelope.args).map_err(|body| ParseError {
+            id: Some(id),
+            op: Some(envelope.op.to_string()),
+            body,
+        })?;
         Ok(RequestFrame { id, request })
     }
 
@@ -86,6 +107,8 @@ impl RequestFrame {
 }
 
 fn parse_op(op: &str, args: Option<&RawValue>) -> Result<Request, ErrorBody> {
+    // `"args": null` means the same as no `args` for every operation.
+    let args = args.filter(|raw| raw.get().trim() != "null");
     Ok(match op {
         "hello" => Request::Hello(args_of(op, args)?),
         "register" => Request::Register(args_of(op, args)?),
@@ -117,6 +140,15 @@ fn args_of<T: for<'de> Deserialize<'de>>(
             format!("{op}: missing \"args\" object"),
         ));
     };
+    // serde's derived structs also accept a JSON array, field by field in
+    // declaration order; the protocol only has named arguments, so an
+    // array (or any other non-object) must not slip through positionally.
+    if !raw.get().trim_start().starts_with('{') {
+        return Err(ErrorBody::new(
+            ErrorCode::InvalidArgs,
+            format!("{op}: \"args\" must be a JSON object"),
+        ));
+    }
     serde_json::from_str(raw.get())
         .map_err(|e| ErrorBody::new(ErrorCode::InvalidArgs, format!("{op}: {e}")))
 }
@@ -132,10 +164,11 @@ fn args_or_default<T: Default + for<'de> Deserialize<'de>>(
     }
 }
 
-/// Operations without arguments accept a missing `args`, `null` or `{}`.
+/// Operations without arguments accept a missing `args`, `null` or `{}`
+/// (`null` was turned into "missing" by `parse_op`).
 fn no_args(op: &str, args: Option<&RawValue>, request: Request) -> Result<Request, ErrorBody> {
-    match args.map(|a| a.get().trim()) {
-        None | Some("null") => Ok(request),
+    match args {
+        None => Ok(request),
         Some(_) => {
             args_of::<Empty>(op, args)?;
             Ok(request)
@@ -273,6 +306,145 @@ mod tests {
             let err = RequestFrame::parse(payload).expect_err(&String::from_utf8_lossy(payload));
             assert_eq!(err.id, *id, "{}", String::from_utf8_lossy(payload));
             assert_eq!(err.body.code, *code, "{}", String::from_utf8_lossy(payload));
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_anywhere_is_a_bad_frame_without_id() {
+        // Even inside a field the server ignores.
+        for payload in [
+            &b"{\"id\":6,\"op\":\"ping\",\"x\":\"\xc3(\"}"[..],
+            b"{\"id\":6,\"op\":\"ping\",\"args\":{\"x\":\"\xff\"}}",
+            b"{\"id\":6,\"op\":\"ping\"}\xc3",
+        ] {
+            let err = RequestFrame::parse(payload).expect_err("invalid UTF-8");
+            assert_eq!(
+                (err.id, err.op.as_deref(), err.body.code),
+                (None, None, ErrorCode::BadFrame)
+            );
+            assert!(err.body.message.contains("UTF-8"), "{}", err.body.message);
+        }
+    }
+
+    #[test]
+    fn args_must_be_an_object() {
+        for payload in [
+            r#"{"id":7,"op":"send","args":["bob","cm-1","hi"]}"#,
+            r#"{"id":7,"op":"read","args":[1,2]}"#,
+            r#"{"id":7,"op":"hello","args":[1]}"#,
+            r#"{"id":7,"op":"sync","args":[{}]}"#,
+            r#"{"id":7,"op":"sync","args":"cursors"}"#,
+            r#"{"id":7,"op":"ping","args":[]}"#,
+            r#"{"id":7,"op":"logout","args":0}"#,
+            r#"{"id":7,"op":"conversations","args":true}"#,
+        ] {
+            let err = RequestFrame::parse(payload.as_bytes()).expect_err(payload);
+            assert_eq!(
+                (err.id, err.body.code),
+                (Some(7), ErrorCode::InvalidArgs),
+                "{payload}"
+            );
+            assert!(
+                err.body.message.contains("object"),
+                "{payload}: {}",
+                err.body.message
+            );
+        }
+    }
+
+    #[test]
+    fn null_or_absent_args_mean_no_arguments() {
+        for (payload, request) in [
+            (r#"{"id":1,"op":"ping"}"#, Request::Ping),
+            (r#"{"id":1,"op":"ping","args":null}"#, Request::Ping),
+            (r#"{"id":1,"op":"ping","args":{}}"#, Request::Ping),
+            (r#"{"id":1,"op":"logout","args":null}"#, Request::Logout),
+            (
+                r#"{"id":1,"op":"conversations","args":{}}"#,
+                Request::Conversations(Conversations::default()),
+            ),
+            (
+                r#"{"id":1,"op":"conversations","args":null}"#,
+                Request::Conversations(Conversations::default()),
+            ),
+            (
+                r#"{"id":1,"op":"sync","args":null}"#,
+                Request::Sync(Sync::default()),
+            ),
+        ] {
+            let frame = RequestFrame::parse(payload.as_bytes()).expect(payload);
+            assert_eq!(frame.request, request, "{payload}");
+        }
+        let err = RequestFrame::parse(br#"{"id":1,"op":"send","args":null}"#).expect_err("send");
+        assert_eq!(err.body.code, ErrorCode::InvalidArgs);
+    }
+
+    #[test]
+    fn parse_errors_name_the_operation_only_for_a_well_formed_envelope() {
+        let op_of = |payload: &str| {
+            RequestFrame::parse(payload.as_bytes())
+                .expect_err(payload)
+                .op
+        };
+        assert_eq!(op_of(r#"{"id":1,"op":"fly"}"#).as_deref(), Some("fly"));
+        assert_eq!(
+            op_of(r#"{"id":1,"op":"send","args":[]}"#).as_deref(),
+            Some("send")
+        );
+        assert_eq!(op_of(r#"{"id":1,"op":"hello"}"#).as_deref(), Some("hello"));
+        assert_eq!(op_of(r#"{"id":1,"op":5}"#), None);
+        assert_eq!(op_of("not json"), None);
+    }
+
+    /// serde_json stops at 128 levels of recursion, but only where it
+    /// builds a value; the values it skips (unknown fields, the raw `args`
+    /// before they are parsed) are scanned without recursion. Deep nesting
+    /// must therefore never overflow the stack, whatever its place.
+    #[test]
+    fn deep_nesting_is_harmless_everywhere() {
+        let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        let n = 200_000;
+        // Ignored: answered as if it were not there.
+        let frame =
+            RequestFrame::parse(format!(r#"{{"id":1,"op":"ping","x":{}}}"#, deep(n)).as_bytes())
+                .expect("an ignored field may be deep");
+        assert_eq!(frame.request, Request::Ping);
+        // Unknown fields inside args are skipped the same way.
+        let frame = RequestFrame::parse(
+            format!(
+                r#"{{"id":1,"op":"sync","args":{{"x":{{"y":{}}}}}}}"#,
+                deep(n)
+            )
+            .as_bytes(),
+        )
+        .expect("an ignored argument may be deep");
+        assert_eq!(frame.request, Request::Sync(Sync::default()));
+        // Where a value is read: a clear error, with the id if readable.
+        for (payload, id, code) in [
+            (
+                format!(r#"{{"id":1,"op":"sync","args":{}}}"#, deep(n)),
+                Some(1),
+                ErrorCode::InvalidArgs,
+            ),
+            (
+                format!(r#"{{"id":1,"op":"sync","args":{{"cursors":{}}}}}"#, deep(n)),
+                Some(1),
+                ErrorCode::InvalidArgs,
+            ),
+            (
+                format!(r#"{{"id":1,"op":{}}}"#, deep(n)),
+                Some(1),
+                ErrorCode::BadFrame,
+            ),
+            (deep(n), None, ErrorCode::BadFrame),
+            (
+                format!("{}1{}", "{\"a\":".repeat(n), "}".repeat(n)),
+                None,
+                ErrorCode::BadFrame,
+            ),
+        ] {
+            let err = RequestFrame::parse(payload.as_bytes()).expect_err("deep value");
+            assert_eq!((err.id, err.body.code), (id, code), "{}", &payload[..40]);
         }
     }
 

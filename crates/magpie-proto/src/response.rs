@@ -6,7 +6,7 @@
 //!   (`"id": null` when the request was too broken to have one)
 //! - push: `{"push": "message", "data": {...}}`, not tied to any request.
 
-use crate::error::{ErrorBody, ErrorCode};
+use crate::error::ErrorBody;
 #[cfg(test)]
 use crate::types::MessageKind;
 use crate::types::{Empty, GoAway, Message, ReadMark};
@@ -32,8 +32,29 @@ pub enum Push {
 
 impl Push {
     /// Encode once; the same bytes go to every recipient connection.
+    ///
+    /// Never returns an empty or malformed frame: should encoding ever fail,
+    /// the recipients get a `resync` push instead, which is exactly what a
+    /// lost push calls for (catch up with `sync`).
     pub fn encode(&self) -> Bytes {
-        Bytes::from(serde_json::to_vec(self).unwrap_or_default())
+        serde_json::to_vec(self).map_or_else(|_| resync_frame(), Bytes::from)
+    }
+}
+
+/// `{"push":"resync","data":{}}`, written by hand so that it cannot fail.
+fn resync_frame() -> Bytes {
+    Bytes::from_static(br#"{"push":"resync","data":{}}"#)
+}
+
+/// An `internal` error written by hand, so that it cannot fail: the last
+/// resort when a response could not be encoded. A `u64` id is always valid
+/// JSON as formatted by `Display`.
+fn internal_error_frame(id: Option<u64>) -> Bytes {
+    const TAIL: &str =
+        r#","error":{"code":"internal","message":"the response could not be encoded"}}"#;
+    match id {
+        Some(id) => Bytes::from(format!(r#"{{"id":{id}{TAIL}"#)),
+        None => Bytes::from(format!(r#"{{"id":null{TAIL}"#)),
     }
 }
 
@@ -54,17 +75,17 @@ pub fn encode_ok<T: Serialize>(id: u64, result: &T) -> Bytes {
     match serde_json::to_vec(&OkFrame { id, result }) {
         Ok(v) => Bytes::from(v),
         // Only a Serialize impl that fails on purpose gets here; the result
-        // types of this crate never do.
-        Err(e) => encode_error(
-            Some(id),
-            &ErrorBody::new(ErrorCode::Internal, e.to_string()),
-        ),
+        // types of this crate never do. The client still gets an answer
+        // to its request, never an empty frame.
+        Err(_) => internal_error_frame(Some(id)),
     }
 }
 
-/// Encode a failure response.
+/// Encode a failure response. Never returns an empty or malformed frame:
+/// if the error itself cannot be encoded, the client gets `internal`.
 pub fn encode_error(id: Option<u64>, error: &ErrorBody) -> Bytes {
-    Bytes::from(serde_json::to_vec(&ErrFrame { id, error }).unwrap_or_default())
+    serde_json::to_vec(&ErrFrame { id, error })
+        .map_or_else(|_| internal_error_frame(id), Bytes::from)
 }
 
 /// A decoded server frame, as a client sees it.
@@ -115,6 +136,7 @@ impl ServerFrame {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorCode;
     use crate::types::SendOk;
 
     #[test]
@@ -150,6 +172,51 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    /// A result whose serialisation fails, as a buggy type's would.
+    struct Unencodable;
+
+    impl Serialize for Unencodable {
+        fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+            Err(serde::ser::Error::custom("cannot encode"))
+        }
+    }
+
+    #[test]
+    fn an_unencodable_result_becomes_an_internal_error_with_the_id() {
+        let bytes = encode_ok(42, &Unencodable);
+        match ServerFrame::parse(&bytes).expect("a well-formed frame") {
+            ServerFrame::Err { id, error } => {
+                assert_eq!((id, error.code), (Some(42), ErrorCode::Internal))
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_fallback_frames_are_well_formed() {
+        for (id, frame) in [
+            (Some(u64::MAX), internal_error_frame(Some(u64::MAX))),
+            (Some(0), internal_error_frame(Some(0))),
+            (None, internal_error_frame(None)),
+        ] {
+            match ServerFrame::parse(&frame).expect("parse") {
+                ServerFrame::Err { id: got, error } => {
+                    assert_eq!((got, error.code), (id, ErrorCode::Internal))
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert!(matches!(
+            ServerFrame::parse(&resync_frame()),
+            Ok(ServerFrame::Push(Push::Resync(_)))
+        ));
+        // The hand-written resync is byte-for-byte what encoding produces.
+        assert_eq!(
+            resync_frame(),
+            Bytes::from(serde_json::to_vec(&Push::Resync(Empty {})).expect("encode"))
+        );
     }
 
     #[test]

@@ -30,8 +30,19 @@ pub struct Config {
     pub cluster_name: String,
     /// Raw TCP listener (length-prefixed JSON frames).
     pub listen_tcp: SocketAddr,
-    /// HTTP listener: WebSocket at /ws, /healthz, /metrics.
+    /// HTTP listener: WebSocket at /ws, /healthz, and /metrics unless
+    /// `listen_metrics` moves it elsewhere.
     pub listen_http: SocketAddr,
+    /// A separate listener for /metrics only (e.g. on a private address).
+    /// When set, the main HTTP listener answers 404 for /metrics.
+    pub listen_metrics: Option<SocketAddr>,
+    /// When set, /metrics requires `Authorization: Bearer <token>`.
+    pub metrics_token: Option<String>,
+    /// Browser origins (`https://chat.example.com`) allowed to open /ws
+    /// besides the server's own (an Origin that matches the Host header).
+    /// `*` allows any. Requests without an Origin (non-browser clients) are
+    /// always allowed.
+    pub ws_allowed_origins: Vec<String>,
     /// Largest frame payload accepted from a client.
     pub max_frame_bytes: usize,
     /// Largest message body accepted in `send`.
@@ -75,6 +86,9 @@ impl Default for Config {
             cluster_name: "magpie".to_string(),
             listen_tcp: SocketAddr::from(([0, 0, 0, 0], 7070)),
             listen_http: SocketAddr::from(([0, 0, 0, 0], 7071)),
+            listen_metrics: None,
+            metrics_token: None,
+            ws_allowed_origins: Vec::new(),
             max_frame_bytes: magpie_proto::frame::DEFAULT_MAX_FRAME_BYTES,
             max_body_bytes: magpie_proto::frame::DEFAULT_MAX_BODY_BYTES,
             idle_timeout: Duration::from_secs(60),
@@ -158,6 +172,18 @@ impl Config {
         }
         if self.db_max_connections == 0 {
             return Err("db_max_connections must be positive".into());
+        }
+        if self.metrics_token.as_ref().is_some_and(|t| t.is_empty()) {
+            return Err("metrics_token must not be empty".into());
+        }
+        if let Some(bad) = self
+            .ws_allowed_origins
+            .iter()
+            .find(|o| o.as_str() != "*" && o.as_str() != "null" && !o.contains("://"))
+        {
+            return Err(format!(
+                "ws_allowed_origins: {bad:?} is not an origin (scheme://host[:port], \"null\" or \"*\")"
+            ));
         }
         if self.token_ttl < Duration::from_secs(60) {
             return Err("token_ttl must be at least a minute".into());

@@ -72,6 +72,7 @@ const TOKEN_PURGE_INTERVAL: Duration = Duration::from_secs(3600);
 pub struct RunningServer {
     tcp_addr: SocketAddr,
     http_addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
     state: Arc<AppState>,
     done: JoinHandle<()>,
 }
@@ -85,6 +86,11 @@ impl RunningServer {
     /// The bound HTTP/WebSocket address.
     pub fn http_addr(&self) -> SocketAddr {
         self.http_addr
+    }
+
+    /// The bound address of the separate metrics listener, if configured.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// Shared state, for tests and embedding (metrics, router).
@@ -177,6 +183,11 @@ pub async fn start_with_store(
         })
     };
     let (tcp_addr, http_addr) = (local(&tcp)?, local(&http)?);
+    let metrics_listener = match config.listen_metrics {
+        Some(addr) => Some(bind(addr, "metrics").await?),
+        None => None,
+    };
+    let metrics_addr = metrics_listener.as_ref().map(local).transpose()?;
 
     let state = Arc::new(AppState::new(
         config,
@@ -191,11 +202,20 @@ pub async fn start_with_store(
         let app = http::app(state.clone());
         let shutdown = state.shutdown.clone();
         tokio::spawn(async move {
-            axum::serve(http, app)
+            axum::serve(http::nodelay(http), app)
                 .with_graceful_shutdown(shutdown.cancelled_owned())
                 .await
         })
     };
+    let metrics_task = metrics_listener.map(|listener| {
+        let app = http::metrics_app(state.clone());
+        let shutdown = state.shutdown.clone();
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown.cancelled_owned())
+                .await
+        })
+    });
     let purge_task = {
         let state = state.clone();
         tokio::spawn(async move {
@@ -212,7 +232,7 @@ pub async fn start_with_store(
             }
         })
     };
-    tracing::info!(%tcp_addr, %http_addr, "magpie listening");
+    tracing::info!(%tcp_addr, %http_addr, ?metrics_addr, "magpie listening");
 
     let done = {
         let state = state.clone();
@@ -232,6 +252,9 @@ pub async fn start_with_store(
                 tracing::warn!("connections did not close within the grace period");
             }
             let _ = tokio::time::timeout(grace, http_task).await;
+            if let Some(task) = metrics_task {
+                let _ = tokio::time::timeout(grace, task).await;
+            }
             writer.close();
             let _ = writer_task.await;
             router.flush().await;
@@ -242,6 +265,7 @@ pub async fn start_with_store(
     Ok(RunningServer {
         tcp_addr,
         http_addr,
+        metrics_addr,
         state,
         done,
     })

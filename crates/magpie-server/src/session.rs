@@ -117,7 +117,11 @@ struct InFlight {
 
 impl InFlight {
     fn is_empty(&self) -> bool {
-        self.acks.is_empty() && self.queries.is_empty()
+        self.len() == 0
+    }
+
+    fn len(&self) -> usize {
+        self.acks.len() + self.queries.len()
     }
 
     /// An answer that is ready now, acks first.
@@ -187,7 +191,8 @@ where
                 if write_ready(&mut io, ack, 0, &mut inflight, &mut rx, &outbox, write_timeout).await.is_err() {
                     break End::Gone;
                 }
-                // The idle clock runs only while nothing is owed to the client.
+                // The idle clock restarts when an answer goes out, not
+                // only when a request comes in (PROTOCOL.md 4.2).
                 idle.as_mut().reset(idle_deadline());
             }
             Some(answer) = inflight.queries.next(), if !inflight.queries.is_empty() => {
@@ -198,8 +203,14 @@ where
             }
             Some(frame) = rx.recv() => {
                 let pushed = frame.len();
+                let owed = inflight.len();
                 if write_ready(&mut io, frame, pushed, &mut inflight, &mut rx, &outbox, write_timeout).await.is_err() {
                     break End::Gone;
+                }
+                // Acks may have gone out behind the push; pushes alone do
+                // not count as activity.
+                if inflight.len() < owed {
+                    idle.as_mut().reset(idle_deadline());
                 }
             }
             item = io.next(), if reading => {
@@ -235,7 +246,11 @@ where
                 if write(&mut io, reply, write_timeout).await.is_err() {
                     break End::Gone;
                 }
+                // A slow answer must not use up the client's idle time.
+                idle.as_mut().reset(idle_deadline());
             }
+            // A client waiting for answers is not idle, even if the server
+            // has stopped reading it (its pings wait behind a full window).
             () = &mut idle, if inflight.is_empty() => break End::GoAway("idle"),
         }
     };
@@ -356,6 +371,14 @@ impl Session {
     async fn handle(&mut self, payload: &[u8]) -> Handled {
         let frame = match RequestFrame::parse(payload) {
             Ok(frame) => frame,
+            // Before hello, a well-formed request for anything else gets
+            // hello_required, whatever is wrong with its op or args: the
+            // client's mistake is the missing hello (PROTOCOL.md 4.1).
+            Err(e) if !self.said_hello && e.op.as_deref().is_some_and(|op| op != "hello") => {
+                let error =
+                    ErrorBody::new(ErrorCode::HelloRequired, "the first request must be hello");
+                return Handled::Reply(encode_error(e.id, &error));
+            }
             Err(e) => return Handled::Reply(encode_error(e.id, &e.body)),
         };
         let id = frame.id;

@@ -4,12 +4,14 @@
 
 use crate::session::{self, Inbound, TransportError};
 use crate::state::AppState;
-use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, close_code};
 use bytes::Bytes;
-use futures::{SinkExt, StreamExt};
+use futures::{Sink, SinkExt, Stream, StreamExt};
 use magpie_proto::frame::tcp_codec;
 use magpie_proto::{ErrorBody, ErrorCode};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::codec::{Framed, LengthDelimitedCodecError};
@@ -64,6 +66,10 @@ fn classify_tcp(e: std::io::Error) -> TransportError {
 
 /// Run a session over an upgraded WebSocket.
 pub async fn serve_ws(state: Arc<AppState>, socket: WebSocket) {
+    let socket = ClosingWebSocket {
+        socket,
+        close: None,
+    };
     let io = socket
         .map(|item| match item {
             Ok(Message::Text(text)) => Ok(Inbound::Frame(Bytes::from(text))),
@@ -84,6 +90,72 @@ pub async fn serve_ws(state: Arc<AppState>, socket: WebSocket) {
             )
         });
     session::serve(state, io, "ws").await;
+}
+
+/// A WebSocket that remembers why reading it failed, so that closing it
+/// sends the close frame with the standard status code (RFC 6455 7.4.1):
+/// 1007 for a text message that is not UTF-8, 1009 for a message over the
+/// size limit, 1002 for other protocol violations. Without it, the session
+/// (which sees only "the transport failed") would close without a code.
+struct ClosingWebSocket {
+    socket: WebSocket,
+    /// Set by a read error; sent (once) when the sink is closed.
+    close: Option<CloseFrame>,
+}
+
+impl ClosingWebSocket {
+    fn close_frame_for(e: &axum::Error) -> Option<CloseFrame> {
+        use tokio_tungstenite::tungstenite::Error as WsError;
+        let (code, reason) = match std::error::Error::source(e)?.downcast_ref::<WsError>()? {
+            WsError::Utf8(_) => (close_code::INVALID, "text message is not valid UTF-8"),
+            WsError::Capacity(_) => (close_code::SIZE, "message too large"),
+            WsError::Protocol(_) => (close_code::PROTOCOL, "protocol violation"),
+            _ => return None,
+        };
+        Some(CloseFrame {
+            code,
+            reason: Utf8Bytes::from_static(reason),
+        })
+    }
+}
+
+impl Stream for ClosingWebSocket {
+    type Item = Result<Message, axum::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let item = ready!(self.socket.poll_next_unpin(cx));
+        if let Some(Err(e)) = &item {
+            self.close = Self::close_frame_for(e);
+        }
+        Poll::Ready(item)
+    }
+}
+
+impl Sink<Message> for ClosingWebSocket {
+    type Error = axum::Error;
+
+    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.socket.poll_ready_unpin(cx)
+    }
+
+    fn start_send(mut self: Pin<&mut Self>, item: Message) -> Result<(), Self::Error> {
+        self.socket.start_send_unpin(item)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.socket.poll_flush_unpin(cx)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        if self.close.is_some() {
+            ready!(self.socket.poll_ready_unpin(cx))?;
+            let frame = self.close.take();
+            // tungstenite starts the closing handshake with this frame; the
+            // close below then only flushes it.
+            self.socket.start_send_unpin(Message::Close(frame))?;
+        }
+        self.socket.poll_close_unpin(cx)
+    }
 }
 
 fn classify_ws(e: axum::Error) -> TransportError {

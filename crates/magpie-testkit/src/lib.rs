@@ -109,6 +109,27 @@ pub async fn admin(admin_url: &str, statement: &str) {
     }
 }
 
+/// Take SQLite's write lock on the database file at `path` and hold it for
+/// `hold` in the background: every write the server attempts meanwhile
+/// waits in SQLite's busy handler, which makes storage slow on demand.
+/// Returns once the lock is held; the task ends when it is released.
+pub async fn hold_sqlite_write_lock(
+    path: &std::path::Path,
+    hold: Duration,
+) -> tokio::task::JoinHandle<()> {
+    use sqlx::{Connection, Executor};
+    let url = format!("sqlite://{}", path.display());
+    let mut conn = sqlx::SqliteConnection::connect(&url)
+        .await
+        .unwrap_or_else(|e| panic!("opening {url}: {e}"));
+    conn.execute("BEGIN IMMEDIATE").await.expect("write lock");
+    tokio::spawn(async move {
+        tokio::time::sleep(hold).await;
+        let _ = conn.execute("ROLLBACK").await;
+        let _ = conn.close().await;
+    })
+}
+
 /// The admin URL of the engine the end-to-end suites should use, from
 /// `MAGPIE_E2E_DATABASE`, or local PostgreSQL.
 pub fn e2e_admin_url() -> String {

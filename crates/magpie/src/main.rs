@@ -1,5 +1,5 @@
-//! `magpie`: one binary for the server, the command-line client and, later,
-//! the admin tools and the load generator.
+//! `magpie`: one binary for the server, the command-line client and the
+//! load generator.
 
 mod cli_client;
 mod serve;
@@ -25,7 +25,7 @@ enum Command {
     Serve(Box<serve::ServeArgs>),
     /// Scriptable command-line client.
     Client(cli_client::ClientArgs),
-    /// Load generator: connect, direct, sync (and group, once groups exist).
+    /// Load generator: connect, direct, fanout, sync (and group, once groups exist).
     Bench(magpie_bench::BenchArgs),
 }
 

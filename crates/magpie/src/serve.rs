@@ -44,6 +44,18 @@ pub struct ServeArgs {
     /// HTTP listener (WebSocket at /ws, /healthz, /metrics) [default: 0.0.0.0:7071].
     #[arg(long, env = "MAGPIE_LISTEN_HTTP")]
     pub listen_http: Option<SocketAddr>,
+    /// Serve /metrics only on this separate address (e.g. 127.0.0.1:9090);
+    /// the HTTP listener then answers 404 for /metrics [default: none].
+    #[arg(long, env = "MAGPIE_LISTEN_METRICS")]
+    pub listen_metrics: Option<SocketAddr>,
+    /// Require "Authorization: Bearer TOKEN" for /metrics [default: none].
+    #[arg(long, env = "MAGPIE_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+    /// Comma-separated browser origins (https://app.example.com) allowed to
+    /// open /ws besides the server's own; "*" allows any. Requests without
+    /// an Origin header are always allowed [default: same origin only].
+    #[arg(long, env = "MAGPIE_WS_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub ws_allowed_origins: Option<Vec<String>>,
     /// Largest frame a client may send, in bytes [default: 1048576].
     #[arg(long, env = "MAGPIE_MAX_FRAME_BYTES")]
     pub max_frame_bytes: Option<usize>,
@@ -59,6 +71,26 @@ pub struct ServeArgs {
     /// Frames queued per connection before it is dropped as too slow [default: 1024].
     #[arg(long, env = "MAGPIE_SEND_QUEUE")]
     pub send_queue: Option<usize>,
+    /// Bytes of pushes queued per connection before it is dropped as too
+    /// slow [default: 2097152].
+    #[arg(long, env = "MAGPIE_MAX_QUEUE_BYTES")]
+    pub max_queue_bytes: Option<usize>,
+    /// Bytes of pushes queued for all connections together; a push beyond
+    /// it drops its connection as too slow [default: 1073741824].
+    #[arg(long, env = "MAGPIE_MAX_QUEUE_BYTES_TOTAL")]
+    pub max_queue_bytes_total: Option<usize>,
+    /// Unacknowledged sends per connection before the server stops reading
+    /// it until acks go out [default: 256].
+    #[arg(long, env = "MAGPIE_MAX_INFLIGHT_SENDS")]
+    pub max_inflight_sends: Option<usize>,
+    /// Other requests in flight per connection (sync, history,
+    /// conversations, read) before the server stops reading it until
+    /// answers go out [default: 16].
+    #[arg(long, env = "MAGPIE_MAX_INFLIGHT_QUERIES")]
+    pub max_inflight_queries: Option<usize>,
+    /// Close a connection whose writes do not finish in this many seconds [default: 10].
+    #[arg(long, env = "MAGPIE_WRITE_TIMEOUT_SECS")]
+    pub write_timeout_secs: Option<u64>,
     /// Most messages per group-commit transaction [default: 512].
     #[arg(long, env = "MAGPIE_MAX_BATCH")]
     pub max_batch: Option<usize>,
@@ -83,11 +115,19 @@ impl ServeArgs {
             cluster_name: self.cluster_name.or(file.cluster_name),
             listen_tcp: self.listen_tcp.or(file.listen_tcp),
             listen_http: self.listen_http.or(file.listen_http),
+            listen_metrics: self.listen_metrics.or(file.listen_metrics),
+            metrics_token: self.metrics_token.or(file.metrics_token),
+            ws_allowed_origins: self.ws_allowed_origins.or(file.ws_allowed_origins),
             max_frame_bytes: self.max_frame_bytes.or(file.max_frame_bytes),
             max_body_bytes: self.max_body_bytes.or(file.max_body_bytes),
             idle_timeout_secs: self.idle_timeout_secs.or(file.idle_timeout_secs),
             token_ttl_secs: self.token_ttl_secs.or(file.token_ttl_secs),
             send_queue: self.send_queue.or(file.send_queue),
+            max_queue_bytes: self.max_queue_bytes.or(file.max_queue_bytes),
+            max_queue_bytes_total: self.max_queue_bytes_total.or(file.max_queue_bytes_total),
+            max_inflight_sends: self.max_inflight_sends.or(file.max_inflight_sends),
+            max_inflight_queries: self.max_inflight_queries.or(file.max_inflight_queries),
+            write_timeout_secs: self.write_timeout_secs.or(file.write_timeout_secs),
             max_batch: self.max_batch.or(file.max_batch),
             shutdown_grace_secs: self.shutdown_grace_secs.or(file.shutdown_grace_secs),
             log: self.log.or(file.log),
@@ -123,14 +163,29 @@ impl ServeArgs {
             cluster_name: s.cluster_name.unwrap_or(d.cluster_name),
             listen_tcp: s.listen_tcp.unwrap_or(d.listen_tcp),
             listen_http: s.listen_http.unwrap_or(d.listen_http),
+            listen_metrics: s.listen_metrics,
+            metrics_token: s.metrics_token,
+            ws_allowed_origins: s
+                .ws_allowed_origins
+                .unwrap_or_default()
+                .into_iter()
+                .map(|o| o.trim().to_string())
+                .filter(|o| !o.is_empty())
+                .collect(),
             max_frame_bytes: s.max_frame_bytes.unwrap_or(d.max_frame_bytes),
             max_body_bytes: s.max_body_bytes.unwrap_or(d.max_body_bytes),
             idle_timeout: s.idle_timeout_secs.map_or(d.idle_timeout, secs),
             token_ttl: s.token_ttl_secs.map_or(d.token_ttl, secs),
             send_queue: s.send_queue.unwrap_or(d.send_queue),
+            max_queue_bytes: s.max_queue_bytes.unwrap_or(d.max_queue_bytes),
+            max_queue_bytes_total: s.max_queue_bytes_total.unwrap_or(d.max_queue_bytes_total),
+            max_inflight_sends: s.max_inflight_sends.unwrap_or(d.max_inflight_sends),
+            max_inflight_queries: s.max_inflight_queries.unwrap_or(d.max_inflight_queries),
+            write_timeout: s.write_timeout_secs.map_or(d.write_timeout, secs),
             max_batch: s.max_batch.unwrap_or(d.max_batch),
             shutdown_grace: s.shutdown_grace_secs.map_or(d.shutdown_grace, secs),
-            ..d
+            // No `..d`: every setting is named here, so a new Config field
+            // does not compile until it has a flag (or a reason not to).
         };
         config.validate().map_err(|e| anyhow::anyhow!(e))?;
         Ok((config, s.log.unwrap_or_else(|| "info".to_string())))
@@ -145,6 +200,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         server.tcp_addr(),
         server.http_addr()
     );
+    if let Some(addr) = server.metrics_addr() {
+        println!("magpie metrics: http://{addr}/metrics");
+    }
     wait_for_signal().await?;
     tracing::info!("signal received, shutting down");
     server.shutdown().await;
@@ -204,6 +262,67 @@ mod tests {
     #[test]
     fn unknown_keys_in_the_file_are_rejected() {
         assert!(toml::from_str::<ServeArgs>("listen_tpc = \"x\"").is_err());
+    }
+
+    #[test]
+    fn every_setting_reaches_the_config() {
+        let file: ServeArgs = toml::from_str(
+            "listen_metrics = \"127.0.0.1:9090\"\nmetrics_token = \"t0k\"\n\
+             ws_allowed_origins = [\"https://a.example\", \" https://b.example \"]\n\
+             max_inflight_sends = 7\nwrite_timeout_secs = 3\n",
+        )
+        .expect("toml");
+        let (config, _) = ServeArgs::default().or(file).resolve().expect("valid");
+        assert_eq!(
+            config.listen_metrics,
+            Some("127.0.0.1:9090".parse().expect("addr"))
+        );
+        assert_eq!(config.metrics_token.as_deref(), Some("t0k"));
+        assert_eq!(
+            config.ws_allowed_origins,
+            ["https://a.example", "https://b.example"]
+        );
+        assert_eq!(config.max_inflight_sends, 7);
+        assert_eq!(config.write_timeout, Duration::from_secs(3));
+        let defaults = ServeArgs::default().resolve().expect("defaults").0;
+        assert_eq!(defaults.max_inflight_sends, 256);
+        assert!(defaults.ws_allowed_origins.is_empty());
+        assert_eq!(defaults.listen_metrics, None);
+    }
+
+    #[test]
+    fn flags_parse_as_documented() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        let cli = Cli::try_parse_from([
+            "serve",
+            "--max-inflight-sends",
+            "9",
+            "--ws-allowed-origins",
+            "https://a.example,https://b.example",
+            "--listen-metrics",
+            "127.0.0.1:0",
+        ])
+        .expect("flags");
+        let (config, _) = cli.serve.resolve().expect("valid");
+        assert_eq!(config.max_inflight_sends, 9);
+        assert_eq!(
+            config.ws_allowed_origins,
+            ["https://a.example", "https://b.example"]
+        );
+        assert!(config.listen_metrics.is_some());
+        for bad in [
+            &["serve", "--max-inflight-sends", "0"][..],
+            &["serve", "--ws-allowed-origins", "example.com"],
+            &["serve", "--metrics-token", ""],
+        ] {
+            let cli = Cli::try_parse_from(bad).expect("parses");
+            assert!(cli.serve.resolve().is_err(), "{bad:?}");
+        }
     }
 
     #[test]
