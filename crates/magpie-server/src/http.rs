@@ -2,12 +2,14 @@
 //! [`app`] so tests can drive it without binding a socket.
 
 use crate::state::AppState;
-use crate::transport::serve_ws;
-use axum::Router;
-use axum::extract::{State, WebSocketUpgrade};
-use axum::http::{StatusCode, header};
+use crate::throttle::ConnRefused;
+use crate::transport::{REFUSED_RECONNECT_AFTER_MS, serve_ws};
+use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::{Extension, Router};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// WebSocket connections read into a small buffer (tungstenite's default
@@ -23,10 +25,39 @@ pub fn app(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-async fn websocket(State(state): State<Arc<AppState>>, upgrade: WebSocketUpgrade) -> Response {
+async fn websocket(
+    State(state): State<Arc<AppState>>,
+    connect_info: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
     if state.shutdown.is_cancelled() {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
     }
+    // Without connect info (a test driving `app` directly) the address is
+    // unknown and only the node-wide cap applies.
+    let ip = connect_info.and_then(|Extension(ConnectInfo(addr))| {
+        let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+        state
+            .throttle
+            .client_ip(addr.ip(), header("x-forwarded-for"), header("x-real-ip"))
+    });
+    let peer = match state.throttle.admit_connection(ip) {
+        Ok(peer) => peer,
+        Err(refused) => {
+            let status = match refused {
+                ConnRefused::Full => StatusCode::SERVICE_UNAVAILABLE,
+                ConnRefused::PerIp => StatusCode::TOO_MANY_REQUESTS,
+            };
+            let retry_after = (REFUSED_RECONNECT_AFTER_MS / 1000).to_string();
+            return (
+                status,
+                [(header::RETRY_AFTER, retry_after)],
+                refused.reason(),
+            )
+                .into_response();
+        }
+    };
     let max = state.config.max_frame_bytes;
     upgrade
         .read_buffer_size(WS_READ_BUFFER)
@@ -34,7 +65,7 @@ async fn websocket(State(state): State<Arc<AppState>>, upgrade: WebSocketUpgrade
         .max_frame_size(max)
         .on_upgrade(move |socket| {
             let tracker = state.connections.clone();
-            tracker.track_future(serve_ws(state, socket))
+            tracker.track_future(serve_ws(state, socket, peer))
         })
 }
 

@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod router;
 pub mod session;
 pub mod state;
+pub mod throttle;
 pub mod transport;
 pub mod writer;
 
@@ -153,9 +154,14 @@ pub async fn start_with_store(
         metrics.clone(),
         config.max_batch,
     );
-    let auth = Auth::new(store.clone(), config.token_ttl)
-        .await
-        .map_err(StartError::Init)?;
+    let auth = Auth::new(
+        store.clone(),
+        config.token_ttl,
+        config.hash_queue,
+        metrics.refusals.clone(),
+    )
+    .await
+    .map_err(StartError::Init)?;
 
     let bind = |addr: SocketAddr, what: &'static str| async move {
         TcpListener::bind(addr)
@@ -188,9 +194,14 @@ pub async fn start_with_store(
         let app = http::app(state.clone());
         let shutdown = state.shutdown.clone();
         tokio::spawn(async move {
-            axum::serve(http, app)
-                .with_graceful_shutdown(shutdown.cancelled_owned())
-                .await
+            // Connect info carries the peer address to the WebSocket
+            // handler, for per-address limits.
+            axum::serve(
+                http,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await
         })
     };
     let purge_task = {
@@ -209,6 +220,10 @@ pub async fn start_with_store(
             }
         })
     };
+    let throttle_tasks = [
+        tokio::spawn(throttle::housekeeping(state.clone())),
+        tokio::spawn(throttle::revalidate_tokens(state.clone())),
+    ];
     tracing::info!(%tcp_addr, %http_addr, "magpie listening");
 
     let done = {
@@ -218,6 +233,9 @@ pub async fn start_with_store(
             tracing::info!("shutting down");
             let _ = tcp_task.await;
             let _ = purge_task.await;
+            for task in throttle_tasks {
+                let _ = task.await;
+            }
             let grace = state.config.shutdown_grace;
             // Connections see the shutdown token, finish their in-flight
             // sends, send goaway and close.

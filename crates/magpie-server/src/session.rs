@@ -12,6 +12,11 @@
 //! the loop moves on; acks go out in request order as they complete. With
 //! `max_inflight_sends` outstanding the loop stops reading, which pushes
 //! back on the client instead of buffering without bound.
+//!
+//! One more timer bounds the session's standing: until it authenticates,
+//! it must do so by `auth_timeout` (pings do not extend that); once it
+//! has, it ends when its token expires. Limits and rates are checked
+//! through `throttle`.
 
 use crate::auth::LoggedIn;
 use crate::chat::{self, Actor};
@@ -19,6 +24,7 @@ use crate::clock::now_ms;
 use crate::metrics::TransportLabel;
 use crate::router::{Kick, SessionHandle, SessionId};
 use crate::state::AppState;
+use crate::throttle::{Peer, SessionTicket};
 use bytes::Bytes;
 use futures::stream::FuturesOrdered;
 use futures::{FutureExt, Sink, SinkExt, Stream, StreamExt};
@@ -28,6 +34,7 @@ use magpie_proto::{
     Registered, Request, RequestFrame, SendOk,
 };
 use std::future::Future;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -80,6 +87,9 @@ enum End {
 struct Authed {
     actor: Actor,
     token_hash: [u8; 32],
+    /// The user's session slot and the token's registration for the
+    /// revocation sweep; released with this.
+    ticket: SessionTicket,
 }
 
 struct Session {
@@ -90,13 +100,20 @@ struct Session {
     /// Cloned into the router's handle when the session logs in.
     tx: mpsc::Sender<Bytes>,
     kick: Arc<Kick>,
+    /// The client's address, for per-address limits (`None`: unknown).
+    peer_ip: Option<IpAddr>,
+    /// Set on login and logout: the deadline timer must be re-armed.
+    auth_changed: bool,
 }
 
 /// Most frames written before one flush.
 const WRITE_BATCH: usize = 64;
 
 /// Run one connection to its end.
-pub async fn serve<T>(state: Arc<AppState>, mut io: T, transport: &'static str)
+///
+/// `peer` is the connection's place in the connection counts, held until
+/// the end.
+pub async fn serve<T>(state: Arc<AppState>, mut io: T, transport: &'static str, peer: Peer)
 where
     T: Stream<Item = Result<Inbound, TransportError>> + Sink<Bytes, Error = TransportError> + Unpin,
 {
@@ -115,14 +132,22 @@ where
         authed: None,
         tx,
         kick: kick.clone(),
+        peer_ip: peer.ip,
+        auth_changed: false,
     };
     let config = &state.config;
     let write_timeout = config.write_timeout;
     let mut pending: FuturesOrdered<PendingAck> = FuturesOrdered::new();
     let idle = tokio::time::sleep(config.idle_timeout);
     tokio::pin!(idle);
+    // The authentication deadline, then the token's expiry.
+    let deadline = tokio::time::sleep(config.auth_timeout);
+    tokio::pin!(deadline);
 
     let end = loop {
+        if std::mem::take(&mut session.auth_changed) {
+            deadline.as_mut().reset(session.deadline());
+        }
         tokio::select! {
             biased;
             () = state.shutdown.cancelled() => break End::GoAway("shutdown"),
@@ -170,6 +195,11 @@ where
                 }
             }
             () = &mut idle => break End::GoAway("idle"),
+            () = &mut deadline => {
+                let reason = if session.authed.is_some() { "token_expired" } else { "auth_timeout" };
+                state.throttle.count(reason);
+                break End::GoAway(reason);
+            }
         }
     };
 
@@ -191,6 +221,7 @@ where
     }
     let _ = tokio::time::timeout(write_timeout, io.close()).await;
     gauge.dec();
+    drop(peer);
 }
 
 /// Write one frame and flush it.
@@ -267,6 +298,7 @@ impl Session {
                 "the first request must be hello",
             ));
         }
+        state.throttle.check_request(self.peer_ip, &request)?;
         match request {
             Request::Hello(hello) => {
                 if hello.version != PROTOCOL_VERSION {
@@ -319,6 +351,7 @@ impl Session {
             }
             Request::Send(send) => {
                 let actor = self.authed()?.actor.clone();
+                state.throttle.check_send(actor.user_id)?;
                 let received = Instant::now();
                 let rx = chat::send(&state, &actor, send, now_ms()).await?;
                 let metrics = state.metrics.clone();
@@ -398,6 +431,23 @@ impl Session {
         let login = result.inspect_err(|_| {
             metrics.login_failures.inc();
         })?;
+        let ticket = self
+            .state
+            .throttle
+            .admit_session(
+                login.user_id,
+                login.token_hash,
+                login.expires_at,
+                self.id,
+                self.kick.clone(),
+            )
+            .inspect_err(|_| {
+                // Nobody will ever hold the token this login just created.
+                if login.token.is_some() {
+                    let (state, hash) = (self.state.clone(), login.token_hash);
+                    tokio::spawn(async move { state.auth.logout(&hash).await });
+                }
+            })?;
         metrics.logins.inc();
         let actor = Actor {
             user_id: login.user_id,
@@ -416,7 +466,9 @@ impl Session {
         self.authed = Some(Authed {
             actor,
             token_hash: login.token_hash,
+            ticket,
         });
+        self.auth_changed = true;
         Ok(Authenticated {
             user_id: login.user_id,
             user: login.username,
@@ -431,6 +483,21 @@ impl Session {
             self.state
                 .router
                 .session_closed(authed.actor.user_id, self.id);
+            self.auth_changed = true;
+        }
+    }
+
+    /// When the deadline timer fires next: the token's expiry once
+    /// authenticated, else `auth_timeout` from now (after a logout the
+    /// connection gets a fresh allowance to log in again).
+    fn deadline(&self) -> tokio::time::Instant {
+        let now = tokio::time::Instant::now();
+        match &self.authed {
+            Some(authed) => {
+                let left = authed.ticket.expires_at.saturating_sub(now_ms()).max(0);
+                now + Duration::from_millis(left.unsigned_abs())
+            }
+            None => now + self.state.config.auth_timeout,
         }
     }
 }

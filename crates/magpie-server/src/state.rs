@@ -4,6 +4,7 @@ use crate::auth::Auth;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::router::{Router, SessionId};
+use crate::throttle::{Limits, Throttle};
 use crate::writer::MessageWriter;
 use magpie_proto::UserId;
 use magpie_store::Store;
@@ -23,6 +24,8 @@ pub struct AppState {
     pub writer: MessageWriter,
     pub metrics: Arc<Metrics>,
     pub users: UserCache,
+    /// Connection caps, rate limits and session limits.
+    pub throttle: Throttle,
     /// Cancelled when the server starts shutting down.
     pub shutdown: CancellationToken,
     /// Every connection task, so shutdown can wait for them.
@@ -40,7 +43,9 @@ impl AppState {
         writer: MessageWriter,
         metrics: Arc<Metrics>,
     ) -> AppState {
+        let throttle = Throttle::new(Limits::from_config(&config), metrics.refusals.clone());
         AppState {
+            throttle,
             config,
             store,
             router,

@@ -121,6 +121,23 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Delete expired sessions; returns how many went.
     async fn purge_expired_tokens(&self, now: i64) -> Result<u64>;
 
+    /// Which of `token_hashes` are live sessions at `now` (they exist and
+    /// have not expired). The server's revocation sweep asks this for every
+    /// token of its connections. This default asks one token at a time.
+    async fn live_tokens(
+        &self,
+        token_hashes: &[[u8; 32]],
+        now: i64,
+    ) -> Result<std::collections::HashSet<[u8; 32]>> {
+        let mut live = std::collections::HashSet::new();
+        for hash in token_hashes {
+            if self.token(hash, now).await?.is_some() {
+                live.insert(*hash);
+            }
+        }
+        Ok(live)
+    }
+
     /// Store a batch of messages in one durable transaction (group commit).
     ///
     /// Results come back in input order. For each message: a (sender, cmid)

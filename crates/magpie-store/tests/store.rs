@@ -431,6 +431,41 @@ async fn revoke_token_removes_only_that_session(store: &dyn Store) {
     assert!(store.token(&phone, T0).await.expect("token").is_some());
 }
 
+async fn live_tokens_reports_only_unexpired_unrevoked_ones(store: &dyn Store) {
+    let alice = user(store, "alice").await;
+    let hash = |seed: u8| -> [u8; 32] { token_hash(seed).try_into().expect("32 bytes") };
+    let all: Vec<[u8; 32]> = (0..=255u8).map(hash).collect();
+    for (i, h) in all.iter().enumerate() {
+        let expires = if i % 3 == 0 { T0 + 10 } else { T0 + 1000 };
+        store
+            .create_token(h, alice, "d", T0, expires)
+            .await
+            .expect("create_token");
+    }
+    store.revoke_token(&all[1]).await.expect("revoke_token");
+    let mut asked = all.clone();
+    asked.extend([[0xee; 32], [0xef; 32]]); // never existed
+    // Repeats, and more than one chunk of the batched query.
+    for _ in 0..3 {
+        asked.extend(asked.clone().into_iter().take(300));
+    }
+    let live = store
+        .live_tokens(&asked, T0 + 10)
+        .await
+        .expect("live_tokens");
+    let expected: std::collections::HashSet<[u8; 32]> = all
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 3 != 0 && *i != 1)
+        .map(|(_, h)| *h)
+        .collect();
+    assert_eq!(
+        live, expected,
+        "expired at T0+10, revoked and unknown ones are not live"
+    );
+    assert!(store.live_tokens(&[], T0).await.expect("empty").is_empty());
+}
+
 async fn purge_expired_tokens_counts_and_keeps_valid_ones(store: &dyn Store) {
     let alice = user(store, "alice").await;
     let bob = user(store, "bob").await;
@@ -1731,6 +1766,7 @@ macro_rules! store_suite {
                 expired_token_is_not_returned,
                 revoke_token_removes_only_that_session,
                 purge_expired_tokens_counts_and_keeps_valid_ones,
+                live_tokens_reports_only_unexpired_unrevoked_ones,
                 append_empty_batch,
                 append_assigns_gapless_seqs,
                 conversations_have_independent_seqs,
