@@ -165,6 +165,8 @@ impl Default for Hasher {
 pub struct Auth {
     store: Arc<dyn Store>,
     token_ttl: Duration,
+    /// Live tokens kept per user (0: no cap).
+    max_tokens_per_user: u32,
     hasher: Hasher,
     /// Verified against when the user does not exist, to equalise timing.
     dummy_hash: String,
@@ -175,6 +177,7 @@ impl Auth {
         store: Arc<dyn Store>,
         token_ttl: Duration,
         hash_queue: usize,
+        max_tokens_per_user: usize,
         refusals: Family<RefusalLabel, Counter>,
     ) -> Result<Auth, ErrorBody> {
         let hasher = Hasher::with_queue(hash_queue, refusals);
@@ -183,6 +186,7 @@ impl Auth {
         Ok(Auth {
             store,
             token_ttl,
+            max_tokens_per_user: u32::try_from(max_tokens_per_user).unwrap_or(u32::MAX),
             hasher,
             dummy_hash,
         })
@@ -259,6 +263,19 @@ impl Auth {
             .create_token(&token_hash, record.id, device, now, expires_at)
             .await
             .map_err(from_store)?;
+        // Cap the user's tokens: the oldest beyond the cap are revoked (their
+        // connections close at the next token check on every node), so a
+        // script that logs in in a loop cannot grow the table without
+        // bound, and the newest login always works. A failure leaves the
+        // cap exceeded until the next login; the login itself stands.
+        if self.max_tokens_per_user > 0
+            && let Err(e) = self
+                .store
+                .trim_tokens(record.id, self.max_tokens_per_user)
+                .await
+        {
+            tracing::warn!(error = %e, "trimming a user's tokens failed");
+        }
         Ok(LoggedIn {
             user_id: record.id,
             username: record.username,

@@ -66,6 +66,9 @@ pub struct Config {
     pub max_connections_per_ip: usize,
     /// Most authenticated connections of one user on this node.
     pub max_sessions_per_user: usize,
+    /// Most live tokens per user: a login revokes the user's oldest tokens
+    /// beyond it.
+    pub max_tokens_per_user: usize,
     /// `register`, `login` and `resume` attempts per client address.
     pub auth_rate_per_ip: RateLimit,
     /// `login` attempts per account name.
@@ -112,6 +115,7 @@ impl Default for Config {
             max_connections: 100_000,
             max_connections_per_ip: 256,
             max_sessions_per_user: 64,
+            max_tokens_per_user: 100,
             auth_rate_per_ip: RateLimit::per_second(10, 100),
             login_rate_per_account: RateLimit::per_minute(10, 10),
             send_rate_per_user: RateLimit::per_second(50, 200),

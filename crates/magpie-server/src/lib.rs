@@ -158,6 +158,7 @@ pub async fn start_with_store(
         store.clone(),
         config.token_ttl,
         config.hash_queue,
+        config.max_tokens_per_user,
         metrics.refusals.clone(),
     )
     .await

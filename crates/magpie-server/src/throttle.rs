@@ -12,6 +12,8 @@
 //!   ([`Throttle::admit_session`]); the [`SessionTicket`] it returns also
 //!   registers the session's token for the revocation sweep.
 //! - **Sends** are rate limited per user ([`Throttle::check_send`]).
+//! - **Tokens** per user are capped at login (`auth`, with
+//!   `Store::trim_tokens`): the oldest beyond the cap are revoked.
 //! - **Tokens** are re-checked against the store by one sweep per node
 //!   ([`revalidate_tokens`]), so a revoked token's sessions close on every
 //!   node even when the cluster bus lost the logout kick.

@@ -24,6 +24,7 @@ on_both_transports!(
     sends_per_user_are_rate_limited_and_not_stored,
     a_session_ends_when_its_token_expires,
     a_revoked_token_closes_its_sessions_without_the_bus,
+    a_login_beyond_the_token_cap_revokes_the_oldest,
 );
 
 /// One cell an hour: within a test, nothing refills.
@@ -502,4 +503,34 @@ async fn a_revoked_token_closes_its_sessions_without_the_bus(t: Transport) {
         metric(&server, "magpie_refusals_total{reason=\"token_revoked\"}"),
         2
     );
+}
+
+async fn a_login_beyond_the_token_cap_revokes_the_oldest(t: Transport) {
+    let server = TestServer::start_with(|c| {
+        c.max_tokens_per_user = 2;
+        c.token_check_interval = Duration::from_millis(200);
+    })
+    .await;
+    let url = server.url(t);
+    let name = unique("alice");
+    let mut tokens = Vec::new();
+    let mut clients = Vec::new();
+    for _ in 0..3 {
+        let (client, auth) = user(&url, &name).await;
+        tokens.push(auth.token.expect("token"));
+        clients.push(client);
+    }
+    // The oldest token is gone, and its connection is told so.
+    assert_eq!(next_goaway(&mut clients[0]).await.reason, "logout");
+    let c = connect(&url).await;
+    assert_eq!(code_of(c.resume(&tokens[0]).await), "invalid_token");
+    // The two newest still work.
+    for token in &tokens[1..] {
+        let c = connect(&url).await;
+        c.resume(token).await.expect("a newer token resumes");
+    }
+    clients[2]
+        .ping()
+        .await
+        .expect("the newest session is untouched");
 }

@@ -91,6 +91,10 @@ pub struct ConvSummary {
     pub last: Option<Message>,
 }
 
+/// Most tokens one [`Store::trim_tokens`] call deletes, so one login never
+/// does unbounded work (an account far over the cap shrinks over a few).
+pub const TRIM_TOKENS_MAX: u32 = 1000;
+
 /// Storage for everything the server keeps. See the crate docs for the
 /// durability contract.
 #[async_trait]
@@ -120,6 +124,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// Delete expired sessions; returns how many went.
     async fn purge_expired_tokens(&self, now: i64) -> Result<u64>;
+
+    /// Keep the newest `keep` sessions of `user` (by creation time) and
+    /// delete older ones, at most `TRIM_TOKENS_MAX` per call; returns how
+    /// many went. The server calls it after each login to cap a user's
+    /// live tokens.
+    async fn trim_tokens(&self, user: UserId, keep: u32) -> Result<u64>;
 
     /// Which of `token_hashes` are live sessions at `now` (they exist and
     /// have not expired). The server's revocation sweep asks this for every

@@ -1051,6 +1051,28 @@ impl Store for SqlStore {
         Ok(done.rows_affected())
     }
 
+    async fn trim_tokens(&self, user: UserId, keep: u32) -> Result<u64> {
+        // Two steps, not one DELETE with a subquery: MySQL can neither
+        // LIMIT inside IN (...) nor delete from a table it selects from.
+        let newest_first = self.backend.render(
+            "SELECT token_hash FROM tokens WHERE user_id = ? \
+             ORDER BY created_at DESC, token_hash DESC LIMIT ?",
+        );
+        let rows = sqlx::query(sql(&newest_first))
+            .bind(user)
+            .bind(i64::from(keep) + i64::from(crate::TRIM_TOKENS_MAX))
+            .fetch_all(&self.writer)
+            .await
+            .map_err(self.err())?;
+        let mut deleted = 0;
+        for row in rows.iter().skip(keep as usize) {
+            let hash: Vec<u8> = row.try_get(0).map_err(self.err())?;
+            self.revoke_token(&hash).await?;
+            deleted += 1;
+        }
+        Ok(deleted)
+    }
+
     async fn live_tokens(
         &self,
         token_hashes: &[[u8; 32]],

@@ -466,6 +466,35 @@ async fn live_tokens_reports_only_unexpired_unrevoked_ones(store: &dyn Store) {
     assert!(store.live_tokens(&[], T0).await.expect("empty").is_empty());
 }
 
+async fn trim_tokens_keeps_the_newest(store: &dyn Store) {
+    let alice = user(store, "alice").await;
+    let bob = user(store, "bob").await;
+    // Created in shuffled order: age decides, not insertion order.
+    for (seed, created) in [(1u8, 30), (2, 10), (3, 50), (4, 20), (5, 40)] {
+        store
+            .create_token(&token_hash(seed), alice, "d", T0 + created, T0 + 1_000_000)
+            .await
+            .expect("create_token");
+    }
+    store
+        .create_token(&token_hash(9), bob, "d", T0, T0 + 1_000_000)
+        .await
+        .expect("create_token");
+    assert_eq!(store.trim_tokens(alice, 3).await.expect("trim"), 2);
+    let live = |seed| async move {
+        store
+            .token(&token_hash(seed), T0)
+            .await
+            .expect("token")
+            .is_some()
+    };
+    assert!(!live(2).await && !live(4).await, "the two oldest went");
+    assert!(live(1).await && live(3).await && live(5).await);
+    assert!(live(9).await, "other users keep theirs");
+    assert_eq!(store.trim_tokens(alice, 3).await.expect("trim"), 0);
+    assert_eq!(store.trim_tokens(alice, 0).await.expect("trim"), 3);
+}
+
 async fn purge_expired_tokens_counts_and_keeps_valid_ones(store: &dyn Store) {
     let alice = user(store, "alice").await;
     let bob = user(store, "bob").await;
@@ -1767,6 +1796,7 @@ macro_rules! store_suite {
                 revoke_token_removes_only_that_session,
                 purge_expired_tokens_counts_and_keeps_valid_ones,
                 live_tokens_reports_only_unexpired_unrevoked_ones,
+                trim_tokens_keeps_the_newest,
                 append_empty_batch,
                 append_assigns_gapless_seqs,
                 conversations_have_independent_seqs,

@@ -81,6 +81,10 @@ pub struct ServeArgs {
     /// Most logged-in connections per user on this node [default: 64].
     #[arg(long, env = "MAGPIE_MAX_SESSIONS_PER_USER")]
     pub max_sessions_per_user: Option<usize>,
+    /// Most live login tokens per user; a login revokes the oldest beyond
+    /// it [default: 100].
+    #[arg(long, env = "MAGPIE_MAX_TOKENS_PER_USER")]
+    pub max_tokens_per_user: Option<usize>,
     /// register/login/resume attempts per client address [default: 10/s,burst=100].
     #[arg(long, env = "MAGPIE_AUTH_RATE_PER_IP")]
     pub auth_rate_per_ip: Option<String>,
@@ -132,6 +136,7 @@ impl ServeArgs {
             max_connections: self.max_connections.or(file.max_connections),
             max_connections_per_ip: self.max_connections_per_ip.or(file.max_connections_per_ip),
             max_sessions_per_user: self.max_sessions_per_user.or(file.max_sessions_per_user),
+            max_tokens_per_user: self.max_tokens_per_user.or(file.max_tokens_per_user),
             auth_rate_per_ip: self.auth_rate_per_ip.or(file.auth_rate_per_ip),
             login_rate_per_account: self.login_rate_per_account.or(file.login_rate_per_account),
             send_rate_per_user: self.send_rate_per_user.or(file.send_rate_per_user),
@@ -184,6 +189,7 @@ impl ServeArgs {
             max_connections: s.max_connections.unwrap_or(d.max_connections),
             max_connections_per_ip: s.max_connections_per_ip.unwrap_or(d.max_connections_per_ip),
             max_sessions_per_user: s.max_sessions_per_user.unwrap_or(d.max_sessions_per_user),
+            max_tokens_per_user: s.max_tokens_per_user.unwrap_or(d.max_tokens_per_user),
             auth_rate_per_ip: rate(s.auth_rate_per_ip, d.auth_rate_per_ip, "auth_rate_per_ip")?,
             login_rate_per_account: rate(
                 s.login_rate_per_account,
