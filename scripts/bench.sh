@@ -20,7 +20,10 @@ work=$(mktemp -d)
 trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
 
 start_server() { # start_server [EXTRA SERVE FLAGS...]
-  local extra=("$@")
+  # The load generator is one machine playing thousands of users: lift the
+  # per-address, per-user and per-account limits meant for real clients.
+  local extra=(--max-connections 0 --max-connections-per-ip 0 --max-sessions-per-user 0
+    --auth-rate-per-ip off --login-rate-per-account off --send-rate-per-user off "$@")
   [ -n "${DATABASE_URL:-}" ] && extra+=(--database-url "$DATABASE_URL")
   "$bin" serve --data-dir "$work/data" --listen-tcp 127.0.0.1:17070 --listen-http 127.0.0.1:17071 \
     --log warn "${extra[@]}" >"$work/server.out" 2>"$work/server.err" &

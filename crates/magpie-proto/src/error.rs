@@ -44,7 +44,8 @@ pub enum ErrorCode {
     UnknownUser,
     /// The conversation does not exist or the caller is not a member.
     UnknownConversation,
-    /// Too many requests in flight on this connection; slow down.
+    /// The server is too busy to take this request now (e.g. its password
+    /// hashing queue is full); retry later, after `retry_after_ms` if given.
     Overloaded,
     /// Storage is temporarily unavailable. Nothing was stored: retry the
     /// same request (with the same `cmid` for `send`).
@@ -53,6 +54,12 @@ pub enum ErrorCode {
     ShuttingDown,
     /// An unexpected server-side failure; it has been logged.
     Internal,
+    /// Too many requests of this kind from this address, for this account
+    /// or by this user; retry after `retry_after_ms`.
+    RateLimited,
+    /// The user already has as many authenticated connections as the
+    /// server allows; close one first.
+    TooManySessions,
 }
 
 impl ErrorCode {
@@ -61,7 +68,10 @@ impl ErrorCode {
     pub fn is_retryable(self) -> bool {
         matches!(
             self,
-            ErrorCode::Overloaded | ErrorCode::Unavailable | ErrorCode::ShuttingDown
+            ErrorCode::Overloaded
+                | ErrorCode::Unavailable
+                | ErrorCode::ShuttingDown
+                | ErrorCode::RateLimited
         )
     }
 
@@ -88,6 +98,8 @@ impl ErrorCode {
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::ShuttingDown => "shutting_down",
             ErrorCode::Internal => "internal",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::TooManySessions => "too_many_sessions",
         }
     }
 }
@@ -98,11 +110,16 @@ impl std::fmt::Display for ErrorCode {
     }
 }
 
-/// The `error` object of a failed response: a stable code and a message.
+/// The `error` object of a failed response: a stable code, a message and,
+/// for throttling errors, how long to wait before retrying.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
     pub code: ErrorCode,
     pub message: String,
+    /// Wait at least this many milliseconds before retrying (sent with
+    /// `rate_limited` and `overloaded`; absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
 }
 
 impl ErrorBody {
@@ -110,7 +127,16 @@ impl ErrorBody {
         ErrorBody {
             code,
             message: message.into(),
+            retry_after_ms: None,
         }
+    }
+
+    /// Add a retry hint, rounded up to whole milliseconds (never 0, so a
+    /// client that waits exactly this long is not refused again at once).
+    pub fn retry_after(mut self, wait: std::time::Duration) -> Self {
+        let ms = wait.as_millis().saturating_add(1);
+        self.retry_after_ms = Some(u64::try_from(ms).unwrap_or(u64::MAX));
+        self
     }
 }
 
@@ -149,10 +175,27 @@ mod tests {
             ErrorCode::Unavailable,
             ErrorCode::ShuttingDown,
             ErrorCode::Internal,
+            ErrorCode::RateLimited,
+            ErrorCode::TooManySessions,
         ];
         for code in all {
             let json = serde_json::to_string(&code).expect("serialise");
             assert_eq!(json, format!("\"{}\"", code.as_str()));
         }
+    }
+
+    #[test]
+    fn retry_hint_is_sent_only_when_set() {
+        let plain = ErrorBody::new(ErrorCode::InvalidArgs, "x");
+        let json = serde_json::to_string(&plain).expect("serialise");
+        assert!(!json.contains("retry_after_ms"), "{json}");
+        let hinted = ErrorBody::new(ErrorCode::RateLimited, "slow down")
+            .retry_after(std::time::Duration::from_micros(1500));
+        let json = serde_json::to_string(&hinted).expect("serialise");
+        assert!(json.contains("\"retry_after_ms\":2"), "{json}");
+        let back: ErrorBody = serde_json::from_str(&json).expect("parse");
+        assert_eq!(back, hinted);
+        assert!(ErrorCode::RateLimited.is_retryable());
+        assert!(!ErrorCode::TooManySessions.is_retryable());
     }
 }

@@ -4,7 +4,10 @@
 //! 2 passes) on a few dedicated threads ([`Hasher`]), never on the runtime
 //! threads. A fixed pool, not tokio's blocking pool: each hash needs 19 MiB,
 //! so unbounded concurrency would let a login flood take gigabytes, and
-//! glibc keeps an arena per thread that touched such memory. Tokens are
+//! glibc keeps an arena per thread that touched such memory. The queue in
+//! front of them is short (`hash_queue`) and full means `overloaded` at
+//! once: a long queue would only make every user's login wait behind a
+//! flood. Tokens are
 //! 32 random bytes; only their SHA-256 is stored, so the database alone
 //! cannot log anyone in, and revocation is deleting one row.
 //!
@@ -14,12 +17,15 @@
 
 use crate::clock::now_ms;
 use crate::error::{from_store, invalid_args};
+use crate::metrics::RefusalLabel;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use base64::Engine;
 use magpie_proto::limits::{DEVICE_MAX, PASSWORD_MAX, PASSWORD_MIN, normalize_username};
 use magpie_proto::{ErrorBody, ErrorCode, UserId};
 use magpie_store::Store;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,18 +44,33 @@ pub struct LoggedIn {
 /// A job for the hashing threads.
 type HashJob = Box<dyn FnOnce() + Send>;
 
-/// A fixed pool of threads for Argon2. Requests queue (boundedly) when all
-/// threads are busy, which is the back-pressure a login flood deserves.
+/// A fixed pool of threads for Argon2. Requests queue when all threads are
+/// busy, up to a small bound; beyond it they are refused with `overloaded`
+/// instead of waiting, which is the back-pressure a login flood deserves.
 #[derive(Debug, Clone)]
 pub struct Hasher {
     jobs: tokio::sync::mpsc::Sender<HashJob>,
+    threads: usize,
+    refusals: Family<RefusalLabel, Counter>,
 }
 
+/// How long a client refused for a full hashing queue is told to wait.
+const HASH_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// Queue length of [`Hasher::new`].
+pub const DEFAULT_HASH_QUEUE: usize = 64;
+
 impl Hasher {
-    /// One thread per core, at most four.
+    /// One thread per core, at most four, behind the default queue.
     pub fn new() -> Hasher {
+        Hasher::with_queue(DEFAULT_HASH_QUEUE, Family::default())
+    }
+
+    /// At most `queue` jobs wait for a thread; refusals are counted in
+    /// `refusals` under `hash_queue`.
+    pub fn with_queue(queue: usize, refusals: Family<RefusalLabel, Counter>) -> Hasher {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-        let (jobs, queue) = tokio::sync::mpsc::channel::<HashJob>(1024);
+        let (jobs, queue) = tokio::sync::mpsc::channel::<HashJob>(queue.max(1));
         let queue = Arc::new(std::sync::Mutex::new(queue));
         for i in 0..threads {
             let queue = queue.clone();
@@ -72,11 +93,21 @@ impl Hasher {
                 tracing::error!(error = %e, "cannot start a password hashing thread");
             }
         }
-        Hasher { jobs }
+        Hasher {
+            jobs,
+            threads,
+            refusals,
+        }
     }
 
-    /// Run `work` on a hashing thread.
-    async fn run<T: Send + 'static>(
+    /// How many hashing threads there are.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// Run `work` on a hashing thread, or answer `overloaded` at once if
+    /// the queue is full.
+    pub async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, ErrorBody> {
@@ -84,10 +115,20 @@ impl Hasher {
         let job: HashJob = Box::new(move || {
             let _ = done.send(work());
         });
-        self.jobs
-            .send(job)
-            .await
-            .map_err(|e| internal("password hashing pool stopped", &e))?;
+        self.jobs.try_send(job).map_err(|e| match e {
+            tokio::sync::mpsc::error::TrySendError::Full(_) => {
+                self.refusals
+                    .get_or_create(&RefusalLabel {
+                        reason: "hash_queue",
+                    })
+                    .inc();
+                ErrorBody::new(ErrorCode::Overloaded, "too many logins in progress; retry")
+                    .retry_after(HASH_RETRY_AFTER)
+            }
+            tokio::sync::mpsc::error::TrySendError::Closed(_) => {
+                internal("password hashing pool stopped", &"closed")
+            }
+        })?;
         result
             .await
             .map_err(|e| internal("password hashing job lost", &e))
@@ -124,22 +165,36 @@ impl Default for Hasher {
 pub struct Auth {
     store: Arc<dyn Store>,
     token_ttl: Duration,
+    /// Live tokens kept per user (0: no cap).
+    max_tokens_per_user: u32,
     hasher: Hasher,
     /// Verified against when the user does not exist, to equalise timing.
     dummy_hash: String,
 }
 
 impl Auth {
-    pub async fn new(store: Arc<dyn Store>, token_ttl: Duration) -> Result<Auth, ErrorBody> {
-        let hasher = Hasher::new();
+    pub async fn new(
+        store: Arc<dyn Store>,
+        token_ttl: Duration,
+        hash_queue: usize,
+        max_tokens_per_user: usize,
+        refusals: Family<RefusalLabel, Counter>,
+    ) -> Result<Auth, ErrorBody> {
+        let hasher = Hasher::with_queue(hash_queue, refusals);
         let random: [u8; 16] = rand::random();
         let dummy_hash = hasher.hash(random.to_vec()).await?;
         Ok(Auth {
             store,
             token_ttl,
+            max_tokens_per_user: u32::try_from(max_tokens_per_user).unwrap_or(u32::MAX),
             hasher,
             dummy_hash,
         })
+    }
+
+    /// The password hashing pool.
+    pub fn hasher(&self) -> &Hasher {
+        &self.hasher
     }
 
     /// Create an account.
@@ -208,6 +263,19 @@ impl Auth {
             .create_token(&token_hash, record.id, device, now, expires_at)
             .await
             .map_err(from_store)?;
+        // Cap the user's tokens: the oldest beyond the cap are revoked (their
+        // connections close at the next token check on every node), so a
+        // script that logs in in a loop cannot grow the table without
+        // bound, and the newest login always works. A failure leaves the
+        // cap exceeded until the next login; the login itself stands.
+        if self.max_tokens_per_user > 0
+            && let Err(e) = self
+                .store
+                .trim_tokens(record.id, self.max_tokens_per_user)
+                .await
+        {
+            tracing::warn!(error = %e, "trimming a user's tokens failed");
+        }
         Ok(LoggedIn {
             user_id: record.id,
             username: record.username,
@@ -296,6 +364,53 @@ mod tests {
         let verify = |password: &[u8]| hasher.verify(password.to_vec(), hash.clone());
         assert!(verify(b"correct horse").await.expect("verify"));
         assert!(!verify(b"wrong horse").await.expect("verify"));
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_answers_overloaded_at_once() {
+        let hasher = Hasher::with_queue(2, Family::default());
+        // Occupy every thread with a job that waits for a release.
+        let (started_tx, mut started) = tokio::sync::mpsc::unbounded_channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let released = Arc::new(std::sync::Mutex::new(released));
+        let mut blockers = Vec::new();
+        let block =
+            |hasher: &Hasher, started_tx: Option<tokio::sync::mpsc::UnboundedSender<()>>| {
+                let (hasher, released) = (hasher.clone(), released.clone());
+                tokio::spawn(async move {
+                    hasher
+                        .run(move || {
+                            if let Some(tx) = started_tx {
+                                let _ = tx.send(());
+                            }
+                            let _ = released.lock().map(|r| r.recv());
+                        })
+                        .await
+                })
+            };
+        for _ in 0..hasher.threads() {
+            blockers.push(block(&hasher, Some(started_tx.clone())));
+        }
+        for _ in 0..hasher.threads() {
+            started.recv().await.expect("a thread took a job");
+        }
+        // Fill the queue behind them; nobody can take these yet.
+        for _ in 0..2 {
+            blockers.push(block(&hasher, None));
+        }
+        // The queue is full once both queued jobs were accepted.
+        while hasher.jobs.capacity() > 0 {
+            tokio::task::yield_now().await;
+        }
+        let refused = hasher.hash(b"one too many".to_vec()).await;
+        assert_eq!(refused.expect_err("refused").code, ErrorCode::Overloaded);
+        for _ in 0..blockers.len() {
+            release.send(()).expect("release");
+        }
+        for b in blockers {
+            b.await.expect("join").expect("ran");
+        }
+        assert!(hasher.hash(b"now it fits".to_vec()).await.is_ok());
     }
 
     #[tokio::test]

@@ -2,9 +2,13 @@
 //! Parsing flags, environment and TOML files is the binary's job; this crate
 //! only receives the result.
 
-use std::net::SocketAddr;
+pub use crate::throttle::RateLimit;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
+
+/// The longest token lifetime accepted.
+pub const MAX_TOKEN_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// Everything the server needs to start. `Default` gives the documented
 /// defaults (see README.md).
@@ -73,6 +77,39 @@ pub struct Config {
     pub max_batch: usize,
     /// On shutdown, how long to wait for connections to finish.
     pub shutdown_grace: Duration,
+
+    // Throttling and session limits (docs/DEPLOY.md, "Limits"). For the
+    // counts, 0 means no limit.
+    /// Most open connections on this node, both transports together.
+    pub max_connections: usize,
+    /// Most open connections from one client address (an IPv6 client
+    /// counts per /64).
+    pub max_connections_per_ip: usize,
+    /// Most authenticated connections of one user on this node.
+    pub max_sessions_per_user: usize,
+    /// Most live tokens per user: a login revokes the user's oldest tokens
+    /// beyond it.
+    pub max_tokens_per_user: usize,
+    /// `register`, `login` and `resume` attempts per client address.
+    pub auth_rate_per_ip: RateLimit,
+    /// `login` attempts per account name.
+    pub login_rate_per_account: RateLimit,
+    /// Messages one user may send (per node).
+    pub send_rate_per_user: RateLimit,
+    /// Password hashes that may wait for a hashing thread; beyond it
+    /// `register` and `login` answer `overloaded`.
+    pub hash_queue: usize,
+    /// A connection that has not logged in (or resumed) this long after it
+    /// opened, or after its logout, is closed.
+    pub auth_timeout: Duration,
+    /// How often every node re-checks the tokens of its sessions, closing
+    /// those whose token was revoked: the bound on a revoked session's life
+    /// when the cluster bus lost the logout.
+    pub token_check_interval: Duration,
+    /// Reverse proxies whose `X-Forwarded-For`/`X-Real-IP` name the client
+    /// (WebSocket). Connections from them with no such header, e.g. TCP
+    /// through a stream proxy, get no per-address limits.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 impl Default for Config {
@@ -101,6 +138,18 @@ impl Default for Config {
             max_inflight_queries: 16,
             max_batch: 512,
             shutdown_grace: Duration::from_secs(10),
+
+            max_connections: 100_000,
+            max_connections_per_ip: 256,
+            max_sessions_per_user: 64,
+            max_tokens_per_user: 100,
+            auth_rate_per_ip: RateLimit::per_second(10, 100),
+            login_rate_per_account: RateLimit::per_minute(10, 10),
+            send_rate_per_user: RateLimit::per_second(50, 200),
+            hash_queue: 64,
+            auth_timeout: Duration::from_secs(10),
+            token_check_interval: Duration::from_secs(30),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -185,8 +234,20 @@ impl Config {
                 "ws_allowed_origins: {bad:?} is not an origin (scheme://host[:port], \"null\" or \"*\")"
             ));
         }
-        if self.token_ttl < Duration::from_secs(60) {
-            return Err("token_ttl must be at least a minute".into());
+        // `magpie serve` demands a minute; tests and embedders may go lower.
+        // The session's expiry timer needs a bounded deadline, and a token
+        // that outlives a year is a password in all but name.
+        if self.token_ttl < Duration::from_secs(1) || self.token_ttl > MAX_TOKEN_TTL {
+            return Err("token_ttl must be between a second and 365 days".into());
+        }
+        if self.hash_queue == 0 {
+            return Err("hash_queue must be positive".into());
+        }
+        if self.auth_timeout < Duration::from_millis(100) {
+            return Err("auth_timeout must be at least 100 ms".into());
+        }
+        if self.token_check_interval < Duration::from_millis(100) {
+            return Err("token_check_interval must be at least 100 ms".into());
         }
         Ok(())
     }

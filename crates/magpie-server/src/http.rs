@@ -3,13 +3,14 @@
 //! can drive it without binding a socket.
 
 use crate::state::AppState;
-use crate::transport::serve_ws;
-use axum::Router;
-use axum::extract::{State, WebSocketUpgrade};
+use crate::throttle::ConnRefused;
+use crate::transport::{REFUSED_RECONNECT_AFTER_MS, serve_ws};
+use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::serve::{Listener, ListenerExt};
+use axum::serve::{ListenerExt, TapIo};
+use axum::{Extension, Router};
 use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -47,16 +48,22 @@ pub fn metrics_app(state: Arc<AppState>) -> Router {
 /// frame (an ack, a push) written while the previous one is unacknowledged
 /// waits for that ack (Nagle's algorithm), up to the peer's delayed-ACK
 /// timeout of tens of milliseconds.
-pub fn nodelay(listener: TcpListener) -> impl Listener<Io = TcpStream, Addr = SocketAddr> {
-    listener.tap_io(|stream: &mut TcpStream| {
-        if let Err(e) = stream.set_nodelay(true) {
-            tracing::debug!(error = %e, "setting TCP_NODELAY on an HTTP connection failed");
-        }
-    })
+///
+/// The concrete type (not `impl Listener`) lets axum see through it for the
+/// peer address (`ConnectInfo<SocketAddr>`).
+pub fn nodelay(listener: TcpListener) -> TapIo<TcpListener, fn(&mut TcpStream)> {
+    listener.tap_io(set_nodelay)
+}
+
+fn set_nodelay(stream: &mut TcpStream) {
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::debug!(error = %e, "setting TCP_NODELAY on an HTTP connection failed");
+    }
 }
 
 async fn websocket(
     State(state): State<Arc<AppState>>,
+    connect_info: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
@@ -68,6 +75,30 @@ async fn websocket(
         // to this server (cross-site WebSocket hijacking).
         return (StatusCode::FORBIDDEN, "origin not allowed\n").into_response();
     }
+    // Without connect info (a test driving `app` directly) the address is
+    // unknown and only the node-wide cap applies.
+    let ip = connect_info.and_then(|Extension(ConnectInfo(addr))| {
+        let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+        state
+            .throttle
+            .client_ip(addr.ip(), header("x-forwarded-for"), header("x-real-ip"))
+    });
+    let peer = match state.throttle.admit_connection(ip) {
+        Ok(peer) => peer,
+        Err(refused) => {
+            let status = match refused {
+                ConnRefused::Full => StatusCode::SERVICE_UNAVAILABLE,
+                ConnRefused::PerIp => StatusCode::TOO_MANY_REQUESTS,
+            };
+            let retry_after = (REFUSED_RECONNECT_AFTER_MS / 1000).to_string();
+            return (
+                status,
+                [(header::RETRY_AFTER, retry_after)],
+                refused.reason(),
+            )
+                .into_response();
+        }
+    };
     let max = state.config.max_frame_bytes;
     upgrade
         .read_buffer_size(WS_READ_BUFFER)
@@ -75,7 +106,7 @@ async fn websocket(
         .max_frame_size(max)
         .on_upgrade(move |socket| {
             let tracker = state.connections.clone();
-            tracker.track_future(serve_ws(state, socket))
+            tracker.track_future(serve_ws(state, socket, peer))
         })
 }
 
@@ -172,6 +203,7 @@ fn same_origin(origin: &str, host: &str) -> bool {
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+    use axum::serve::Listener;
 
     #[tokio::test]
     async fn accepted_http_sockets_have_nodelay() {

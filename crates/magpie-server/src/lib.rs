@@ -25,6 +25,7 @@ pub mod page;
 pub mod router;
 pub mod session;
 pub mod state;
+pub mod throttle;
 pub mod transport;
 pub mod writer;
 
@@ -162,9 +163,15 @@ pub async fn start_with_store(
         metrics.clone(),
         config.max_batch,
     );
-    let auth = Auth::new(store.clone(), config.token_ttl)
-        .await
-        .map_err(StartError::Init)?;
+    let auth = Auth::new(
+        store.clone(),
+        config.token_ttl,
+        config.hash_queue,
+        config.max_tokens_per_user,
+        metrics.refusals.clone(),
+    )
+    .await
+    .map_err(StartError::Init)?;
 
     let bind = |addr: SocketAddr, what: &'static str| async move {
         TcpListener::bind(addr)
@@ -202,9 +209,14 @@ pub async fn start_with_store(
         let app = http::app(state.clone());
         let shutdown = state.shutdown.clone();
         tokio::spawn(async move {
-            axum::serve(http::nodelay(http), app)
-                .with_graceful_shutdown(shutdown.cancelled_owned())
-                .await
+            // Connect info carries the peer address to the WebSocket
+            // handler, for per-address limits.
+            axum::serve(
+                http::nodelay(http),
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await
         })
     };
     let metrics_task = metrics_listener.map(|listener| {
@@ -232,6 +244,10 @@ pub async fn start_with_store(
             }
         })
     };
+    let throttle_tasks = [
+        tokio::spawn(throttle::housekeeping(state.clone())),
+        tokio::spawn(throttle::revalidate_tokens(state.clone())),
+    ];
     tracing::info!(%tcp_addr, %http_addr, ?metrics_addr, "magpie listening");
 
     let done = {
@@ -241,6 +257,9 @@ pub async fn start_with_store(
             tracing::info!("shutting down");
             let _ = tcp_task.await;
             let _ = purge_task.await;
+            for task in throttle_tasks {
+                let _ = task.await;
+            }
             let grace = state.config.shutdown_grace;
             // Connections see the shutdown token, finish their in-flight
             // sends, send goaway and close.

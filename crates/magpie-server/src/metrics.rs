@@ -14,6 +14,13 @@ pub struct TransportLabel {
     pub transport: &'static str,
 }
 
+/// Label naming the limit that refused something, or why a session was
+/// closed by the server's own checks (see `throttle`).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RefusalLabel {
+    pub reason: &'static str,
+}
+
 /// Every metric the server exports at `/metrics`.
 #[derive(Debug)]
 pub struct Metrics {
@@ -27,6 +34,7 @@ pub struct Metrics {
     pub send_ack_seconds: Histogram,
     pub store_batch_size: Histogram,
     pub store_batch_seconds: Histogram,
+    pub refusals: Family<RefusalLabel, Counter>,
 }
 
 impl Metrics {
@@ -82,8 +90,15 @@ impl Metrics {
             "Time to store one group-commit batch, including its disk sync",
             store_batch_seconds.clone(),
         );
+        let refusals = Family::<RefusalLabel, Counter>::default();
+        registry.register(
+            "refusals",
+            "Connections and requests refused by a limit, and sessions closed for auth_timeout, token_expired or token_revoked",
+            refusals.clone(),
+        );
         Metrics {
             registry,
+            refusals,
             connections,
             logins,
             login_failures,

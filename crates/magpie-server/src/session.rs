@@ -20,6 +20,11 @@
 //! The loop waits on, in priority order: server shutdown, a kick from the
 //! router (too slow, or logged out elsewhere), acks, other answers, pushes
 //! queued by the router, the next request, and the idle timer.
+//!
+//! One more timer bounds the session's standing: until it authenticates,
+//! it must do so by `auth_timeout` (pings do not extend that); once it
+//! has, it ends when its token expires. Limits and rates are checked
+//! through `throttle`.
 
 use crate::auth::LoggedIn;
 use crate::clock::now_ms;
@@ -27,6 +32,7 @@ use crate::messages::Actor;
 use crate::metrics::TransportLabel;
 use crate::router::{Kick, Outbox, SessionHandle, SessionId};
 use crate::state::AppState;
+use crate::throttle::{Peer, SessionTicket};
 use bytes::Bytes;
 use futures::stream::{FuturesOrdered, FuturesUnordered};
 use futures::{FutureExt, Sink, SinkExt, Stream, StreamExt};
@@ -37,6 +43,7 @@ use magpie_proto::{
 };
 use serde::Serialize;
 use std::future::Future;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -93,6 +100,9 @@ enum End {
 struct Authed {
     actor: Actor,
     token_hash: [u8; 32],
+    /// The user's session slot and the token's registration for the
+    /// revocation sweep; released with this.
+    ticket: SessionTicket,
 }
 
 struct Session {
@@ -103,6 +113,10 @@ struct Session {
     /// Registered with the router when the session logs in.
     outbox: Arc<Outbox>,
     kick: Arc<Kick>,
+    /// The client's address, for per-address limits (`None`: unknown).
+    peer_ip: Option<IpAddr>,
+    /// Set on login and logout: the deadline timer must be re-armed.
+    auth_changed: bool,
 }
 
 /// Most frames written before one flush.
@@ -147,7 +161,10 @@ impl InFlight {
 }
 
 /// Run one connection to its end.
-pub async fn serve<T>(state: Arc<AppState>, mut io: T, transport: &'static str)
+///
+/// `peer` is the connection's place in the connection counts, held until
+/// the end.
+pub async fn serve<T>(state: Arc<AppState>, mut io: T, transport: &'static str, peer: Peer)
 where
     T: Stream<Item = Result<Inbound, TransportError>> + Sink<Bytes, Error = TransportError> + Unpin,
 {
@@ -171,14 +188,22 @@ where
         authed: None,
         outbox: outbox.clone(),
         kick: kick.clone(),
+        peer_ip: peer.ip,
+        auth_changed: false,
     };
     let write_timeout = config.write_timeout;
     let mut inflight = InFlight::default();
     let idle = tokio::time::sleep(config.idle_timeout);
     tokio::pin!(idle);
     let idle_deadline = || tokio::time::Instant::now() + config.idle_timeout;
+    // The authentication deadline, then the token's expiry.
+    let deadline = tokio::time::sleep(config.auth_timeout);
+    tokio::pin!(deadline);
 
     let end = loop {
+        if std::mem::take(&mut session.auth_changed) {
+            deadline.as_mut().reset(session.deadline());
+        }
         let reading = inflight.acks.len() < config.max_inflight_sends
             && inflight.queries.len() < config.max_inflight_queries;
         tokio::select! {
@@ -252,6 +277,11 @@ where
             // A client waiting for answers is not idle, even if the server
             // has stopped reading it (its pings wait behind a full window).
             () = &mut idle, if inflight.is_empty() => break End::GoAway("idle"),
+            () = &mut deadline => {
+                let reason = if session.authed.is_some() { "token_expired" } else { "auth_timeout" };
+                state.throttle.count(reason);
+                break End::GoAway(reason);
+            }
         }
     };
 
@@ -280,6 +310,7 @@ where
         outbox.release(frame.len());
     }
     gauge.dec();
+    drop(peer);
 }
 
 /// Close our side and read until the client closes its own, discarding
@@ -397,6 +428,7 @@ impl Session {
                 "the first request must be hello",
             ));
         }
+        state.throttle.check_request(self.peer_ip, &request)?;
         match request {
             Request::Hello(hello) => {
                 if hello.version != PROTOCOL_VERSION {
@@ -449,6 +481,7 @@ impl Session {
             }
             Request::Send(send) => {
                 let actor = self.authed()?.actor.clone();
+                state.throttle.check_send(actor.user_id)?;
                 let received = Instant::now();
                 let stored = state.messages.send(&actor, send, now_ms()).await?;
                 let metrics = state.metrics.clone();
@@ -535,6 +568,23 @@ impl Session {
         let login = result.inspect_err(|_| {
             metrics.login_failures.inc();
         })?;
+        let ticket = self
+            .state
+            .throttle
+            .admit_session(
+                login.user_id,
+                login.token_hash,
+                login.expires_at,
+                self.id,
+                self.kick.clone(),
+            )
+            .inspect_err(|_| {
+                // Nobody will ever hold the token this login just created.
+                if login.token.is_some() {
+                    let (state, hash) = (self.state.clone(), login.token_hash);
+                    tokio::spawn(async move { state.auth.logout(&hash).await });
+                }
+            })?;
         metrics.logins.inc();
         let actor = Actor {
             user_id: login.user_id,
@@ -553,7 +603,9 @@ impl Session {
         self.authed = Some(Authed {
             actor,
             token_hash: login.token_hash,
+            ticket,
         });
+        self.auth_changed = true;
         Ok(Authenticated {
             user_id: login.user_id,
             user: login.username,
@@ -568,6 +620,21 @@ impl Session {
             self.state
                 .router
                 .session_closed(authed.actor.user_id, self.id);
+            self.auth_changed = true;
+        }
+    }
+
+    /// When the deadline timer fires next: the token's expiry once
+    /// authenticated, else `auth_timeout` from now (after a logout the
+    /// connection gets a fresh allowance to log in again).
+    fn deadline(&self) -> tokio::time::Instant {
+        let now = tokio::time::Instant::now();
+        match &self.authed {
+            Some(authed) => {
+                let left = authed.ticket.expires_at.saturating_sub(now_ms()).max(0);
+                now + Duration::from_millis(left.unsigned_abs())
+            }
+            None => now + self.state.config.auth_timeout,
         }
     }
 }

@@ -6,6 +6,7 @@ use crate::conversations::Conversations;
 use crate::messages::Messages;
 use crate::metrics::Metrics;
 use crate::router::{QueueBudget, Router, SessionId};
+use crate::throttle::{Limits, Throttle};
 use crate::writer::MessageWriter;
 use magpie_store::Store;
 use std::sync::Arc;
@@ -29,6 +30,8 @@ pub struct AppState {
     pub messages: Messages,
     /// Bytes queued for all connections (`max_queue_bytes_total`).
     pub queue_budget: Arc<QueueBudget>,
+    /// Connection caps, rate limits and session limits.
+    pub throttle: Throttle,
     /// Cancelled when the server starts shutting down.
     pub shutdown: CancellationToken,
     /// Every connection task, so shutdown can wait for them.
@@ -59,8 +62,10 @@ impl AppState {
             config.max_frame_bytes,
         );
         let queue_budget = Arc::new(QueueBudget::new(config.max_queue_bytes_total));
+        let throttle = Throttle::new(Limits::from_config(&config), metrics.refusals.clone());
         AppState {
             queue_budget,
+            throttle,
             config,
             store,
             router,

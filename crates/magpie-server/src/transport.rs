@@ -4,11 +4,12 @@
 
 use crate::session::{self, Inbound, TransportError};
 use crate::state::AppState;
+use crate::throttle::{ConnRefused, Peer};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, close_code};
 use bytes::Bytes;
 use futures::{Sink, SinkExt, Stream, StreamExt};
 use magpie_proto::frame::tcp_codec;
-use magpie_proto::{ErrorBody, ErrorCode};
+use magpie_proto::{ErrorBody, ErrorCode, GoAway, Push};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
@@ -28,9 +29,16 @@ pub async fn accept_tcp(listener: TcpListener, state: Arc<AppState>) {
             accepted = listener.accept() => accepted,
         };
         match accepted {
-            Ok((stream, _peer)) => {
-                let state2 = state.clone();
-                state.connections.spawn(serve_tcp(state2, stream));
+            Ok((stream, addr)) => {
+                // A stream proxy hides the client: no per-address limits then.
+                let ip = state.throttle.client_ip(addr.ip(), None, None);
+                match state.throttle.admit_connection(ip) {
+                    Ok(peer) => {
+                        let state2 = state.clone();
+                        state.connections.spawn(serve_tcp(state2, stream, peer));
+                    }
+                    Err(refused) => refuse_tcp(&stream, refused),
+                }
             }
             Err(e) => {
                 // Usually out of file descriptors: back off instead of spinning.
@@ -41,7 +49,25 @@ pub async fn accept_tcp(listener: TcpListener, state: Arc<AppState>) {
     }
 }
 
-async fn serve_tcp(state: Arc<AppState>, stream: TcpStream) {
+/// Tell a refused client why, if its socket takes the few bytes at once
+/// (a fresh socket's send buffer always does), then close it. Never waits:
+/// the accept loop must not be slowed by the clients it refuses.
+fn refuse_tcp(stream: &TcpStream, refused: ConnRefused) {
+    let goaway = Push::Goaway(GoAway {
+        reason: refused.reason().to_string(),
+        reconnect_after_ms: REFUSED_RECONNECT_AFTER_MS,
+    })
+    .encode();
+    let mut frame = Vec::with_capacity(4 + goaway.len());
+    frame.extend_from_slice(&u32::try_from(goaway.len()).unwrap_or(0).to_be_bytes());
+    frame.extend_from_slice(&goaway);
+    let _ = stream.try_write(&frame);
+}
+
+/// How long a client refused at accept is asked to wait.
+pub const REFUSED_RECONNECT_AFTER_MS: u64 = 5000;
+
+async fn serve_tcp(state: Arc<AppState>, stream: TcpStream, peer: Peer) {
     let _ = stream.set_nodelay(true);
     let codec = tcp_codec(state.config.max_frame_bytes);
     let framed = Framed::with_capacity(stream, codec, TCP_READ_BUFFER);
@@ -51,7 +77,7 @@ async fn serve_tcp(state: Arc<AppState>, stream: TcpStream) {
             item.map(|b| Inbound::Frame(b.freeze()))
                 .map_err(classify_tcp)
         });
-    session::serve(state, io, "tcp").await;
+    session::serve(state, io, "tcp", peer).await;
 }
 
 fn classify_tcp(e: std::io::Error) -> TransportError {
@@ -65,7 +91,7 @@ fn classify_tcp(e: std::io::Error) -> TransportError {
 }
 
 /// Run a session over an upgraded WebSocket.
-pub async fn serve_ws(state: Arc<AppState>, socket: WebSocket) {
+pub async fn serve_ws(state: Arc<AppState>, socket: WebSocket, peer: Peer) {
     let socket = ClosingWebSocket {
         socket,
         close: None,
@@ -89,7 +115,7 @@ pub async fn serve_ws(state: Arc<AppState>, socket: WebSocket) {
                     .map_err(|_| TransportError::Io("outbound frame is not UTF-8".into())),
             )
         });
-    session::serve(state, io, "ws").await;
+    session::serve(state, io, "ws", peer).await;
 }
 
 /// A WebSocket that remembers why reading it failed, so that closing it

@@ -3,6 +3,12 @@
 use crate::Result;
 use async_trait::async_trait;
 use magpie_proto::UserId;
+use std::collections::HashSet;
+
+/// Most tokens one [`AccountStore::trim_tokens`] call deletes, so one login
+/// never does unbounded work (an account far over the cap shrinks over a
+/// few).
+pub const TRIM_TOKENS_MAX: u32 = 1000;
 
 /// An account as the auth service needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,4 +57,15 @@ pub trait AccountStore: Send + Sync {
 
     /// Delete expired sessions; returns how many went.
     async fn purge_expired_tokens(&self, now: i64) -> Result<u64>;
+
+    /// Keep the newest `keep` sessions of `user` (by creation time) and
+    /// delete older ones, at most [`TRIM_TOKENS_MAX`] per call; returns how
+    /// many went. The server calls it after each login to cap a user's
+    /// live tokens.
+    async fn trim_tokens(&self, user: UserId, keep: u32) -> Result<u64>;
+
+    /// Which of `token_hashes` are live sessions at `now` (they exist and
+    /// have not expired). The server's revocation sweep asks this for every
+    /// token of its connections.
+    async fn live_tokens(&self, token_hashes: &[[u8; 32]], now: i64) -> Result<HashSet<[u8; 32]>>;
 }

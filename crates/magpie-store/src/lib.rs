@@ -30,7 +30,7 @@ mod dialect;
 mod messages;
 mod sql;
 
-pub use accounts::{AccountStore, TokenRecord, UserRecord};
+pub use accounts::{AccountStore, TRIM_TOKENS_MAX, TokenRecord, UserRecord};
 pub use conversations::{ConvSummary, ConversationStore, Position};
 pub use dialect::Backend;
 pub use messages::{Appended, Committed, MarkRead, MessageStore, NewMessage, SeqRange, WriteBatch};

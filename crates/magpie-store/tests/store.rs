@@ -463,6 +463,70 @@ async fn revoke_token_removes_only_that_session(store: &dyn Store) {
     assert!(store.token(&phone, T0).await.expect("token").is_some());
 }
 
+async fn live_tokens_reports_only_unexpired_unrevoked_ones(store: &dyn Store) {
+    let alice = user(store, "alice").await;
+    let hash = |seed: u8| -> [u8; 32] { token_hash(seed).try_into().expect("32 bytes") };
+    let all: Vec<[u8; 32]> = (0..=255u8).map(hash).collect();
+    for (i, h) in all.iter().enumerate() {
+        let expires = if i % 3 == 0 { T0 + 10 } else { T0 + 1000 };
+        store
+            .create_token(h, alice, "d", T0, expires)
+            .await
+            .expect("create_token");
+    }
+    store.revoke_token(&all[1]).await.expect("revoke_token");
+    let mut asked = all.clone();
+    asked.extend([[0xee; 32], [0xef; 32]]); // never existed
+    // Repeats, and more than one chunk of the batched query.
+    for _ in 0..3 {
+        asked.extend(asked.clone().into_iter().take(300));
+    }
+    let live = store
+        .live_tokens(&asked, T0 + 10)
+        .await
+        .expect("live_tokens");
+    let expected: std::collections::HashSet<[u8; 32]> = all
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 3 != 0 && *i != 1)
+        .map(|(_, h)| *h)
+        .collect();
+    assert_eq!(
+        live, expected,
+        "expired at T0+10, revoked and unknown ones are not live"
+    );
+    assert!(store.live_tokens(&[], T0).await.expect("empty").is_empty());
+}
+
+async fn trim_tokens_keeps_the_newest(store: &dyn Store) {
+    let alice = user(store, "alice").await;
+    let bob = user(store, "bob").await;
+    // Created in shuffled order: age decides, not insertion order.
+    for (seed, created) in [(1u8, 30), (2, 10), (3, 50), (4, 20), (5, 40)] {
+        store
+            .create_token(&token_hash(seed), alice, "d", T0 + created, T0 + 1_000_000)
+            .await
+            .expect("create_token");
+    }
+    store
+        .create_token(&token_hash(9), bob, "d", T0, T0 + 1_000_000)
+        .await
+        .expect("create_token");
+    assert_eq!(store.trim_tokens(alice, 3).await.expect("trim"), 2);
+    let live = |seed| async move {
+        store
+            .token(&token_hash(seed), T0)
+            .await
+            .expect("token")
+            .is_some()
+    };
+    assert!(!live(2).await && !live(4).await, "the two oldest went");
+    assert!(live(1).await && live(3).await && live(5).await);
+    assert!(live(9).await, "other users keep theirs");
+    assert_eq!(store.trim_tokens(alice, 3).await.expect("trim"), 0);
+    assert_eq!(store.trim_tokens(alice, 0).await.expect("trim"), 3);
+}
+
 async fn purge_expired_tokens_counts_and_keeps_valid_ones(store: &dyn Store) {
     let alice = user(store, "alice").await;
     let bob = user(store, "bob").await;
@@ -2292,6 +2356,8 @@ macro_rules! store_suite {
                 expired_token_is_not_returned,
                 revoke_token_removes_only_that_session,
                 purge_expired_tokens_counts_and_keeps_valid_ones,
+                live_tokens_reports_only_unexpired_unrevoked_ones,
+                trim_tokens_keeps_the_newest,
                 append_empty_batch,
                 append_assigns_gapless_seqs,
                 conversations_have_independent_seqs,

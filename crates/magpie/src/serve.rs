@@ -4,7 +4,7 @@
 use anyhow::Context;
 use magpie_server::Config;
 use serde::Deserialize;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -100,6 +100,47 @@ pub struct ServeArgs {
     /// Log filter, e.g. "info" or "magpie_server=debug" [default: info].
     #[arg(long, env = "MAGPIE_LOG")]
     pub log: Option<String>,
+
+    // Throttling and session limits (docs/DEPLOY.md, "Limits"). Counts
+    // take 0 for no limit; rates take "off", "N/s", "N/min" or "N/h",
+    // optionally followed by ",burst=B".
+    /// Most open connections on this node [default: 100000].
+    #[arg(long, env = "MAGPIE_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Most open connections per client address (IPv6: per /64) [default: 256].
+    #[arg(long, env = "MAGPIE_MAX_CONNECTIONS_PER_IP")]
+    pub max_connections_per_ip: Option<usize>,
+    /// Most logged-in connections per user on this node [default: 64].
+    #[arg(long, env = "MAGPIE_MAX_SESSIONS_PER_USER")]
+    pub max_sessions_per_user: Option<usize>,
+    /// Most live login tokens per user; a login revokes the oldest beyond
+    /// it [default: 100].
+    #[arg(long, env = "MAGPIE_MAX_TOKENS_PER_USER")]
+    pub max_tokens_per_user: Option<usize>,
+    /// register/login/resume attempts per client address [default: 10/s,burst=100].
+    #[arg(long, env = "MAGPIE_AUTH_RATE_PER_IP")]
+    pub auth_rate_per_ip: Option<String>,
+    /// login attempts per account name [default: 10/min,burst=10].
+    #[arg(long, env = "MAGPIE_LOGIN_RATE_PER_ACCOUNT")]
+    pub login_rate_per_account: Option<String>,
+    /// Messages one user may send [default: 50/s,burst=200].
+    #[arg(long, env = "MAGPIE_SEND_RATE_PER_USER")]
+    pub send_rate_per_user: Option<String>,
+    /// Password hashes that may wait for a thread before logins get
+    /// "overloaded" [default: 64].
+    #[arg(long, env = "MAGPIE_HASH_QUEUE")]
+    pub hash_queue: Option<usize>,
+    /// Seconds a connection has to log in or resume [default: 10].
+    #[arg(long, env = "MAGPIE_AUTH_TIMEOUT_SECS")]
+    pub auth_timeout_secs: Option<u64>,
+    /// Seconds between re-checks of every session's token, which bounds how
+    /// long a revoked session lives on any node [default: 30].
+    #[arg(long, env = "MAGPIE_TOKEN_CHECK_INTERVAL_SECS")]
+    pub token_check_interval_secs: Option<u64>,
+    /// Reverse proxies whose X-Forwarded-For/X-Real-IP headers name the
+    /// client, comma-separated addresses [default: none].
+    #[arg(long, env = "MAGPIE_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Option<Vec<IpAddr>>,
 }
 
 impl ServeArgs {
@@ -131,6 +172,20 @@ impl ServeArgs {
             max_batch: self.max_batch.or(file.max_batch),
             shutdown_grace_secs: self.shutdown_grace_secs.or(file.shutdown_grace_secs),
             log: self.log.or(file.log),
+
+            max_connections: self.max_connections.or(file.max_connections),
+            max_connections_per_ip: self.max_connections_per_ip.or(file.max_connections_per_ip),
+            max_sessions_per_user: self.max_sessions_per_user.or(file.max_sessions_per_user),
+            max_tokens_per_user: self.max_tokens_per_user.or(file.max_tokens_per_user),
+            auth_rate_per_ip: self.auth_rate_per_ip.or(file.auth_rate_per_ip),
+            login_rate_per_account: self.login_rate_per_account.or(file.login_rate_per_account),
+            send_rate_per_user: self.send_rate_per_user.or(file.send_rate_per_user),
+            hash_queue: self.hash_queue.or(file.hash_queue),
+            auth_timeout_secs: self.auth_timeout_secs.or(file.auth_timeout_secs),
+            token_check_interval_secs: self
+                .token_check_interval_secs
+                .or(file.token_check_interval_secs),
+            trusted_proxies: self.trusted_proxies.or(file.trusted_proxies),
         }
     }
 
@@ -184,11 +239,50 @@ impl ServeArgs {
             write_timeout: s.write_timeout_secs.map_or(d.write_timeout, secs),
             max_batch: s.max_batch.unwrap_or(d.max_batch),
             shutdown_grace: s.shutdown_grace_secs.map_or(d.shutdown_grace, secs),
+
+            max_connections: s.max_connections.unwrap_or(d.max_connections),
+            max_connections_per_ip: s.max_connections_per_ip.unwrap_or(d.max_connections_per_ip),
+            max_sessions_per_user: s.max_sessions_per_user.unwrap_or(d.max_sessions_per_user),
+            max_tokens_per_user: s.max_tokens_per_user.unwrap_or(d.max_tokens_per_user),
+            auth_rate_per_ip: rate(s.auth_rate_per_ip, d.auth_rate_per_ip, "auth_rate_per_ip")?,
+            login_rate_per_account: rate(
+                s.login_rate_per_account,
+                d.login_rate_per_account,
+                "login_rate_per_account",
+            )?,
+            send_rate_per_user: rate(
+                s.send_rate_per_user,
+                d.send_rate_per_user,
+                "send_rate_per_user",
+            )?,
+            hash_queue: s.hash_queue.unwrap_or(d.hash_queue),
+            auth_timeout: s.auth_timeout_secs.map_or(d.auth_timeout, secs),
+            token_check_interval: s
+                .token_check_interval_secs
+                .map_or(d.token_check_interval, secs),
+            trusted_proxies: s.trusted_proxies.unwrap_or(d.trusted_proxies),
             // No `..d`: every setting is named here, so a new Config field
             // does not compile until it has a flag (or a reason not to).
         };
+        // The server accepts shorter lifetimes (tests use them); an
+        // operator asking for less than a minute has made a mistake.
+        if config.token_ttl < Duration::from_secs(60) {
+            anyhow::bail!("token_ttl_secs must be at least 60");
+        }
         config.validate().map_err(|e| anyhow::anyhow!(e))?;
         Ok((config, s.log.unwrap_or_else(|| "info".to_string())))
+    }
+}
+
+/// A rate setting from its text form, or the default.
+fn rate(
+    value: Option<String>,
+    default: magpie_server::config::RateLimit,
+    name: &str,
+) -> anyhow::Result<magpie_server::config::RateLimit> {
+    match value {
+        None => Ok(default),
+        Some(text) => text.parse().map_err(|e| anyhow::anyhow!("{name}: {e}")),
     }
 }
 
@@ -323,6 +417,46 @@ mod tests {
             let cli = Cli::try_parse_from(bad).expect("parses");
             assert!(cli.serve.resolve().is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn limits_come_from_flags_and_file() {
+        let file: ServeArgs = toml::from_str(
+            "send_rate_per_user = \"off\"\nmax_connections_per_ip = 0\ntrusted_proxies = [\"10.0.0.1\"]\n",
+        )
+        .expect("toml");
+        let flags = ServeArgs {
+            auth_rate_per_ip: Some("5/min,burst=7".into()),
+            ..ServeArgs::default()
+        };
+        let (config, _) = flags.or(file).resolve().expect("resolve");
+        assert!(config.send_rate_per_user.is_off());
+        assert_eq!(config.max_connections_per_ip, 0);
+        assert_eq!(
+            config.auth_rate_per_ip,
+            magpie_server::config::RateLimit::per_minute(5, 7)
+        );
+        assert_eq!(
+            config.trusted_proxies,
+            ["10.0.0.1".parse::<IpAddr>().expect("ip")]
+        );
+        assert_eq!(
+            config.max_sessions_per_user,
+            Config::default().max_sessions_per_user
+        );
+        let bad = ServeArgs {
+            send_rate_per_user: Some("lots".into()),
+            ..ServeArgs::default()
+        };
+        assert!(bad.resolve().is_err());
+        let short = ServeArgs {
+            token_ttl_secs: Some(5),
+            ..ServeArgs::default()
+        };
+        assert!(
+            short.resolve().is_err(),
+            "the CLI keeps tokens at a minute or more"
+        );
     }
 
     #[test]

@@ -13,10 +13,11 @@ const PASSWORD: &str = "correct horse battery";
 
 /// `magpie serve` on ephemeral loopback ports over `data_dir`.
 fn start_server(data_dir: &Path) -> ServerProcess {
-    ServerProcess::spawn(ServerProcess::serve_command(
-        env!("CARGO_BIN_EXE_magpie"),
-        data_dir,
-    ))
+    let mut command = ServerProcess::serve_command(env!("CARGO_BIN_EXE_magpie"), data_dir);
+    // The streams below send from one user as fast as acks come back; the
+    // per-user send rate would end them long before the kill.
+    command.env("MAGPIE_SEND_RATE_PER_USER", "off");
+    ServerProcess::spawn(command)
 }
 
 async fn login(url: &str, name: &str, register: bool) -> Client {

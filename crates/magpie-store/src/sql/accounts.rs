@@ -6,7 +6,12 @@ use crate::{AccountStore, Result, StoreError, TokenRecord, UserRecord};
 use async_trait::async_trait;
 use magpie_proto::UserId;
 use sqlx::Row;
+use std::collections::HashSet;
 use std::sync::Arc;
+
+/// Most token hashes bound in one `live_tokens` query (well below every
+/// engine's limit on bound parameters).
+const LIVE_TOKENS_CHUNK: usize = 500;
 
 /// The accounts area's queries, rendered for one engine.
 #[derive(Debug)]
@@ -17,6 +22,7 @@ pub(super) struct Queries {
     token: Arc<str>,
     revoke_token: Arc<str>,
     purge_tokens: Arc<str>,
+    newest_tokens: Arc<str>,
 }
 
 impl Queries {
@@ -37,6 +43,10 @@ impl Queries {
             ),
             revoke_token: b.render("DELETE FROM tokens WHERE token_hash = ?"),
             purge_tokens: b.render("DELETE FROM tokens WHERE expires_at <= ?"),
+            newest_tokens: b.render(
+                "SELECT token_hash FROM tokens WHERE user_id = ? \
+                 ORDER BY created_at DESC, token_hash DESC LIMIT ?",
+            ),
         }
     }
 }
@@ -130,5 +140,47 @@ impl AccountStore for SqlStore {
             .await
             .map_err(self.err())?;
         Ok(done.rows_affected())
+    }
+
+    async fn trim_tokens(&self, user: UserId, keep: u32) -> Result<u64> {
+        // Two steps, not one DELETE with a subquery: MySQL can neither
+        // LIMIT inside IN (...) nor delete from a table it selects from.
+        let rows = sqlx::query(sql(&self.q.accounts.newest_tokens))
+            .bind(user)
+            .bind(i64::from(keep) + i64::from(crate::TRIM_TOKENS_MAX))
+            .fetch_all(&self.writer)
+            .await
+            .map_err(self.err())?;
+        let mut deleted = 0;
+        for row in rows.iter().skip(keep as usize) {
+            let hash: Vec<u8> = row.try_get(0).map_err(self.err())?;
+            self.revoke_token(&hash).await?;
+            deleted += 1;
+        }
+        Ok(deleted)
+    }
+
+    async fn live_tokens(&self, token_hashes: &[[u8; 32]], now: i64) -> Result<HashSet<[u8; 32]>> {
+        let mut live = HashSet::new();
+        // One query per chunk: the sweep stays a handful of trips even at
+        // 100k connections. The query text depends only on the chunk size.
+        for chunk in token_hashes.chunks(LIVE_TOKENS_CHUNK) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let q = self.backend.render(&format!(
+                "SELECT token_hash FROM tokens WHERE expires_at > ? AND token_hash IN ({marks})"
+            ));
+            let mut query = sqlx::query(sql(&q)).bind(now);
+            for hash in chunk {
+                query = query.bind(hash.to_vec());
+            }
+            let rows = query.fetch_all(&self.readers).await.map_err(self.err())?;
+            for row in rows {
+                let hash: Vec<u8> = row.try_get(0).map_err(self.err())?;
+                if let Ok(hash) = <[u8; 32]>::try_from(hash.as_slice()) {
+                    live.insert(hash);
+                }
+            }
+        }
+        Ok(live)
     }
 }
