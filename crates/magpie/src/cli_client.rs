@@ -260,6 +260,9 @@ async fn listen(
     let start = client.conversations().await?;
     let mut positions =
         SyncState::from_cursors(start.iter().map(|c| (c.conv, c.max_seq)).collect());
+    // From here on every new message is printed: say so on stderr, so that
+    // a script (or a test) can wait for it instead of sleeping.
+    eprintln!("listening");
     let mut seen = 0u64;
     let mut goaway = None;
     let mut print = |message: &magpie_proto::Message, out: &mut Output| -> Result<bool, Failure> {

@@ -2,7 +2,6 @@
 
 use magpie_testkit::ServerProcess;
 use std::process::{Command, Output, Stdio};
-use std::time::Duration;
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -70,9 +69,17 @@ fn register_send_listen_history_conversations() {
         let mut listen = client(url, bob, Some(PASSWORD));
         listen
             .args(["listen", "--count", "2", "--timeout", "20"])
-            .stdout(Stdio::piped());
-        let listener = listen.spawn().expect("listen");
-        std::thread::sleep(Duration::from_millis(700));
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut listener = listen.spawn().expect("listen");
+        // Wait until listen has its starting positions: messages sent from
+        // then on are the ones it must print.
+        // (The reader stays open until listen ends: a closed pipe would
+        // fail its later writes to stderr.)
+        let mut stderr = std::io::BufReader::new(listener.stderr.take().expect("piped stderr"));
+        let mut ready = String::new();
+        std::io::BufRead::read_line(&mut stderr, &mut ready).expect("read listen's stderr");
+        assert_eq!(ready.trim(), "listening", "listen did not start");
         for text in ["hello bob", "it's me, 'alice'"] {
             let mut cmd = client(url, alice, Some(PASSWORD));
             cmd.args(["send", bob, text]);
@@ -86,6 +93,7 @@ fn register_send_listen_history_conversations() {
             assert!(ack["seq"].as_i64().is_some_and(|s| s >= 1), "{ack}");
         }
         let heard = listener.wait_with_output().expect("listener ends");
+        drop(stderr);
         assert!(
             heard.status.success(),
             "listen: {}",
