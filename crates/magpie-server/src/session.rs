@@ -71,6 +71,21 @@ pub enum TransportError {
     Io(String),
 }
 
+// Conversions rather than `sink_map_err` closures: a `MapErr` sink panics
+// when it fails a second time (its closure is spent), and a broken
+// connection's sink does fail again when it is closed.
+impl From<std::io::Error> for TransportError {
+    fn from(e: std::io::Error) -> Self {
+        TransportError::Io(e.to_string())
+    }
+}
+
+impl From<axum::Error> for TransportError {
+    fn from(e: axum::Error) -> Self {
+        TransportError::Io(e.to_string())
+    }
+}
+
 /// An answer on its way: resolves to the encoded response once the work
 /// behind it is done.
 type Answer = Pin<Box<dyn Future<Output = Bytes> + Send>>;
@@ -174,12 +189,17 @@ where
         .get_or_create(&TransportLabel { transport })
         .clone();
     gauge.inc();
+    let _counted = Counted(gauge);
     let config = &state.config;
-    let (outbox, mut rx) = Outbox::new(
+    let (outbox, rx) = Outbox::new(
         config.send_queue,
         config.max_queue_bytes,
         state.queue_budget.clone(),
     );
+    let mut queue = PushQueue {
+        rx,
+        outbox: outbox.clone(),
+    };
     let kick = Arc::new(Kick::default());
     let mut session = Session {
         id: state.next_session_id(),
@@ -213,24 +233,24 @@ where
                 break End::GoAway(kick.reason().map_or("kicked", |r| r.as_str()));
             }
             Some(ack) = inflight.acks.next(), if !inflight.acks.is_empty() => {
-                if write_ready(&mut io, ack, 0, &mut inflight, &mut rx, &outbox, write_timeout).await.is_err() {
-                    break End::Gone;
+                if let Err(end) = write_ready(&mut io, ack, 0, &mut inflight, &mut queue, &kick, write_timeout).await {
+                    break end;
                 }
                 // The idle clock restarts when an answer goes out, not
                 // only when a request comes in (PROTOCOL.md 4.2).
                 idle.as_mut().reset(idle_deadline());
             }
             Some(answer) = inflight.queries.next(), if !inflight.queries.is_empty() => {
-                if write_ready(&mut io, answer, 0, &mut inflight, &mut rx, &outbox, write_timeout).await.is_err() {
-                    break End::Gone;
+                if let Err(end) = write_ready(&mut io, answer, 0, &mut inflight, &mut queue, &kick, write_timeout).await {
+                    break end;
                 }
                 idle.as_mut().reset(idle_deadline());
             }
-            Some(frame) = rx.recv() => {
+            Some(frame) = queue.rx.recv() => {
                 let pushed = frame.len();
                 let owed = inflight.len();
-                if write_ready(&mut io, frame, pushed, &mut inflight, &mut rx, &outbox, write_timeout).await.is_err() {
-                    break End::Gone;
+                if let Err(end) = write_ready(&mut io, frame, pushed, &mut inflight, &mut queue, &kick, write_timeout).await {
+                    break end;
                 }
                 // Acks may have gone out behind the push; pushes alone do
                 // not count as activity.
@@ -286,6 +306,10 @@ where
     };
 
     session.logged_out();
+    // Pushes still queued will never be written (a goaway is all that
+    // follows): give their bytes back to the budget now, not after the
+    // goodbye, which may wait on a client that does not read.
+    queue.release_all();
     if let End::GoAway(reason) = end {
         // Work already accepted will finish: answer it, so the client need
         // not retry it, then say goodbye and linger (see `linger`).
@@ -304,13 +328,33 @@ where
         let _ = tokio::time::timeout(config.shutdown_grace, finish).await;
     }
     let _ = tokio::time::timeout(write_timeout, io.close()).await;
-    // Pushes still queued will never be written: give their bytes back.
-    rx.close();
-    while let Ok(frame) = rx.try_recv() {
-        outbox.release(frame.len());
-    }
-    gauge.dec();
     drop(peer);
+}
+
+/// The receiving end of the connection's outbox.
+struct PushQueue {
+    rx: mpsc::Receiver<Bytes>,
+    outbox: Arc<Outbox>,
+}
+
+impl PushQueue {
+    /// Stop taking pushes and give back the bytes of those still queued.
+    fn release_all(&mut self) {
+        self.rx.close();
+        while let Ok(frame) = self.rx.try_recv() {
+            self.outbox.release(frame.len());
+        }
+    }
+}
+
+/// Counts a connection in the `magpie_connections` gauge for as long as it
+/// lives, however its task ends.
+struct Counted(prometheus_client::metrics::gauge::Gauge);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 /// Close our side and read until the client closes its own, discarding
@@ -351,10 +395,10 @@ async fn write_ready<T>(
     first: Bytes,
     mut pushed_bytes: usize,
     inflight: &mut InFlight,
-    rx: &mut mpsc::Receiver<Bytes>,
-    outbox: &Outbox,
+    queue: &mut PushQueue,
+    kick: &Kick,
     timeout: Duration,
-) -> Result<(), ()>
+) -> Result<(), End>
 where
     T: Sink<Bytes, Error = TransportError> + Unpin,
 {
@@ -363,7 +407,7 @@ where
         for _ in 1..WRITE_BATCH {
             let next = match inflight.ready() {
                 Some(answer) => answer,
-                None => match rx.try_recv() {
+                None => match queue.rx.try_recv() {
                     Ok(frame) => {
                         pushed_bytes += frame.len();
                         frame
@@ -375,11 +419,19 @@ where
         }
         io.flush().await
     };
-    let result = tokio::time::timeout(timeout, work).await;
-    outbox.release(pushed_bytes);
+    // A kicked connection (a slow consumer) stops writing at once rather
+    // than after the write timeout; its queue is released as it ends.
+    let result = tokio::select! {
+        result = tokio::time::timeout(timeout, work) => result.ok(),
+        () = kick.token.cancelled() => {
+            queue.outbox.release(pushed_bytes);
+            return Err(End::GoAway(kick.reason().map_or("kicked", |r| r.as_str())));
+        }
+    };
+    queue.outbox.release(pushed_bytes);
     match result {
-        Ok(Ok(())) => Ok(()),
-        _ => Err(()),
+        Some(Ok(())) => Ok(()),
+        _ => Err(End::Gone),
     }
 }
 

@@ -72,11 +72,10 @@ async fn serve_tcp(state: Arc<AppState>, stream: TcpStream, peer: Peer) {
     let codec = tcp_codec(state.config.max_frame_bytes);
     let framed = Framed::with_capacity(stream, codec, TCP_READ_BUFFER);
     // The codec encodes both `Bytes` and `&[u8]`: name the item type.
-    let io =
-        SinkExt::<Bytes>::sink_map_err(framed, |e| TransportError::Io(e.to_string())).map(|item| {
-            item.map(|b| Inbound::Frame(b.freeze()))
-                .map_err(classify_tcp)
-        });
+    let io = SinkExt::<Bytes>::sink_err_into::<TransportError>(framed).map(|item| {
+        item.map(|b| Inbound::Frame(b.freeze()))
+            .map_err(classify_tcp)
+    });
     session::serve(state, io, "tcp", peer).await;
 }
 
@@ -106,7 +105,7 @@ pub async fn serve_ws(state: Arc<AppState>, socket: WebSocket, peer: Peer) {
             Ok(Message::Ping(_) | Message::Pong(_) | Message::Close(_)) => Ok(Inbound::Activity),
             Err(e) => Err(classify_ws(e)),
         })
-        .sink_map_err(|e| TransportError::Io(e.to_string()))
+        .sink_err_into::<TransportError>()
         .with(|frame: Bytes| {
             // Every frame we send is serde_json output, hence UTF-8.
             futures::future::ready(

@@ -13,6 +13,7 @@ use magpie_proto::limits::EXCERPT_CHARS;
 use magpie_proto::{ConvCursor, ConvId, Conversation, History, Message, Push, Seq};
 use magpie_server::Config;
 use magpie_server::config::RateLimit;
+use magpie_server::metrics::TransportLabel;
 use magpie_server::state::AppState;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -76,8 +77,9 @@ fn within_frame<T>(what: &str, result: Result<T, ClientError>) -> T {
             )
         }
         Err(e @ (ClientError::Closed | ClientError::Io(_) | ClientError::WebSocket(_))) => panic!(
-            "{what}: the connection broke (over TCP the server drops a connection whose \
-             response it cannot frame within max_frame_bytes): {e}"
+            "{what}: the connection broke. A response over max_frame_bytes does that: the \
+             client refuses the frame and closes, and over TCP the server cannot even frame \
+             it and drops the connection: {e}"
         ),
         Err(e) => panic!("{what}: {e}"),
     }
@@ -239,7 +241,7 @@ async fn three_control_character_bodies_do_not_break_the_conversation_list(t: Tr
 async fn many_long_last_messages_come_back_whole_across_pages(t: Transport) {
     const STRANGERS: usize = 24;
     const BODY: usize = 60_000;
-    assert!(STRANGERS * BODY > DEFAULT_MAX_FRAME_BYTES);
+    const { assert!(STRANGERS * BODY > DEFAULT_MAX_FRAME_BYTES) };
     let server = TestServer::start().await;
     let url = server.url(t);
     let victim = unique("victim");
@@ -411,8 +413,8 @@ async fn raw_request(s: &mut TcpStream, json: &str) -> Value {
         .expect("a response before the end of the stream")
 }
 
-/// Log `user` in over a raw TCP connection whose receive buffer is as small
-/// as the kernel allows, and return it: the caller then never reads it.
+/// Log `user` in over a raw TCP connection with a small receive buffer (so
+/// the kernel absorbs little), and return it: the caller never reads it.
 async fn silent_login(server: &TestServer, user: &str) -> TcpStream {
     let socket = TcpSocket::new_v4().expect("socket");
     socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
@@ -598,8 +600,8 @@ async fn silent_connections_together_are_bounded_by_the_total_budget() {
         max_used <= TOTAL + one_frame,
         "queued {max_used} bytes in total; the budget is {TOTAL}"
     );
-    // The kicked connections still hold their queues (nobody read them).
-    assert!(state.queue_budget.used() <= TOTAL);
+    // Whatever the kicked connections still hold stays within the budget.
+    assert!(state.queue_budget.used() <= TOTAL + one_frame);
 
     // The sender's acks are answers, not queued pushes: unaffected.
     for i in 0..3 {
@@ -611,6 +613,50 @@ async fn silent_connections_together_are_bounded_by_the_total_budget() {
     assert_kicked_as_slow(first).await;
     assert_kicked_as_slow(second).await;
     assert_all_synced(&url, &victim, sent + 3).await;
+}
+
+/// A connection that breaks while the server is blocked writing to it
+/// gives back every byte it had queued, to the process budget too: a leak
+/// there would, in time, have every connection kicked as too slow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_reset_mid_write_releases_its_queue() {
+    let server = TestServer::start_with(unthrottled).await;
+    let state = server.running().state().clone();
+    let url = server.url(Transport::Tcp);
+    let (sender, victim) = (unique("sender"), unique("victim"));
+    let (a, _) = user(&url, &sender).await;
+    register(&url, &victim).await;
+    let silent = silent_login(&server, &victim).await;
+
+    // Fill the socket until the server holds pushes it cannot write.
+    let body = "r".repeat(60_000);
+    let mut sent = 0;
+    while state.queue_budget.used() < 4 * body.len() {
+        assert!(sent < 400, "the server never had to queue: {sent} sent");
+        a.send(&victim, &body).await.expect("send");
+        sent += 1;
+    }
+    // Closing a socket with unread input resets the connection.
+    drop(silent);
+    let tcp = state
+        .metrics
+        .connections
+        .get_or_create(&TransportLabel { transport: "tcp" })
+        .clone();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (used, open) = (state.queue_budget.used(), tcp.get());
+        if used == 0 && open == 1 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "after the reset, {used} bytes are still counted as queued and {open} TCP \
+             connections as open (only the sender's is)"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    a.ping().await.expect("the sender is unaffected");
 }
 
 // ---------------------------------------------------------------------
@@ -703,7 +749,7 @@ async fn shutdown_trial(trial: usize, after_acks: usize) {
                 let frame = format!(
                     r#"{{"id":{},"op":"send","args":{{"to":"{bob}","cmid":"t{trial}-{i}","body":"message {i} {}"}}}}"#,
                     FIRST_SEND_ID + i as u64,
-                    "b".repeat(100)
+                    "b".repeat(4000)
                 );
                 if write_frame(&mut wr, frame.as_bytes()).await.is_err() {
                     break;

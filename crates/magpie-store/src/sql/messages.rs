@@ -74,13 +74,18 @@ fn appended(
     let msg_id = *msg_ids
         .get(&(msg.conv, seq))
         .ok_or_else(|| sqlx::Error::Protocol("an inserted message has no id".into()))?;
-    Ok(Appended {
+    Ok(stored(msg, seq, msg_id))
+}
+
+/// The result for `msg`, newly stored at `seq` as row `msg_id`.
+fn stored(msg: &NewMessage, seq: Seq, msg_id: i64) -> Appended {
+    Appended {
         msg_id,
         conv: msg.conv,
         seq,
         ts: msg.ts,
         duplicate: false,
-    })
+    }
 }
 
 impl SqlStore {
@@ -279,13 +284,7 @@ impl SqlStore {
         };
         let insert = bind_message(sqlx::query(sql(&q.insert_message)), msg, seq);
         let msg_id = self.insert_id(conn, insert).await?;
-        Ok(Appended {
-            msg_id,
-            conv: msg.conv,
-            seq,
-            ts: msg.ts,
-            duplicate: false,
-        })
+        Ok(stored(msg, seq, msg_id))
     }
 
     /// The last step of every batch, whichever way its messages went: move
