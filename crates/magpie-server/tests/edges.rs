@@ -10,64 +10,12 @@ use futures::{SinkExt, StreamExt};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
 use tokio_tungstenite::tungstenite::{self, Message};
-
-/// A bare TCP connection that speaks frames by hand.
-struct RawTcp(TcpStream);
-
-impl RawTcp {
-    async fn connect(server: &TestServer) -> RawTcp {
-        RawTcp(
-            TcpStream::connect(server.running().tcp_addr())
-                .await
-                .expect("connect"),
-        )
-    }
-
-    async fn write_frame(&mut self, payload: &[u8]) {
-        let mut buf = (payload.len() as u32).to_be_bytes().to_vec();
-        buf.extend_from_slice(payload);
-        self.0.write_all(&buf).await.expect("write");
-    }
-
-    /// The next frame, or None if the server closed the connection.
-    async fn read_frame(&mut self) -> Option<Value> {
-        let mut len = [0u8; 4];
-        tokio::time::timeout(WAIT, self.0.read_exact(&mut len))
-            .await
-            .expect("frame in time")
-            .ok()?;
-        let mut payload = vec![0u8; u32::from_be_bytes(len) as usize];
-        self.0.read_exact(&mut payload).await.expect("payload");
-        Some(serde_json::from_slice(&payload).expect("server sends JSON"))
-    }
-
-    async fn request(&mut self, json: impl AsRef<[u8]>) -> Value {
-        self.write_frame(json.as_ref()).await;
-        self.read_frame().await.expect("response")
-    }
-
-    async fn hello(&mut self) {
-        let r = self
-            .request(r#"{"id":1,"op":"hello","args":{"version":1}}"#)
-            .await;
-        assert_eq!(r["result"]["version"], 1, "{r}");
-    }
-
-    async fn login(&mut self, user: &str) {
-        let r = self
-            .request(format!(
-                r#"{{"id":2,"op":"login","args":{{"user":"{user}","password":"{PASSWORD}"}}}}"#
-            ))
-            .await;
-        assert!(r["result"]["token"].is_string(), "{r}");
-    }
-}
 
 /// `(id, error code)` of a response; the code is None for a success.
 fn outcome(r: &Value) -> (Option<u64>, Option<&str>) {
@@ -401,30 +349,6 @@ async fn websocket_origins_are_checked() {
             .0,
         200
     );
-}
-
-/// GET a path with a hand-written HTTP/1.1 request: (status, body).
-async fn http_get(addr: std::net::SocketAddr, path: &str, bearer: Option<&str>) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).await.expect("connect");
-    let auth = bearer.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
-    let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Connection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).await.expect("write");
-    let mut response = String::new();
-    tokio::time::timeout(WAIT, s.read_to_string(&mut response))
-        .await
-        .expect("in time")
-        .expect("read");
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .expect("status");
-    let body = response
-        .split("\r\n\r\n")
-        .nth(1)
-        .unwrap_or_default()
-        .to_string();
-    (status, body)
 }
 
 #[tokio::test]

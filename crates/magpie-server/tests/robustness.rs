@@ -7,70 +7,10 @@ mod common;
 use common::*;
 use magpie_client::Event;
 use magpie_proto::{ErrorCode, Push, ServerFrame};
-use serde_json::Value;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::AsyncWriteExt;
 
 on_both_transports!(bad_requests_get_precise_errors_and_harm_nothing);
-
-/// A bare TCP connection that speaks frames by hand.
-struct RawTcp(TcpStream);
-
-impl RawTcp {
-    async fn connect(server: &TestServer) -> RawTcp {
-        RawTcp(
-            TcpStream::connect(server.running().tcp_addr())
-                .await
-                .expect("connect"),
-        )
-    }
-
-    async fn write_frame(&mut self, payload: &[u8]) {
-        let mut buf = (payload.len() as u32).to_be_bytes().to_vec();
-        buf.extend_from_slice(payload);
-        self.0.write_all(&buf).await.expect("write");
-    }
-
-    /// The next frame, or None if the server closed the connection.
-    async fn read_frame(&mut self) -> Option<Value> {
-        let mut len = [0u8; 4];
-        match tokio::time::timeout(WAIT, self.0.read_exact(&mut len))
-            .await
-            .expect("frame in time")
-        {
-            Ok(_) => {}
-            Err(_) => return None,
-        }
-        let mut payload = vec![0u8; u32::from_be_bytes(len) as usize];
-        self.0.read_exact(&mut payload).await.expect("payload");
-        Some(serde_json::from_slice(&payload).expect("server sends JSON"))
-    }
-
-    async fn request(&mut self, json: &str) -> Value {
-        self.write_frame(json.as_bytes()).await;
-        self.read_frame().await.expect("response")
-    }
-
-    async fn hello(&mut self) {
-        let r = self
-            .request(r#"{"id":1,"op":"hello","args":{"version":1}}"#)
-            .await;
-        assert_eq!(r["result"]["version"], 1, "{r}");
-    }
-
-    /// True if the server closes the connection within WAIT.
-    async fn closed_by_server(&mut self) -> bool {
-        let mut buf = [0u8; 4096];
-        loop {
-            match tokio::time::timeout(WAIT, self.0.read(&mut buf)).await {
-                Ok(Ok(0)) | Ok(Err(_)) => return true,
-                Ok(Ok(_)) => continue,
-                Err(_) => return false,
-            }
-        }
-    }
-}
 
 async fn bad_requests_get_precise_errors_and_harm_nothing(t: Transport) {
     let server = TestServer::start().await;
@@ -368,31 +308,6 @@ async fn graceful_shutdown_acks_in_flight_sends_and_says_goaway() {
     assert_eq!(all[0].body, "before shutdown");
 }
 
-/// GET a path on the HTTP port with a hand-written HTTP/1.1 request.
-async fn http_get(server: &TestServer, path: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(server.running().http_addr())
-        .await
-        .expect("connect");
-    let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).await.expect("write");
-    let mut response = String::new();
-    tokio::time::timeout(WAIT, s.read_to_string(&mut response))
-        .await
-        .expect("in time")
-        .expect("read");
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .expect("status");
-    let body = response
-        .split("\r\n\r\n")
-        .nth(1)
-        .unwrap_or_default()
-        .to_string();
-    (status, body)
-}
-
 #[tokio::test]
 async fn health_and_metrics_endpoints() {
     let server = TestServer::start().await;
@@ -402,9 +317,9 @@ async fn health_and_metrics_endpoints() {
     let (_b, _) = user(&url, &bob).await;
     a.send(&bob, "counted").await.expect("send");
 
-    let (status, body) = http_get(&server, "/healthz").await;
+    let (status, body) = http_get(server.running().http_addr(), "/healthz", None).await;
     assert_eq!((status, body.trim()), (200, "ok"));
-    let (status, metrics) = http_get(&server, "/metrics").await;
+    let (status, metrics) = http_get(server.running().http_addr(), "/metrics", None).await;
     assert_eq!(status, 200);
     for needle in [
         "magpie_connections{transport=\"tcp\"} 2",
@@ -416,7 +331,12 @@ async fn health_and_metrics_endpoints() {
     ] {
         assert!(metrics.contains(needle), "missing {needle:?} in\n{metrics}");
     }
-    assert_eq!(http_get(&server, "/nope").await.0, 404);
+    assert_eq!(
+        http_get(server.running().http_addr(), "/nope", None)
+            .await
+            .0,
+        404
+    );
 }
 
 #[test]

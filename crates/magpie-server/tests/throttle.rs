@@ -11,7 +11,6 @@ use magpie_client::{Client, ClientError};
 use magpie_proto::{ErrorBody, GoAway, Push};
 use magpie_server::auth::hash_token;
 use magpie_server::config::RateLimit;
-use serde_json::Value;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -72,52 +71,6 @@ async fn connect_when_free(url: &str) -> Client {
                 tokio::task::yield_now().await;
             }
             Err(e) => panic!("a freed slot was never reused: {e}"),
-        }
-    }
-}
-
-/// A bare TCP connection speaking frames by hand.
-struct RawTcp(TcpStream);
-
-impl RawTcp {
-    async fn connect(server: &TestServer) -> RawTcp {
-        RawTcp(
-            TcpStream::connect(server.running().tcp_addr())
-                .await
-                .expect("connect"),
-        )
-    }
-
-    async fn write_frame(&mut self, payload: &str) {
-        let mut buf = (payload.len() as u32).to_be_bytes().to_vec();
-        buf.extend_from_slice(payload.as_bytes());
-        self.0.write_all(&buf).await.expect("write");
-    }
-
-    /// The next frame, or None once the server has closed the connection.
-    async fn read_frame(&mut self) -> Option<Value> {
-        let mut len = [0u8; 4];
-        match tokio::time::timeout(WAIT, self.0.read_exact(&mut len))
-            .await
-            .expect("frame in time")
-        {
-            Ok(_) => {}
-            Err(_) => return None,
-        }
-        let mut payload = vec![0u8; u32::from_be_bytes(len) as usize];
-        self.0.read_exact(&mut payload).await.expect("payload");
-        Some(serde_json::from_slice(&payload).expect("server sends JSON"))
-    }
-
-    /// True if the server closes the connection within WAIT.
-    async fn closed_by_server(&mut self) -> bool {
-        let mut buf = [0u8; 1024];
-        loop {
-            match tokio::time::timeout(WAIT, self.0.read(&mut buf)).await {
-                Ok(Ok(0)) | Ok(Err(_)) => return true,
-                Ok(Ok(_)) => continue,
-                Err(_) => return false,
-            }
         }
     }
 }

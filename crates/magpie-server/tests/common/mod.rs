@@ -8,9 +8,12 @@ use magpie_client::{Client, ClientError};
 use magpie_proto::{Authenticated, Message, Push};
 use magpie_server::{Config, RunningServer};
 pub use magpie_testkit::TestDatabase;
+use serde_json::Value;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tempfile::TempDir;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 /// How long any single wait in a test may take before the test fails.
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -170,4 +173,98 @@ macro_rules! on_both_transports {
             )*
         }
     };
+}
+
+/// A bare TCP connection that speaks frames by hand, for what the client
+/// library would never send.
+pub struct RawTcp(pub TcpStream);
+
+impl RawTcp {
+    pub async fn connect(server: &TestServer) -> RawTcp {
+        RawTcp(
+            TcpStream::connect(server.running().tcp_addr())
+                .await
+                .expect("connect"),
+        )
+    }
+
+    pub async fn write_frame(&mut self, payload: impl AsRef<[u8]>) {
+        let payload = payload.as_ref();
+        let mut buf = (payload.len() as u32).to_be_bytes().to_vec();
+        buf.extend_from_slice(payload);
+        self.0.write_all(&buf).await.expect("write");
+    }
+
+    /// The next frame, or None once the server has closed the connection.
+    pub async fn read_frame(&mut self) -> Option<Value> {
+        let mut len = [0u8; 4];
+        tokio::time::timeout(WAIT, self.0.read_exact(&mut len))
+            .await
+            .expect("frame in time")
+            .ok()?;
+        let mut payload = vec![0u8; u32::from_be_bytes(len) as usize];
+        self.0.read_exact(&mut payload).await.expect("payload");
+        Some(serde_json::from_slice(&payload).expect("server sends JSON"))
+    }
+
+    pub async fn request(&mut self, json: impl AsRef<[u8]>) -> Value {
+        self.write_frame(json).await;
+        self.read_frame().await.expect("response")
+    }
+
+    pub async fn hello(&mut self) {
+        let r = self
+            .request(r#"{"id":1,"op":"hello","args":{"version":1}}"#)
+            .await;
+        assert_eq!(r["result"]["version"], 1, "{r}");
+    }
+
+    pub async fn login(&mut self, user: &str) {
+        let r = self
+            .request(format!(
+                r#"{{"id":2,"op":"login","args":{{"user":"{user}","password":"{PASSWORD}"}}}}"#
+            ))
+            .await;
+        assert!(r["result"]["token"].is_string(), "{r}");
+    }
+
+    /// True if the server closes the connection within WAIT.
+    pub async fn closed_by_server(&mut self) -> bool {
+        let mut buf = [0u8; 4096];
+        loop {
+            match tokio::time::timeout(WAIT, self.0.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return true,
+                Ok(Ok(_)) => continue,
+                Err(_) => return false,
+            }
+        }
+    }
+}
+
+/// GET a path with a hand-written HTTP/1.1 request: (status, body).
+pub async fn http_get(
+    addr: std::net::SocketAddr,
+    path: &str,
+    bearer: Option<&str>,
+) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    let auth = bearer.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Connection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.expect("write");
+    let mut response = String::new();
+    tokio::time::timeout(WAIT, s.read_to_string(&mut response))
+        .await
+        .expect("in time")
+        .expect("read");
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .expect("status");
+    let body = response
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
+    (status, body)
 }
