@@ -340,7 +340,6 @@ impl SqlStore {
     /// 10k msg/s), and then for every reader, however long it reads.
     async fn restart_wal_if_due(&self, conn: &mut AnyConnection) {
         if self.wal_restart_due.swap(false, Ordering::Relaxed)
-            && std::env::var_os("BREAK_WAL").is_none()
             && let Err(e) = passive_checkpoint(conn).await
         {
             tracing::warn!(error = %e, "WAL checkpoint on the writer failed");
