@@ -26,11 +26,14 @@
 //! has, it ends when its token expires. Limits and rates are checked
 //! through `throttle`.
 
-use crate::auth::LoggedIn;
+mod accounts;
+mod conversations;
+mod messages;
+
 use crate::clock::now_ms;
 use crate::messages::Actor;
 use crate::metrics::TransportLabel;
-use crate::router::{Kick, Outbox, SessionHandle, SessionId};
+use crate::router::{Kick, Outbox, SessionId};
 use crate::state::AppState;
 use crate::throttle::{Peer, SessionTicket};
 use bytes::Bytes;
@@ -38,15 +41,15 @@ use futures::stream::{FuturesOrdered, FuturesUnordered};
 use futures::{FutureExt, Sink, SinkExt, Stream, StreamExt};
 use magpie_proto::response::{encode_error, encode_ok};
 use magpie_proto::{
-    Authenticated, Empty, ErrorBody, ErrorCode, GoAway, HelloOk, PROTOCOL_VERSION, Push,
-    Registered, Request, RequestFrame, SendOk,
+    Empty, ErrorBody, ErrorCode, GoAway, Hello, HelloOk, PROTOCOL_VERSION, Push, Request,
+    RequestFrame,
 };
 use serde::Serialize;
 use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// What a transport hands the session.
@@ -472,126 +475,48 @@ impl Session {
     }
 
     async fn dispatch(&mut self, id: u64, request: Request) -> Result<Handled, ErrorBody> {
-        let state = self.state.clone();
-        let reply = |bytes| Ok(Handled::Reply(bytes));
         if !self.said_hello && !matches!(request, Request::Hello(_)) {
             return Err(ErrorBody::new(
                 ErrorCode::HelloRequired,
                 "the first request must be hello",
             ));
         }
-        state.throttle.check_request(self.peer_ip, &request)?;
+        self.state.throttle.check_request(self.peer_ip, &request)?;
         match request {
-            Request::Hello(hello) => {
-                if hello.version != PROTOCOL_VERSION {
-                    return Err(ErrorBody::new(
-                        ErrorCode::UnsupportedVersion,
-                        format!("this server speaks protocol version {PROTOCOL_VERSION}"),
-                    ));
-                }
-                self.said_hello = true;
-                let config = &state.config;
-                reply(encode_ok(
-                    id,
-                    &HelloOk {
-                        version: PROTOCOL_VERSION,
-                        server: concat!("magpie/", env!("CARGO_PKG_VERSION")).to_string(),
-                        max_frame_bytes: config.max_frame_bytes as u64,
-                        max_body_bytes: config.max_body_bytes as u64,
-                        idle_timeout_secs: config.idle_timeout.as_secs(),
-                    },
-                ))
-            }
-            Request::Ping => reply(encode_ok(id, &Empty {})),
-            Request::Register(r) => {
-                self.require_anonymous()?;
-                let (user_id, user) = state.auth.register(&r.user, &r.password).await?;
-                reply(encode_ok(id, &Registered { user_id, user }))
-            }
-            Request::Login(l) => {
-                self.require_anonymous()?;
-                let result = state
-                    .auth
-                    .login(&l.user, &l.password, l.device.as_deref())
-                    .await;
-                reply(encode_ok(id, &self.logged_in(result)?))
-            }
-            Request::Resume(r) => {
-                self.require_anonymous()?;
-                let result = state.auth.resume(&r.token).await;
-                reply(encode_ok(id, &self.logged_in(result)?))
-            }
-            Request::Logout => {
-                let authed = self.authed()?;
-                state.auth.logout(&authed.token_hash).await?;
-                let tag = token_tag(&authed.token_hash);
-                state
-                    .router
-                    .kick_token(authed.actor.user_id, tag, Some(self.id));
-                self.logged_out();
-                reply(encode_ok(id, &Empty {}))
-            }
-            Request::Send(send) => {
-                let actor = self.authed()?.actor.clone();
-                state.throttle.check_send(actor.user_id)?;
-                let received = Instant::now();
-                let stored = state.messages.send(&actor, send, now_ms()).await?;
-                let metrics = state.metrics.clone();
-                Ok(Handled::Ack(answer(id, async move {
-                    let ack = match stored.await {
-                        Ok(Ok(a)) => Ok(SendOk {
-                            msg_id: a.msg_id,
-                            conv: a.conv,
-                            seq: a.seq,
-                            ts: a.ts,
-                            duplicate: a.duplicate,
-                        }),
-                        Ok(Err(error)) => Err(error),
-                        Err(_) => Err(ErrorBody::new(
-                            ErrorCode::ShuttingDown,
-                            "server is shutting down",
-                        )),
-                    };
-                    metrics
-                        .send_ack_seconds
-                        .observe(received.elapsed().as_secs_f64());
-                    ack
-                })))
-            }
-            Request::Read(req) => {
-                let user = self.authed()?.actor.user_id;
-                let marked = state
-                    .conversations
-                    .read(user, req.conv, req.seq, self.id)
-                    .await?;
-                Ok(Handled::Query(answer(id, async move {
-                    marked.await.unwrap_or_else(|_| {
-                        Err(ErrorBody::new(
-                            ErrorCode::ShuttingDown,
-                            "server is shutting down",
-                        ))
-                    })
-                })))
-            }
-            Request::Sync(req) => {
-                let actor = self.authed()?.actor.clone();
-                Ok(Handled::Query(answer(id, async move {
-                    state.messages.sync(&actor, req).await
-                })))
-            }
-            Request::History(req) => {
-                let actor = self.authed()?.actor.clone();
-                Ok(Handled::Query(answer(id, async move {
-                    state.messages.history(&actor, req).await
-                })))
-            }
-            Request::Conversations(req) => {
-                let user = self.authed()?.actor.user_id;
-                Ok(Handled::Query(answer(id, async move {
-                    state.conversations.list(user, req).await
-                })))
-            }
+            Request::Hello(hello) => self.hello(id, hello),
+            Request::Ping => Ok(Handled::Reply(encode_ok(id, &Empty {}))),
+            Request::Register(r) => self.register(id, r).await,
+            Request::Login(l) => self.login(id, l).await,
+            Request::Resume(r) => self.resume(id, r).await,
+            Request::Logout => self.logout(id).await,
+            Request::Send(send) => self.send(id, send).await,
+            Request::Sync(req) => self.sync(id, req),
+            Request::History(req) => self.history(id, req),
+            Request::Read(req) => self.read(id, req).await,
+            Request::Conversations(req) => self.conversations(id, req),
         }
+    }
+
+    /// `hello`: the protocol handshake, the one request allowed first.
+    fn hello(&mut self, id: u64, hello: Hello) -> Result<Handled, ErrorBody> {
+        if hello.version != PROTOCOL_VERSION {
+            return Err(ErrorBody::new(
+                ErrorCode::UnsupportedVersion,
+                format!("this server speaks protocol version {PROTOCOL_VERSION}"),
+            ));
+        }
+        self.said_hello = true;
+        let config = &self.state.config;
+        Ok(Handled::Reply(encode_ok(
+            id,
+            &HelloOk {
+                version: PROTOCOL_VERSION,
+                server: concat!("magpie/", env!("CARGO_PKG_VERSION")).to_string(),
+                max_frame_bytes: config.max_frame_bytes as u64,
+                max_body_bytes: config.max_body_bytes as u64,
+                idle_timeout_secs: config.idle_timeout.as_secs(),
+            },
+        )))
     }
 
     fn authed(&self) -> Result<&Authed, ErrorBody> {
@@ -610,72 +535,6 @@ impl Session {
         }
     }
 
-    /// Finish a login or resume: count it, and on success register the
-    /// connection with the router so pushes start flowing.
-    fn logged_in(
-        &mut self,
-        result: Result<LoggedIn, ErrorBody>,
-    ) -> Result<Authenticated, ErrorBody> {
-        let metrics = &self.state.metrics;
-        let login = result.inspect_err(|_| {
-            metrics.login_failures.inc();
-        })?;
-        let ticket = self
-            .state
-            .throttle
-            .admit_session(
-                login.user_id,
-                login.token_hash,
-                login.expires_at,
-                self.id,
-                self.kick.clone(),
-            )
-            .inspect_err(|_| {
-                // Nobody will ever hold the token this login just created.
-                if login.token.is_some() {
-                    let (state, hash) = (self.state.clone(), login.token_hash);
-                    tokio::spawn(async move { state.auth.logout(&hash).await });
-                }
-            })?;
-        metrics.logins.inc();
-        let actor = Actor {
-            user_id: login.user_id,
-            username: login.username.clone(),
-            session: self.id,
-        };
-        self.state.router.session_opened(
-            actor.user_id,
-            SessionHandle {
-                id: self.id,
-                token_tag: token_tag(&login.token_hash),
-                outbox: self.outbox.clone(),
-                kick: self.kick.clone(),
-            },
-        );
-        self.authed = Some(Authed {
-            actor,
-            token_hash: login.token_hash,
-            ticket,
-        });
-        self.auth_changed = true;
-        Ok(Authenticated {
-            user_id: login.user_id,
-            user: login.username,
-            token: login.token,
-            expires_at: login.expires_at,
-        })
-    }
-
-    /// Stop receiving pushes (logout or end of connection).
-    fn logged_out(&mut self) {
-        if let Some(authed) = self.authed.take() {
-            self.state
-                .router
-                .session_closed(authed.actor.user_id, self.id);
-            self.auth_changed = true;
-        }
-    }
-
     /// When the deadline timer fires next: the token's expiry once
     /// authenticated, else `auth_timeout` from now (after a logout the
     /// connection gets a fresh allowance to log in again).
@@ -689,11 +548,4 @@ impl Session {
             None => now + self.state.config.auth_timeout,
         }
     }
-}
-
-/// A short tag for a token hash, enough to tell a user's tokens apart.
-fn token_tag(hash: &[u8; 32]) -> u64 {
-    let mut tag = [0u8; 8];
-    tag.copy_from_slice(&hash[..8]);
-    u64::from_be_bytes(tag)
 }
