@@ -10,6 +10,7 @@ use magpie_proto::{
 use mock::{Kind, Mock, Script, Seen};
 use std::collections::BTreeMap;
 use std::time::Duration;
+use tokio::time::Instant;
 
 const KINDS: [Kind; 2] = [Kind::Tcp, Kind::Ws];
 
@@ -435,25 +436,117 @@ async fn send_raw_writes_the_payload_verbatim() {
     }
 }
 
+// Heartbeat timing without counting pings in a wall-clock window.
+//
+// Counting pings in a fixed window puts an upper bound on how long timers
+// and tasks may take, which a loaded machine breaks. The paused clock
+// (`start_paused`) would make counts exact, but it needs tokio's
+// `test-util` feature, which this crate does not enable. So each property
+// is checked in a form that load cannot break:
+//
+// - Not too often: the client's timers never fire early (tokio rounds
+//   deadlines up) and each ping re-arms the heartbeat a period after it is
+//   written, so the k-th ping cannot reach the mock before `start + k *
+//   period`, where `start` is taken before connecting. Load only makes the
+//   pings later, so it cannot break this lower bound. (The gap between two
+//   pings as the mock reads them has no such bound: a late read of one ping
+//   brings it closer to the next.)
+// - Not too seldom: we don't time pings. We order them against a request
+//   instead. The test sleeps until a moment by which the next heartbeat is
+//   due, then sends a request. The test's sleep and the client's heartbeat
+//   use the same timer driver, which fires every timer due by a given
+//   moment in one pass, before any task runs (`#[tokio::test]` runs
+//   everything on one thread). So when the test wakes, the heartbeat has
+//   fired.
+//   The connection task polls a due heartbeat before new requests (a
+//   `biased` select), and one connection delivers frames in order. So the
+//   heartbeat ping reaches the mock before the request. Load delays both
+//   but cannot swap them.
+// - Disabled: the same ordering, asserting no heartbeat comes first.
+
+/// Generous bound on waiting for something that must happen; only a broken
+/// client comes near it, however loaded the machine.
+const DEADLINE: Duration = Duration::from_secs(10);
+
+/// The next heartbeat (a ping with id 0): when the mock read it.
+async fn next_heartbeat(mock: &mut Mock) -> Instant {
+    match mock.next_within(DEADLINE).await {
+        Seen::Ping(0, at) => at,
+        other => panic!("expected a heartbeat, got {other:?}"),
+    }
+}
+
+/// Wait for `n` heartbeats from a client that connected (and has written
+/// nothing since) after `start`. Asserts that they come no more often than
+/// `period`. Returns when the last one was read: by then it had been
+/// written.
+async fn expect_heartbeats(mock: &mut Mock, start: Instant, period: Duration, n: u32) -> Instant {
+    let mut last = start;
+    for k in 1..=n {
+        last = next_heartbeat(mock).await;
+        let earliest = start + period * k;
+        assert!(
+            last >= earliest,
+            "heartbeat {k} came {:?} after connecting: sooner than {k} × {period:?}",
+            last - start,
+        );
+    }
+    last
+}
+
+/// Sleep until `at`, then send a request (a `ping`, which the mock answers)
+/// and return how many heartbeats reached the mock before it.
+async fn heartbeats_before_a_request_at(mock: &mut Mock, client: &Client, at: Instant) -> usize {
+    tokio::time::sleep_until(at).await;
+    let (res, heartbeats) = tokio::join!(client.ping(), async {
+        let mut heartbeats = 0;
+        loop {
+            match mock.next_within(DEADLINE).await {
+                Seen::Ping(0, _) => heartbeats += 1,
+                Seen::Ping(..) => return heartbeats,
+                other => panic!("expected pings, got {other:?}"),
+            }
+        }
+    });
+    res.expect("ping");
+    heartbeats
+}
+
+/// A client pinging every `period`: `n` heartbeats come no more often than
+/// that. The next one is due no later than a period after the last one. We
+/// test that at 5/4 of a period; any margin would do, as the check only
+/// orders two timers.
+async fn check_heartbeat_period(
+    mock: &mut Mock,
+    client: &Client,
+    start: Instant,
+    period: Duration,
+    n: u32,
+) {
+    let last = expect_heartbeats(mock, start, period, n).await;
+    let heartbeats = heartbeats_before_a_request_at(mock, client, last + period * 5 / 4).await;
+    assert!(
+        heartbeats >= 1,
+        "no heartbeat within 5/4 of a period of {period:?} after the last one"
+    );
+}
+
 #[tokio::test]
 async fn heartbeat_pings_while_idle() {
     for kind in KINDS {
         let mut mock = Mock::start(kind, Script::default()).await;
+        let period = Duration::from_millis(50);
         let options = ClientOptions {
-            heartbeat: Some(Duration::from_millis(50)),
+            heartbeat: Some(period),
             ..ClientOptions::default()
         };
+        let start = Instant::now();
         let client = Client::connect_with(&mock.url, options)
             .await
             .expect("connect");
-        tokio::time::sleep(Duration::from_millis(400)).await;
-        let pings = mock
-            .drain()
-            .into_iter()
-            .filter(|s| matches!(s, Seen::Ping(0)))
-            .count();
-        assert!((3..=9).contains(&pings), "{kind:?}: {pings} pings");
-        assert!(!client.is_closed());
+        check_heartbeat_period(&mut mock, &client, start, period, 5).await;
+        assert!(!client.is_closed(), "{kind:?}");
+        client.close().await;
     }
 }
 
@@ -467,14 +560,12 @@ async fn heartbeat_defaults_to_a_third_of_the_idle_timeout() {
         },
     )
     .await;
+    let start = Instant::now();
     let client = Client::connect(&mock.url).await.expect("connect");
-    tokio::time::sleep(Duration::from_millis(1200)).await;
-    let pings = mock
-        .drain()
-        .into_iter()
-        .filter(|s| matches!(s, Seen::Ping(0)))
-        .count();
-    assert!((2..=4).contains(&pings), "{pings} pings");
+    // Not too often catches a shorter default; not too seldom (checked at
+    // 5/4 of a third, about 417 ms) catches a longer one such as the whole
+    // idle timeout, or half of it.
+    check_heartbeat_period(&mut mock, &client, start, Duration::from_secs(1) / 3, 3).await;
     client.close().await;
 }
 
@@ -492,11 +583,16 @@ async fn heartbeat_can_be_disabled() {
         heartbeat: Some(Duration::ZERO),
         ..ClientOptions::default()
     };
-    let _client = Client::connect_with(&mock.url, options)
+    let client = Client::connect_with(&mock.url, options)
         .await
         .expect("connect");
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    assert!(mock.drain().is_empty());
+    // Stay idle for the whole idle timeout: three default periods. A
+    // heartbeat left enabled would be due by then, so it would reach the
+    // mock before the request.
+    let idle_until = Instant::now() + Duration::from_secs(1);
+    let heartbeats = heartbeats_before_a_request_at(&mut mock, &client, idle_until).await;
+    assert_eq!(heartbeats, 0);
+    client.close().await;
 }
 
 #[tokio::test]

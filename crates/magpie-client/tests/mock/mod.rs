@@ -16,6 +16,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_util::codec::Framed;
 
@@ -52,8 +53,10 @@ pub enum Seen {
     /// A frame other than `hello`/answered `ping`: raw payload, plus the
     /// parsed request when it is one.
     Frame(Vec<u8>, Option<RequestFrame>),
-    /// A ping the mock answered (or dropped) by itself.
-    Ping(u64),
+    /// A ping the mock answered (or dropped) by itself: its id (0 for the
+    /// client's heartbeats) and when the mock read it. The client wrote it
+    /// before that, so the time is an upper bound on when it was sent.
+    Ping(u64, Instant),
     /// The client closed the connection.
     Eof,
 }
@@ -111,10 +114,18 @@ impl Mock {
                 .expect("mock waited too long for the client")
                 .expect("mock ended")
             {
-                Seen::Ping(_) => continue,
+                Seen::Ping(..) => continue,
                 other => return other,
             }
         }
+    }
+
+    /// The next thing the client did, pings included, within `within`.
+    pub async fn next_within(&mut self, within: Duration) -> Seen {
+        tokio::time::timeout(within, self.seen.recv())
+            .await
+            .expect("mock waited too long for the client")
+            .expect("mock ended")
     }
 
     /// The next request the client sent.
@@ -206,6 +217,7 @@ async fn serve(
     loop {
         tokio::select! {
             incoming = conn.recv() => {
+                let received = Instant::now();
                 let Some(payload) = incoming else {
                     let _ = seen.send(Seen::Eof);
                     return;
@@ -226,7 +238,7 @@ async fn serve(
                         conn.send(reply.to_vec()).await;
                     }
                     Some((id, magpie_proto::Request::Ping)) => {
-                        let _ = seen.send(Seen::Ping(id));
+                        let _ = seen.send(Seen::Ping(id, received));
                         if script.answer_pings {
                             conn.send(response::encode_ok(id, &magpie_proto::Empty {}).to_vec()).await;
                         }
