@@ -285,17 +285,7 @@ async fn graceful_shutdown_acks_in_flight_sends_and_says_goaway() {
     next_message(&mut b).await;
 
     server.running().trigger_shutdown();
-    let goaway = tokio::time::timeout(WAIT, async {
-        loop {
-            match b.next_push().await {
-                Some(Push::Goaway(g)) => return g,
-                Some(_) => continue,
-                None => panic!("closed without goaway"),
-            }
-        }
-    })
-    .await
-    .expect("goaway in time");
+    let goaway = next_goaway(&mut b).await;
     assert_eq!(goaway.reason, "shutdown");
     server.restart().await;
     let url = server.url(Transport::Tcp);

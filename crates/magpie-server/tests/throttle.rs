@@ -8,7 +8,7 @@ mod common;
 
 use common::*;
 use magpie_client::{Client, ClientError};
-use magpie_proto::{ErrorBody, GoAway, Push};
+use magpie_proto::ErrorBody;
 use magpie_server::auth::hash_token;
 use magpie_server::config::RateLimit;
 use std::time::Duration;
@@ -41,21 +41,6 @@ fn error_of<T: std::fmt::Debug>(result: Result<T, ClientError>) -> ErrorBody {
         Err(ClientError::Server(body)) => body,
         other => panic!("expected a server error, got {other:?}"),
     }
-}
-
-/// The next goaway of a connection, skipping other pushes.
-async fn next_goaway(client: &mut Client) -> GoAway {
-    tokio::time::timeout(WAIT, async {
-        loop {
-            match client.next_push().await {
-                Some(Push::Goaway(g)) => return g,
-                Some(_) => continue,
-                None => panic!("closed without goaway"),
-            }
-        }
-    })
-    .await
-    .expect("goaway in time")
 }
 
 /// Connect, expecting success; retries while the server is still

@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use magpie_client::{Client, ClientError};
-use magpie_proto::{Authenticated, Message, Push};
+use magpie_proto::{Authenticated, GoAway, Message, Push};
 use magpie_server::{Config, RunningServer};
 pub use magpie_testkit::TestDatabase;
 use serde_json::Value;
@@ -267,4 +267,19 @@ pub async fn http_get(
         .unwrap_or_default()
         .to_string();
     (status, body)
+}
+
+/// The next goaway of a connection, skipping other pushes.
+pub async fn next_goaway(client: &mut Client) -> GoAway {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            match client.next_push().await {
+                Some(Push::Goaway(g)) => return g,
+                Some(_) => continue,
+                None => panic!("closed without goaway"),
+            }
+        }
+    })
+    .await
+    .expect("goaway in time")
 }
