@@ -79,6 +79,10 @@ impl Conversations {
             .open_direct(me, peer, now)
             .await
             .map_err(from_store)?;
+        // Cached after the first message: no allocation per send.
+        if let Some(members) = self.members.get(&conv) {
+            return Ok(Target { conv, members });
+        }
         let members: Arc<[UserId]> = if me < peer { [me, peer] } else { [peer, me] }.into();
         self.members.insert(conv, members.clone());
         Ok(Target { conv, members })
