@@ -403,6 +403,14 @@ impl Client {
     }
 
     /// Send `body` into conversation `conv` (of which the caller is a
+    /// member) with a fresh random client message id; to retry safely, use
+    /// [`Client::send_in`] with one id.
+    pub async fn send_to_conv(&self, conv: ConvId, body: &str) -> Result<SendOk, ClientError> {
+        let cmid = uuid::Uuid::new_v4().to_string();
+        self.send_in(conv, &cmid, body).await
+    }
+
+    /// Send `body` into conversation `conv` (of which the caller is a
     /// member) with the caller's client message id; retries as for
     /// [`Client::send_with_cmid`].
     pub async fn send_in(

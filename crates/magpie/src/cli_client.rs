@@ -71,12 +71,16 @@ pub enum ClientCommand {
         #[arg(long, value_name = "NAME")]
         device: Option<String>,
     },
-    /// Send TEXT to user PEER and print the server's acknowledgement.
+    /// Send TEXT to user PEER (`send PEER TEXT`), or into a conversation
+    /// by its id (`send --conv ID TEXT`), and print the server's
+    /// acknowledgement.
     Send {
-        /// The recipient's username.
-        peer: String,
-        /// The message text.
-        text: String,
+        /// The conversation to post in, instead of a PEER.
+        #[arg(long, value_name = "ID")]
+        conv: Option<magpie_proto::ConvId>,
+        /// PEER TEXT, or TEXT alone with --conv.
+        #[arg(value_name = "[PEER] TEXT", num_args = 1..=2, required = true)]
+        args: Vec<String>,
     },
     /// Print incoming messages as they arrive, one JSON line each.
     Listen {
@@ -175,9 +179,14 @@ async fn perform(
             let auth = client.login(user, password, device.as_deref()).await?;
             print_login(&mut out, auth)
         }
-        ClientCommand::Send { peer, text } => {
+        ClientCommand::Send { conv, args } => {
+            let target = SendTarget::parse(*conv, args)?;
             authenticate(client, credentials).await?;
-            out.line(&client.send(peer, text).await?)
+            let ack = match target {
+                SendTarget::Peer(peer, text) => client.send(peer, text).await?,
+                SendTarget::Conv(conv, text) => client.send_to_conv(conv, text).await?,
+            };
+            out.line(&ack)
         }
         ClientCommand::Listen { count, timeout } => {
             authenticate(client, credentials).await?;
@@ -206,6 +215,27 @@ async fn perform(
         ClientCommand::Logout => {
             authenticate(client, credentials).await?;
             Ok(client.logout().await?)
+        }
+    }
+}
+
+/// Where `send` goes, from its flag and positional arguments.
+enum SendTarget<'a> {
+    Peer(&'a str, &'a str),
+    Conv(magpie_proto::ConvId, &'a str),
+}
+
+impl<'a> SendTarget<'a> {
+    fn parse(conv: Option<magpie_proto::ConvId>, args: &'a [String]) -> Result<Self, Failure> {
+        match (conv, args) {
+            (None, [peer, text]) => Ok(SendTarget::Peer(peer, text)),
+            (Some(conv), [text]) => Ok(SendTarget::Conv(conv, text)),
+            (None, _) => Err(Failure::Usage(
+                "send PEER TEXT, or send --conv ID TEXT".into(),
+            )),
+            (Some(_), _) => Err(Failure::Usage(
+                "with --conv, give only the TEXT (no PEER)".into(),
+            )),
         }
     }
 }

@@ -123,6 +123,32 @@ fn register_send_listen_history_conversations() {
         assert_eq!(convs.len(), 1);
         assert_eq!(convs[0]["peer"], alice);
         assert_eq!(convs[0]["unread"], 2);
+
+        // A reply addressed by conversation id lands in the same conversation.
+        let conv = convs[0]["conv"].as_i64().expect("conv id").to_string();
+        let mut cmd = client(url, bob, Some(PASSWORD));
+        cmd.args(["send", "--conv", &conv, "by id"]);
+        let out = run(cmd);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let ack = &json_lines(&out)[0];
+        assert_eq!(
+            (ack["conv"].to_string(), ack["seq"].as_i64()),
+            (conv.clone(), Some(3))
+        );
+        // Bad combinations are refused before anything is sent.
+        for bad in [
+            &["send", "--conv", &conv, alice, "both"][..],
+            &["send", "only-text"],
+            &["send", "--conv", "999999", "not mine"],
+        ] {
+            let mut cmd = client(url, bob, Some(PASSWORD));
+            cmd.args(bad);
+            assert!(!run(cmd).status.success(), "{bad:?} should fail");
+        }
     }
 }
 
