@@ -252,13 +252,7 @@ async fn retried_send_is_stored_and_delivered_once(t: Transport) {
     let mut shown = SyncState::new();
     assert_eq!(shown.accept(&pushed), Accept::New);
     assert_eq!(shown.accept(&again), Accept::Duplicate);
-    let page = b
-        .history(History {
-            peer: Some(alice.clone()),
-            ..History::default()
-        })
-        .await
-        .expect("history");
+    let page = newest_history(&b, &alice).await;
     assert_eq!(page.messages.len(), 1);
 
     // The same cmid from a different sender is a different message.

@@ -85,13 +85,7 @@ async fn bad_requests_get_precise_errors_and_harm_nothing(t: Transport) {
 
     // The connection, the other user and the stored data are all intact.
     a.ping().await.expect("still usable");
-    let page = b
-        .history(magpie_proto::History {
-            peer: Some(alice.clone()),
-            ..Default::default()
-        })
-        .await
-        .expect("history");
+    let page = newest_history(&b, &alice).await;
     let bodies: Vec<_> = page.messages.iter().map(|m| m.body.len()).collect();
     assert_eq!(bodies, [6, max_body, tricky.len()]);
     assert_eq!(page.messages[2].body, tricky);

@@ -282,13 +282,7 @@ async fn sends_per_user_are_rate_limited_and_not_stored(t: Transport) {
     b.send(&alice, "bob has his own budget")
         .await
         .expect("bob sends");
-    let page = b
-        .history(magpie_proto::History {
-            peer: Some(alice.clone()),
-            ..Default::default()
-        })
-        .await
-        .expect("history");
+    let page = newest_history(&b, &alice).await;
     let bodies: Vec<_> = page.messages.iter().map(|m| m.body.as_str()).collect();
     assert_eq!(bodies, ["m0", "m1", "m2", "bob has his own budget"]);
 }

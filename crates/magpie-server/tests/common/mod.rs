@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use magpie_client::{Client, ClientError};
-use magpie_proto::{Authenticated, GoAway, Message, Push};
+use magpie_proto::{Authenticated, GoAway, History, HistoryOk, Message, Push};
 use magpie_server::{Config, RunningServer};
 pub use magpie_testkit::TestDatabase;
 use serde_json::Value;
@@ -282,4 +282,15 @@ pub async fn next_goaway(client: &mut Client) -> GoAway {
     })
     .await
     .expect("goaway in time")
+}
+
+/// The newest page of `client`'s 1:1 history with `peer`, default size.
+pub async fn newest_history(client: &Client, peer: &str) -> HistoryOk {
+    client
+        .history(History {
+            peer: Some(peer.to_string()),
+            ..History::default()
+        })
+        .await
+        .expect("history")
 }
