@@ -47,10 +47,12 @@
 //! ```
 
 mod connection;
+pub mod people;
 pub mod sync;
 mod transport;
 
 pub use magpie_proto;
+pub use people::CatchUp;
 pub use sync::{Accept, SyncState};
 
 use connection::{Command, Connection};

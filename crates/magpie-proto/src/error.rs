@@ -60,6 +60,21 @@ pub enum ErrorCode {
     /// The user already has as many authenticated connections as the
     /// server allows; close one first.
     TooManySessions,
+    /// The recipient does not accept this from the caller: the server's
+    /// messaging policy needs a friendship, or the recipient cannot be
+    /// reached. Deliberately the same whatever the reason (PROTOCOL.md).
+    NotAllowed,
+    /// `friend_request` to someone who is already a friend.
+    AlreadyFriends,
+    /// The named user is not the caller's friend.
+    NotFriends,
+    /// No pending friend request matches.
+    NoSuchRequest,
+    /// The caller has no friend category with this id.
+    UnknownCategory,
+    /// A per-user count would be exceeded (friends, categories, blocks,
+    /// pending requests); the message says which.
+    LimitReached,
 }
 
 impl ErrorCode {
@@ -100,6 +115,12 @@ impl ErrorCode {
             ErrorCode::Internal => "internal",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::TooManySessions => "too_many_sessions",
+            ErrorCode::NotAllowed => "not_allowed",
+            ErrorCode::AlreadyFriends => "already_friends",
+            ErrorCode::NotFriends => "not_friends",
+            ErrorCode::NoSuchRequest => "no_such_request",
+            ErrorCode::UnknownCategory => "unknown_category",
+            ErrorCode::LimitReached => "limit_reached",
         }
     }
 }
@@ -177,6 +198,12 @@ mod tests {
             ErrorCode::Internal,
             ErrorCode::RateLimited,
             ErrorCode::TooManySessions,
+            ErrorCode::NotAllowed,
+            ErrorCode::AlreadyFriends,
+            ErrorCode::NotFriends,
+            ErrorCode::NoSuchRequest,
+            ErrorCode::UnknownCategory,
+            ErrorCode::LimitReached,
         ];
         for code in all {
             let json = serde_json::to_string(&code).expect("serialise");

@@ -10,14 +10,18 @@
 //! frames (new messages, read marks, go-away notices) at any time.
 //! `docs/PROTOCOL.md` is the language-neutral description of all of this.
 
+pub mod changes;
 pub mod error;
 pub mod frame;
 pub mod limits;
+pub mod people;
 pub mod request;
 pub mod response;
 pub mod types;
 
+pub use changes::*;
 pub use error::{ErrorBody, ErrorCode};
+pub use people::*;
 pub use request::{ParseError, Request, RequestFrame};
 pub use response::{Push, ServerFrame};
 pub use types::*;

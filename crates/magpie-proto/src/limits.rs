@@ -32,6 +32,119 @@ pub const CONVERSATIONS_LIMIT_MAX: u32 = 200;
 /// takes at most 768 bytes, so a page of the list always fits in a frame.
 pub const EXCERPT_CHARS: usize = 128;
 
+/// Profile text fields, in bytes of UTF-8.
+pub const NICKNAME_MAX: usize = 64;
+/// … the avatar reference (a URL or, later, a file id).
+pub const AVATAR_MAX: usize = 512;
+/// … the signature line.
+pub const SIGNATURE_MAX: usize = 256;
+/// … an email address (RFC 5321's path limit).
+pub const EMAIL_MAX: usize = 254;
+/// Phone numbers: digits, optionally after a `+`, this many at least …
+pub const PHONE_DIGITS_MIN: usize = 5;
+/// … and at most.
+pub const PHONE_DIGITS_MAX: usize = 20;
+/// The note sent with a friend request, in bytes.
+pub const REQUEST_NOTE_MAX: usize = 256;
+/// A friend's remark (alias), in bytes.
+pub const REMARK_MAX: usize = 64;
+/// A friend category's name, in bytes.
+pub const CATEGORY_NAME_MAX: usize = 32;
+/// Friend categories per user.
+pub const CATEGORIES_MAX: usize = 50;
+/// Friends per user.
+pub const FRIENDS_MAX: usize = 5000;
+/// Users one user may block.
+pub const BLOCKS_MAX: usize = 1000;
+/// Friend requests one user may have waiting for an answer.
+pub const OUTGOING_REQUESTS_MAX: usize = 100;
+/// Incoming requests `friend_requests` lists (the newest).
+pub const INCOMING_REQUESTS_LISTED: usize = 200;
+/// A search query, in bytes.
+pub const SEARCH_QUERY_MAX: usize = 64;
+/// `search` page size when the client names none …
+pub const SEARCH_LIMIT_DEFAULT: u32 = 20;
+/// … and the most it may ask for.
+pub const SEARCH_LIMIT_MAX: u32 = 50;
+/// `friends` and `blocks` page size when the client names none …
+pub const PAGE_LIMIT_DEFAULT: u32 = 200;
+/// … and the most it may ask for.
+pub const PAGE_LIMIT_MAX: u32 = 500;
+/// `changes` page size when the client names none …
+pub const CHANGES_LIMIT_DEFAULT: u32 = 200;
+/// … and the most it may ask for.
+pub const CHANGES_LIMIT_MAX: u32 = 1000;
+
+/// Check a free-text field: at most `max` bytes of UTF-8 and no control
+/// characters (line breaks included: every such field is one line). Emoji
+/// and every script are welcome. The error names the field.
+pub fn check_line(field: &str, value: &str, max: usize) -> Result<(), String> {
+    if value.len() > max {
+        return Err(format!(
+            "{field} is {} bytes; the limit is {max}",
+            value.len()
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(format!("{field} must not contain control characters"));
+    }
+    Ok(())
+}
+
+/// Whether `phone` is `+`? followed by 5–20 ASCII digits.
+pub fn is_phone(phone: &str) -> bool {
+    let digits = phone.strip_prefix('+').unwrap_or(phone);
+    (PHONE_DIGITS_MIN..=PHONE_DIGITS_MAX).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Whether `email` looks like an address: `local@domain.tld`, ASCII
+/// without spaces, at most [`EMAIL_MAX`] bytes. Deliberately loose on the
+/// local part (mail servers decide), strict on shape.
+pub fn is_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    email.len() <= EMAIL_MAX
+        && (1..=64).contains(&local.len())
+        && local.bytes().all(|b| b.is_ascii_graphic() && b != b'@')
+        && domain.contains('.')
+        && domain.split('.').all(label_ok)
+}
+
+/// Whether `date` is a real calendar date `YYYY-MM-DD` from 1900 on.
+pub fn is_birthday(date: &str) -> bool {
+    let b = date.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return false;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        let part = date.get(r)?;
+        part.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| part.parse().ok())
+            .flatten()
+    };
+    let (Some(y), Some(m), Some(d)) = (num(0..4), num(5..7), num(8..10)) else {
+        return false;
+    };
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    y >= 1900 && (1..=days).contains(&d)
+}
+
 /// The canonical (lower-case) form of a username, or `None` if it breaks
 /// the rules: 3–32 characters from `a-z 0-9 _ . -`, any case on input.
 ///
@@ -49,6 +162,51 @@ pub fn normalize_username(name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn profile_field_rules() {
+        assert!(check_line("nickname", "小明 🐦", NICKNAME_MAX).is_ok());
+        assert!(check_line("nickname", "a\nb", NICKNAME_MAX).is_err());
+        assert!(check_line("nickname", "a\u{7f}", NICKNAME_MAX).is_err());
+        assert!(check_line("nickname", &"好".repeat(22), NICKNAME_MAX).is_err());
+        for (phone, ok) in [
+            ("+8613800138000", true),
+            ("12345", true),
+            ("1234", false),
+            ("+", false),
+            ("138-0013", false),
+            ("１２３４５", false),
+            (&"1".repeat(21), false),
+        ] {
+            assert_eq!(is_phone(phone), ok, "{phone}");
+        }
+        for (email, ok) in [
+            ("a@b.cn", true),
+            ("first.last+tag@mail.example.com", true),
+            ("a@b", false),
+            ("@b.cn", false),
+            ("a@@b.cn", false),
+            ("a b@c.cn", false),
+            ("a@-b.cn", false),
+            ("a@b..cn", false),
+            ("用户@b.cn", false),
+        ] {
+            assert_eq!(is_email(email), ok, "{email}");
+        }
+        for (date, ok) in [
+            ("2000-02-29", true),
+            ("1900-02-29", false),
+            ("1999-12-31", true),
+            ("1899-12-31", false),
+            ("2001-04-31", false),
+            ("2001-13-01", false),
+            ("2001-1-01", false),
+            ("2001-01-01x", false),
+            ("+001-01-01", false),
+        ] {
+            assert_eq!(is_birthday(date), ok, "{date}");
+        }
+    }
 
     #[test]
     fn username_rules() {

@@ -5,7 +5,9 @@
 //! can still carry the request id and name the operation. The arguments are
 //! then parsed into the operation's own type.
 
+use crate::changes::Changes;
 use crate::error::{ErrorBody, ErrorCode};
+use crate::people::*;
 use crate::types::*;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -26,6 +28,26 @@ pub enum Request {
     Read(Read),
     Conversations(Conversations),
     Ping,
+    // The people area.
+    Profile(ProfileGet),
+    ProfileSet(ProfileSet),
+    Search(Search),
+    FriendRequest(FriendRequest),
+    FriendAccept(UserRef),
+    FriendReject(UserRef),
+    FriendCancel(UserRef),
+    FriendRemove(UserRef),
+    FriendSet(FriendSet),
+    Friends(Page),
+    FriendRequests,
+    CategoryCreate(CategoryCreate),
+    CategoryRename(CategoryRename),
+    CategoryDelete(CategoryDelete),
+    Block(UserRef),
+    Unblock(UserRef),
+    Blocks(Page),
+    // State sync.
+    Changes(Changes),
 }
 
 /// A request with its correlation id, as it travels on the wire.
@@ -121,6 +143,24 @@ fn parse_op(op: &str, args: Option<&RawValue>) -> Result<Request, ErrorBody> {
         "read" => Request::Read(args_of(op, args)?),
         "conversations" => Request::Conversations(args_or_default(op, args)?),
         "ping" => no_args(op, args, Request::Ping)?,
+        "profile" => Request::Profile(args_or_default(op, args)?),
+        "profile_set" => Request::ProfileSet(args_of(op, args)?),
+        "search" => Request::Search(args_of(op, args)?),
+        "friend_request" => Request::FriendRequest(args_of(op, args)?),
+        "friend_accept" => Request::FriendAccept(args_of(op, args)?),
+        "friend_reject" => Request::FriendReject(args_of(op, args)?),
+        "friend_cancel" => Request::FriendCancel(args_of(op, args)?),
+        "friend_remove" => Request::FriendRemove(args_of(op, args)?),
+        "friend_set" => Request::FriendSet(args_of(op, args)?),
+        "friends" => Request::Friends(args_or_default(op, args)?),
+        "friend_requests" => no_args(op, args, Request::FriendRequests)?,
+        "category_create" => Request::CategoryCreate(args_of(op, args)?),
+        "category_rename" => Request::CategoryRename(args_of(op, args)?),
+        "category_delete" => Request::CategoryDelete(args_of(op, args)?),
+        "block" => Request::Block(args_of(op, args)?),
+        "unblock" => Request::Unblock(args_of(op, args)?),
+        "blocks" => Request::Blocks(args_or_default(op, args)?),
+        "changes" => Request::Changes(args_or_default(op, args)?),
         other => {
             return Err(ErrorBody::new(
                 ErrorCode::UnknownOp,
@@ -191,6 +231,24 @@ impl Request {
             Request::Read(_) => "read",
             Request::Conversations(_) => "conversations",
             Request::Ping => "ping",
+            Request::Profile(_) => "profile",
+            Request::ProfileSet(_) => "profile_set",
+            Request::Search(_) => "search",
+            Request::FriendRequest(_) => "friend_request",
+            Request::FriendAccept(_) => "friend_accept",
+            Request::FriendReject(_) => "friend_reject",
+            Request::FriendCancel(_) => "friend_cancel",
+            Request::FriendRemove(_) => "friend_remove",
+            Request::FriendSet(_) => "friend_set",
+            Request::Friends(_) => "friends",
+            Request::FriendRequests => "friend_requests",
+            Request::CategoryCreate(_) => "category_create",
+            Request::CategoryRename(_) => "category_rename",
+            Request::CategoryDelete(_) => "category_delete",
+            Request::Block(_) => "block",
+            Request::Unblock(_) => "unblock",
+            Request::Blocks(_) => "blocks",
+            Request::Changes(_) => "changes",
         }
     }
 }
@@ -250,6 +308,53 @@ mod tests {
                 limit: Some(20),
             }),
             Request::Ping,
+            Request::Profile(ProfileGet::default()),
+            Request::Profile(ProfileGet {
+                user: Some("bob".into()),
+            }),
+            Request::ProfileSet(ProfileSet {
+                nickname: Some("小明".into()),
+                gender: Some(Gender::Other),
+                ..ProfileSet::default()
+            }),
+            Request::Search(Search {
+                query: "王".into(),
+                after: Some(3),
+                limit: Some(5),
+            }),
+            Request::FriendRequest(FriendRequest {
+                user: "bob".into(),
+                note: "hi, it's alice".into(),
+            }),
+            Request::FriendAccept(UserRef { user: "a".into() }),
+            Request::FriendReject(UserRef { user: "b".into() }),
+            Request::FriendCancel(UserRef { user: "c".into() }),
+            Request::FriendRemove(UserRef { user: "d".into() }),
+            Request::FriendSet(FriendSet {
+                user: "bob".into(),
+                remark: Some("Bobby".into()),
+                category: Some(0),
+            }),
+            Request::Friends(Page::default()),
+            Request::FriendRequests,
+            Request::CategoryCreate(CategoryCreate {
+                name: "同学".into(),
+            }),
+            Request::CategoryRename(CategoryRename {
+                id: 2,
+                name: "work".into(),
+            }),
+            Request::CategoryDelete(CategoryDelete { id: 2 }),
+            Request::Block(UserRef { user: "e".into() }),
+            Request::Unblock(UserRef { user: "e".into() }),
+            Request::Blocks(Page {
+                after: Some(1),
+                limit: Some(2),
+            }),
+            Request::Changes(Changes {
+                after: 4,
+                limit: None,
+            }),
         ]
     }
 

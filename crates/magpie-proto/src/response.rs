@@ -25,6 +25,9 @@ pub enum Push {
     Read(ReadMark),
     /// The server is closing this connection; reconnect later.
     Goaway(GoAway),
+    /// A new entry of the user's change stream (friends, requests,
+    /// blocks, profiles), sent to every device of the user.
+    Change(crate::changes::Change),
     /// Pushes may have been lost (the server's link to other nodes broke
     /// and recovered): call `sync` to catch up. Carries no data.
     Resync(Empty),

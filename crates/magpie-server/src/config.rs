@@ -7,6 +7,31 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// Who may start a 1:1 conversation with whom. Blocks apply in every
+/// mode.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum MessagingPolicy {
+    /// Anyone may message anyone.
+    #[default]
+    Open,
+    /// Only friends may message each other; others get `not_allowed`.
+    Friends,
+}
+
+impl std::str::FromStr for MessagingPolicy {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "open" => Ok(MessagingPolicy::Open),
+            "friends" => Ok(MessagingPolicy::Friends),
+            other => Err(format!(
+                "messaging must be \"open\" or \"friends\", not {other:?}"
+            )),
+        }
+    }
+}
+
 /// The longest token lifetime accepted.
 pub const MAX_TOKEN_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
 
@@ -96,6 +121,14 @@ pub struct Config {
     pub login_rate_per_account: RateLimit,
     /// Messages one user may send (per node).
     pub send_rate_per_user: RateLimit,
+    /// `search` requests one user may make (per node).
+    pub search_rate_per_user: RateLimit,
+    /// Changes to the contact graph and profile (friend requests and
+    /// answers, blocks, categories, `profile_set`) one user may make (per
+    /// node): each may push to many devices.
+    pub people_rate_per_user: RateLimit,
+    /// Who may message whom (`open` or `friends`).
+    pub messaging: MessagingPolicy,
     /// Password hashes that may wait for a hashing thread; beyond it
     /// `register` and `login` answer `overloaded`.
     pub hash_queue: usize,
@@ -146,6 +179,9 @@ impl Default for Config {
             auth_rate_per_ip: RateLimit::per_second(10, 100),
             login_rate_per_account: RateLimit::per_minute(10, 10),
             send_rate_per_user: RateLimit::per_second(50, 200),
+            search_rate_per_user: RateLimit::per_second(1, 10),
+            people_rate_per_user: RateLimit::per_second(2, 30),
+            messaging: MessagingPolicy::Open,
             hash_queue: 64,
             auth_timeout: Duration::from_secs(10),
             token_check_interval: Duration::from_secs(30),

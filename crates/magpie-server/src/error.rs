@@ -4,7 +4,7 @@
 //! get only a code and a generic message, the details go to the log.
 
 use magpie_proto::{ErrorBody, ErrorCode};
-use magpie_store::StoreError;
+use magpie_store::{Refusal, StoreError};
 
 /// Convert a storage failure into what the client is told.
 pub fn from_store(e: StoreError) -> ErrorBody {
@@ -12,6 +12,7 @@ pub fn from_store(e: StoreError) -> ErrorBody {
         StoreError::UsernameTaken => {
             ErrorBody::new(ErrorCode::UsernameTaken, "username already taken")
         }
+        StoreError::Refused(refusal) => refused(refusal),
         StoreError::Unavailable(detail) => {
             tracing::warn!(%detail, "storage unavailable");
             ErrorBody::new(
@@ -29,4 +30,30 @@ pub fn from_store(e: StoreError) -> ErrorBody {
 /// Shorthand for an `invalid_args` error.
 pub fn invalid_args(message: impl Into<String>) -> ErrorBody {
     ErrorBody::new(ErrorCode::InvalidArgs, message)
+}
+
+/// The protocol error for a rule of the contact graph.
+fn refused(refusal: Refusal) -> ErrorBody {
+    let (code, message) = match refusal {
+        Refusal::UnknownUser => (ErrorCode::UnknownUser, "no such user".to_string()),
+        Refusal::AlreadyFriends => (ErrorCode::AlreadyFriends, "already friends".to_string()),
+        Refusal::NotFriends => (ErrorCode::NotFriends, "not your friend".to_string()),
+        Refusal::NoSuchRequest => (
+            ErrorCode::NoSuchRequest,
+            "no such pending friend request".to_string(),
+        ),
+        Refusal::UnknownCategory => (
+            ErrorCode::UnknownCategory,
+            "you have no category with this id".to_string(),
+        ),
+        Refusal::YouBlocked => (
+            ErrorCode::NotAllowed,
+            "you have blocked this user; unblock them first".to_string(),
+        ),
+        Refusal::LimitReached(what) => (
+            ErrorCode::LimitReached,
+            format!("you have reached the limit of {what}"),
+        ),
+    };
+    ErrorBody::new(code, message)
 }

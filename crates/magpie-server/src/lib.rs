@@ -13,6 +13,7 @@
 //! [`start`] wires them together and returns a [`RunningServer`].
 
 pub mod auth;
+pub mod changes;
 pub mod clock;
 pub mod cluster;
 pub mod config;
@@ -22,6 +23,7 @@ pub mod http;
 pub mod messages;
 pub mod metrics;
 pub mod page;
+pub mod people;
 pub mod router;
 pub mod session;
 pub mod state;

@@ -6,6 +6,7 @@
 use crate::conversations::{Conversations, Target};
 use crate::error::{from_store, invalid_args};
 use crate::page::{ByteBudget, clamp_limit};
+use crate::people::People;
 use crate::router::SessionId;
 use crate::writer::{MessageWriter, Outgoing};
 use magpie_proto::limits::{
@@ -31,6 +32,7 @@ pub struct Actor {
 pub struct Messages {
     store: Arc<dyn Store>,
     conversations: Arc<Conversations>,
+    people: Arc<People>,
     writer: MessageWriter,
     max_body_bytes: usize,
     max_frame_bytes: usize,
@@ -40,6 +42,7 @@ impl Messages {
     pub fn new(
         store: Arc<dyn Store>,
         conversations: Arc<Conversations>,
+        people: Arc<People>,
         writer: MessageWriter,
         max_body_bytes: usize,
         max_frame_bytes: usize,
@@ -47,6 +50,7 @@ impl Messages {
         Messages {
             store,
             conversations,
+            people,
             writer,
             max_body_bytes,
             max_frame_bytes,
@@ -83,11 +87,25 @@ impl Messages {
         }
         let Target { conv, members } = match (&send.to, send.conv) {
             (Some(to), None) => {
+                // The policy is checked before the conversation is opened:
+                // a refused first message leaves nothing behind.
+                let peer = self.conversations.resolve_user(to).await?;
+                if peer != actor.user_id {
+                    self.people.may_message(actor.user_id, peer).await?;
+                }
                 self.conversations
                     .direct_with(actor.user_id, to, now)
                     .await?
             }
-            (None, Some(conv)) => self.conversations.target(actor.user_id, conv).await?,
+            (None, Some(conv)) => {
+                let target = self.conversations.target(actor.user_id, conv).await?;
+                // Every conversation is 1:1 so far; groups will say so by
+                // their kind rather than their size.
+                if let Some(&peer) = target.members.iter().find(|&&m| m != actor.user_id) {
+                    self.people.may_message(actor.user_id, peer).await?;
+                }
+                target
+            }
             _ => return Err(invalid_args("send takes exactly one of to or conv")),
         };
         let (reply, rx) = oneshot::channel();

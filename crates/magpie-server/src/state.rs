@@ -1,10 +1,12 @@
 //! The state every connection shares, passed explicitly (no globals).
 
 use crate::auth::Auth;
+use crate::changes::Changes;
 use crate::config::Config;
 use crate::conversations::Conversations;
 use crate::messages::Messages;
 use crate::metrics::Metrics;
+use crate::people::People;
 use crate::router::{QueueBudget, Router, SessionId};
 use crate::throttle::{Limits, Throttle};
 use crate::writer::MessageWriter;
@@ -28,6 +30,10 @@ pub struct AppState {
     pub conversations: Arc<Conversations>,
     /// Sending, sync and history.
     pub messages: Messages,
+    /// Profiles, search, friends, requests, categories, blocks.
+    pub people: Arc<People>,
+    /// Users' change streams: reading them, pushing what was appended.
+    pub changes: Arc<Changes>,
     /// Bytes queued for all connections (`max_queue_bytes_total`).
     pub queue_budget: Arc<QueueBudget>,
     /// Connection caps, rate limits and session limits.
@@ -54,9 +60,22 @@ impl AppState {
             writer.clone(),
             config.max_frame_bytes,
         ));
+        let changes = Arc::new(Changes::new(
+            store.clone(),
+            router.clone(),
+            config.max_frame_bytes,
+        ));
+        let people = Arc::new(People::new(
+            store.clone(),
+            conversations.clone(),
+            changes.clone(),
+            config.messaging,
+            config.max_frame_bytes,
+        ));
         let messages = Messages::new(
             store.clone(),
             conversations.clone(),
+            people.clone(),
             writer,
             config.max_body_bytes,
             config.max_frame_bytes,
@@ -73,6 +92,8 @@ impl AppState {
             auth,
             conversations,
             messages,
+            people,
+            changes,
             shutdown: CancellationToken::new(),
             connections: TaskTracker::new(),
             next_session: AtomicU64::new(1),

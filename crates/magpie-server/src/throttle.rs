@@ -149,6 +149,8 @@ pub struct Limits {
     pub auth_rate_per_ip: RateLimit,
     pub login_rate_per_account: RateLimit,
     pub send_rate_per_user: RateLimit,
+    pub search_rate_per_user: RateLimit,
+    pub people_rate_per_user: RateLimit,
     pub trusted_proxies: Vec<IpAddr>,
 }
 
@@ -161,6 +163,8 @@ impl Limits {
             auth_rate_per_ip: c.auth_rate_per_ip,
             login_rate_per_account: c.login_rate_per_account,
             send_rate_per_user: c.send_rate_per_user,
+            search_rate_per_user: c.search_rate_per_user,
+            people_rate_per_user: c.people_rate_per_user,
             trusted_proxies: c.trusted_proxies.clone(),
         }
     }
@@ -223,6 +227,8 @@ pub struct Throttle {
     auth_per_ip: Keyed<IpAddr>,
     login_per_account: Keyed<String>,
     send_per_user: Keyed<UserId>,
+    search_per_user: Keyed<UserId>,
+    people_per_user: Keyed<UserId>,
     refusals: Family<RefusalLabel, Counter>,
 }
 
@@ -327,6 +333,8 @@ impl Throttle {
             auth_per_ip: Keyed::new(limits.auth_rate_per_ip),
             login_per_account: Keyed::new(limits.login_rate_per_account),
             send_per_user: Keyed::new(limits.send_rate_per_user),
+            search_per_user: Keyed::new(limits.search_rate_per_user),
+            people_per_user: Keyed::new(limits.people_rate_per_user),
             counts: Arc::default(),
             limits,
             refusals,
@@ -436,6 +444,24 @@ impl Throttle {
         })
     }
 
+    /// Take a `search` slot for `user`: `rate_limited` beyond the per-user
+    /// search rate.
+    pub fn check_search(&self, user: UserId) -> Result<(), ErrorBody> {
+        self.search_per_user.check(&user).map_err(|wait| {
+            self.count("search_rate_per_user");
+            rate_limited("searching too fast", wait)
+        })
+    }
+
+    /// Take a slot for a change to `user`'s contacts or profile:
+    /// `rate_limited` beyond the per-user rate.
+    pub fn check_people(&self, user: UserId) -> Result<(), ErrorBody> {
+        self.people_per_user.check(&user).map_err(|wait| {
+            self.count("people_rate_per_user");
+            rate_limited("changing contacts too fast", wait)
+        })
+    }
+
     /// Admit an authenticated connection of `user`: `too_many_sessions`
     /// when the user already holds `max_sessions_per_user` on this node.
     /// The ticket also registers the token for the revocation sweep.
@@ -507,11 +533,17 @@ impl Throttle {
         self.auth_per_ip.prune();
         self.login_per_account.prune();
         self.send_per_user.prune();
+        self.search_per_user.prune();
+        self.people_per_user.prune();
     }
 
     /// Keys held by the rate limiters (for tests and debugging).
     pub fn tracked_keys(&self) -> usize {
-        self.auth_per_ip.len() + self.login_per_account.len() + self.send_per_user.len()
+        self.auth_per_ip.len()
+            + self.login_per_account.len()
+            + self.send_per_user.len()
+            + self.search_per_user.len()
+            + self.people_per_user.len()
     }
 }
 

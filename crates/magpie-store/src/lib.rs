@@ -6,7 +6,11 @@
 //! - [`ConversationStore`]: conversations, their members and the
 //!   conversation list;
 //! - [`MessageStore`]: the entries of each conversation's sequence, and the
-//!   write batch that appends them and moves read marks.
+//!   write batch that appends them and moves read marks;
+//! - [`PeopleStore`]: profiles, search and the contact graph (friends,
+//!   requests, categories, blocks);
+//! - [`ChangeStore`]: each user's change stream, which every state change
+//!   around a user appends to in its own transaction.
 //!
 //! [`Store`] is all of them together, which is what the server holds.
 //! [`SqlStore`] implements every area for SQLite (the zero-setup default),
@@ -25,15 +29,19 @@
 
 mod accounts;
 mod batch;
+mod changes;
 mod conversations;
 mod dialect;
 mod messages;
+mod people;
 mod sql;
 
 pub use accounts::{AccountStore, TRIM_TOKENS_MAX, TokenRecord, UserRecord};
+pub use changes::{ChangePage, ChangeStore};
 pub use conversations::{ConvSummary, ConversationStore, Position};
 pub use dialect::Backend;
 pub use messages::{Appended, Committed, MarkRead, MessageStore, NewMessage, SeqRange, WriteBatch};
+pub use people::{Outcome, PeopleStore, ProfileFields, Refusal, Relation, UserQuery, Written};
 pub use sql::{PoolSettings, SqlStore};
 
 /// Errors at the storage boundary. Callers branch on the variant; the
@@ -43,6 +51,10 @@ pub enum StoreError {
     /// `create_user` with a username that exists.
     #[error("username already taken")]
     UsernameTaken,
+    /// A rule of the contact graph refused the change; nothing was
+    /// written.
+    #[error("refused: {0}")]
+    Refused(#[from] Refusal),
     /// The database cannot be reached or is busy; nothing was written and
     /// the same call may succeed later.
     #[error("storage unavailable: {0}")]
@@ -59,7 +71,15 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// crate docs for the durability contract.
 #[async_trait::async_trait]
 pub trait Store:
-    AccountStore + ConversationStore + MessageStore + Send + Sync + std::fmt::Debug + 'static
+    AccountStore
+    + ConversationStore
+    + MessageStore
+    + PeopleStore
+    + ChangeStore
+    + Send
+    + Sync
+    + std::fmt::Debug
+    + 'static
 {
     /// Finish in-flight work and release connections (at shutdown).
     async fn close(&self) {}

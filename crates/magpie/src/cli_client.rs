@@ -327,7 +327,7 @@ async fn listen(
                 goaway = Some(notice.reason);
                 false
             }
-            Some(Push::Read(_)) => false,
+            Some(Push::Read(_) | Push::Change(_)) => false,
             None => {
                 let detail = match goaway {
                     Some(reason) => format!("connection closed by the server ({reason})"),

@@ -126,6 +126,16 @@ pub struct ServeArgs {
     /// Messages one user may send [default: 50/s,burst=200].
     #[arg(long, env = "MAGPIE_SEND_RATE_PER_USER")]
     pub send_rate_per_user: Option<String>,
+    /// search requests one user may make [default: 1/s,burst=10].
+    #[arg(long, env = "MAGPIE_SEARCH_RATE_PER_USER")]
+    pub search_rate_per_user: Option<String>,
+    /// Friend requests and answers, blocks, category and profile changes
+    /// one user may make [default: 2/s,burst=30].
+    #[arg(long, env = "MAGPIE_PEOPLE_RATE_PER_USER")]
+    pub people_rate_per_user: Option<String>,
+    /// Who may message whom: "open" (anyone) or "friends" [default: open].
+    #[arg(long, env = "MAGPIE_MESSAGING")]
+    pub messaging: Option<String>,
     /// Password hashes that may wait for a thread before logins get
     /// "overloaded" [default: 64].
     #[arg(long, env = "MAGPIE_HASH_QUEUE")]
@@ -180,6 +190,9 @@ impl ServeArgs {
             auth_rate_per_ip: self.auth_rate_per_ip.or(file.auth_rate_per_ip),
             login_rate_per_account: self.login_rate_per_account.or(file.login_rate_per_account),
             send_rate_per_user: self.send_rate_per_user.or(file.send_rate_per_user),
+            search_rate_per_user: self.search_rate_per_user.or(file.search_rate_per_user),
+            people_rate_per_user: self.people_rate_per_user.or(file.people_rate_per_user),
+            messaging: self.messaging.or(file.messaging),
             hash_queue: self.hash_queue.or(file.hash_queue),
             auth_timeout_secs: self.auth_timeout_secs.or(file.auth_timeout_secs),
             token_check_interval_secs: self
@@ -255,6 +268,20 @@ impl ServeArgs {
                 d.send_rate_per_user,
                 "send_rate_per_user",
             )?,
+            search_rate_per_user: rate(
+                s.search_rate_per_user,
+                d.search_rate_per_user,
+                "search_rate_per_user",
+            )?,
+            people_rate_per_user: rate(
+                s.people_rate_per_user,
+                d.people_rate_per_user,
+                "people_rate_per_user",
+            )?,
+            messaging: match s.messaging.as_deref() {
+                None => d.messaging,
+                Some(m) => m.parse().map_err(|e: String| anyhow::anyhow!(e))?,
+            },
             hash_queue: s.hash_queue.unwrap_or(d.hash_queue),
             auth_timeout: s.auth_timeout_secs.map_or(d.auth_timeout, secs),
             token_check_interval: s

@@ -29,6 +29,7 @@
 mod accounts;
 mod conversations;
 mod messages;
+mod people;
 
 use crate::clock::now_ms;
 use crate::messages::Actor;
@@ -494,6 +495,25 @@ impl Session {
             Request::History(req) => self.history(id, req),
             Request::Read(req) => self.read(id, req).await,
             Request::Conversations(req) => self.conversations(id, req),
+            Request::Changes(req) => self.changes(id, req),
+            // The people area dispatches its own operations.
+            people @ (Request::Profile(_)
+            | Request::ProfileSet(_)
+            | Request::Search(_)
+            | Request::FriendRequest(_)
+            | Request::FriendAccept(_)
+            | Request::FriendReject(_)
+            | Request::FriendCancel(_)
+            | Request::FriendRemove(_)
+            | Request::FriendSet(_)
+            | Request::Friends(_)
+            | Request::FriendRequests
+            | Request::CategoryCreate(_)
+            | Request::CategoryRename(_)
+            | Request::CategoryDelete(_)
+            | Request::Block(_)
+            | Request::Unblock(_)
+            | Request::Blocks(_)) => self.people(id, people),
         }
     }
 

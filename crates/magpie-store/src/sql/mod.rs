@@ -16,8 +16,10 @@
 //! two nodes' batches cannot deadlock each other.
 
 mod accounts;
+mod changes;
 mod conversations;
 mod messages;
+mod people;
 
 use crate::dialect::Backend;
 use crate::{Result, StoreError};
@@ -56,6 +58,7 @@ struct Queries {
     accounts: accounts::Queries,
     conversations: conversations::Queries,
     messages: messages::Queries,
+    people: people::Queries,
 }
 
 impl Queries {
@@ -64,6 +67,7 @@ impl Queries {
             accounts: accounts::Queries::new(b),
             conversations: conversations::Queries::new(b),
             messages: messages::Queries::new(b),
+            people: people::Queries::new(b),
         }
     }
 }
