@@ -273,3 +273,58 @@ async fn a_redis_restart_loses_nothing_clients_are_told_to_resync() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL and redis-server; .ci/run runs it"]
+async fn friend_requests_and_answers_cross_nodes_and_blocks_reach_every_node() {
+    use magpie_proto::{ChangeEvent, RequestOutcome, RequestStatus};
+    let cluster = Cluster::start(2).await;
+    let (alice, bob) = (unique("alice"), unique("bob"));
+    let (mut a0, _) = user(&cluster.url(0), &alice).await;
+    let (mut a1, _) = user(&cluster.url(1), &alice).await;
+    let (mut b1, _) = user(&cluster.url(1), &bob).await;
+
+    // Asked on node 0, seen live on node 1.
+    assert_eq!(
+        a0.friend_request(&bob, "hi").await.expect("request"),
+        RequestStatus::Pending
+    );
+    match next_change(&mut b1).await.event {
+        ChangeEvent::FriendRequest(r) => assert_eq!(r.from.user, alice),
+        other => panic!("{other:?}"),
+    }
+    // Answered on node 1, seen live by the requester's devices on both.
+    b1.friend_accept(&alice).await.expect("accept");
+    for device in [&mut a0, &mut a1] {
+        let mut seen = Vec::new();
+        while seen.len() < 3 {
+            seen.push(next_change(device).await);
+        }
+        assert!(matches!(seen[0].event, ChangeEvent::FriendRequest(_)));
+        match &seen[1].event {
+            ChangeEvent::FriendRequestClosed(c) => assert_eq!(c.outcome, RequestOutcome::Accepted),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(seen[2].event, ChangeEvent::FriendAdded(_)));
+    }
+    a0.send(&bob, "friends now").await.expect("send");
+
+    // A block made on node 1 stops sends through node 0 within the
+    // relation cache's lifetime (at once on the node that made it).
+    b1.block(&alice).await.expect("block");
+    assert_eq!(
+        code_of(a1.send(&bob, "same node as the block").await),
+        "not_allowed"
+    );
+    let deadline =
+        tokio::time::Instant::now() + magpie_server::people::RELATION_TTL + Duration::from_secs(2);
+    loop {
+        match a0.send(&bob, "other node").await {
+            Err(e) if e.code_str() == "not_allowed" => break,
+            Ok(_) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(200)).await
+            }
+            other => panic!("the block never reached node 0: {other:?}"),
+        }
+    }
+}

@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use magpie_client::{Client, ClientError};
-use magpie_proto::{Authenticated, GoAway, History, HistoryOk, Message, Push};
+use magpie_proto::{Authenticated, Change, GoAway, History, HistoryOk, Message, Push};
 use magpie_server::{Config, RunningServer};
 pub use magpie_testkit::TestDatabase;
 use serde_json::Value;
@@ -120,6 +120,19 @@ pub async fn next_message(client: &mut Client) -> Message {
             Ok(Some(_)) => continue,
             Ok(None) => panic!("connection closed while waiting for a message"),
             Err(_) => panic!("no message within {WAIT:?}"),
+        }
+    }
+}
+
+/// The next `change` push, skipping others; fails after WAIT.
+pub async fn next_change(client: &mut Client) -> Change {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        match tokio::time::timeout_at(deadline, client.next_push()).await {
+            Ok(Some(Push::Change(c))) => return c,
+            Ok(Some(_)) => continue,
+            Ok(None) => panic!("connection closed while waiting for a change"),
+            Err(_) => panic!("no change within {WAIT:?}"),
         }
     }
 }
