@@ -48,6 +48,7 @@
 
 mod connection;
 pub mod people;
+pub mod presence;
 pub mod sync;
 mod transport;
 

@@ -60,6 +60,8 @@ pub const BLOCKS_MAX: usize = 1000;
 pub const OUTGOING_REQUESTS_MAX: usize = 100;
 /// Incoming requests `friend_requests` lists (the newest).
 pub const INCOMING_REQUESTS_LISTED: usize = 200;
+/// A presence status text, in bytes.
+pub const PRESENCE_TEXT_MAX: usize = 64;
 /// A search query, in bytes.
 pub const SEARCH_QUERY_MAX: usize = 64;
 /// `search` page size when the client names none …

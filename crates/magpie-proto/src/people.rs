@@ -206,6 +206,10 @@ pub struct Friend {
     pub category: Option<CategoryId>,
     /// When the friendship began (ms since the epoch).
     pub since: i64,
+    /// The friend's presence now, in `friends` results (absent in
+    /// changes: presence arrives as `presence` pushes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub presence: Option<crate::presence::PresenceState>,
 }
 
 /// Result of `friends`: one page of the caller's friends by user id, and

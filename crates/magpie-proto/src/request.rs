@@ -46,6 +46,7 @@ pub enum Request {
     Block(UserRef),
     Unblock(UserRef),
     Blocks(Page),
+    PresenceSet(crate::presence::PresenceSet),
     // State sync.
     Changes(Changes),
 }
@@ -160,6 +161,7 @@ fn parse_op(op: &str, args: Option<&RawValue>) -> Result<Request, ErrorBody> {
         "block" => Request::Block(args_of(op, args)?),
         "unblock" => Request::Unblock(args_of(op, args)?),
         "blocks" => Request::Blocks(args_or_default(op, args)?),
+        "presence_set" => Request::PresenceSet(args_of(op, args)?),
         "changes" => Request::Changes(args_or_default(op, args)?),
         other => {
             return Err(ErrorBody::new(
@@ -248,6 +250,7 @@ impl Request {
             Request::Block(_) => "block",
             Request::Unblock(_) => "unblock",
             Request::Blocks(_) => "blocks",
+            Request::PresenceSet(_) => "presence_set",
             Request::Changes(_) => "changes",
         }
     }
@@ -350,6 +353,10 @@ mod tests {
             Request::Blocks(Page {
                 after: Some(1),
                 limit: Some(2),
+            }),
+            Request::PresenceSet(crate::presence::PresenceSet {
+                status: crate::presence::Status::Busy,
+                text: Some("开会中".into()),
             }),
             Request::Changes(Changes {
                 after: 4,

@@ -28,6 +28,9 @@ pub enum Push {
     /// A new entry of the user's change stream (friends, requests,
     /// blocks, profiles), sent to every device of the user.
     Change(crate::changes::Change),
+    /// A contact's presence changed (or the caller's own, from another
+    /// device).
+    Presence(crate::presence::PresenceState),
     /// Pushes may have been lost (the server's link to other nodes broke
     /// and recovered): call `sync` to catch up. Carries no data.
     Resync(Empty),

@@ -22,7 +22,12 @@
 //! maps node id to that node's connection count. A sorted set,
 //! `<cluster>:nodes`, holds each node's last heartbeat. A node that dies
 //! stops beating, and its entries stop counting after [`NODE_TTL`], with no
-//! cleanup needed.
+//! cleanup needed for lookups. Each node also keeps the set of users it
+//! holds, `<cluster>:node-users:<node>`; the first live node to notice a
+//! dead one claims it (`SET NX`), clears its entries and hands its users to
+//! the presence service, which tells their contacts they went offline. A
+//! killed node's users are thus shown offline within about
+//! `NODE_TTL + HEARTBEAT + presence::OFFLINE_GRACE`, never forever.
 
 use crate::router::{LocalRouter, Router, SessionHandle, SessionId};
 use bytes::Bytes;
@@ -30,7 +35,7 @@ use magpie_proto::{Empty, Push, UserId};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -84,6 +89,10 @@ enum BusEvent {
         user: UserId,
         count: i64,
     },
+    /// The user's last connection on this node closed.
+    Left {
+        user: UserId,
+    },
 }
 
 impl BusEvent {
@@ -117,6 +126,14 @@ impl Keys {
     fn presence(&self, user: UserId) -> String {
         format!("{}:presence:{user}", self.cluster)
     }
+
+    fn node_users(&self, node: &str) -> String {
+        format!("{}:node-users:{node}", self.cluster)
+    }
+
+    fn reaped(&self, node: &str) -> String {
+        format!("{}:reaped:{node}", self.cluster)
+    }
 }
 
 /// The cluster router: local delivery plus the Redis bus.
@@ -135,6 +152,8 @@ pub struct RedisRouter {
     stop: CancellationToken,
     close_publisher: CancellationToken,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// Users of dead nodes, for the presence service (taken once).
+    departures: Mutex<Option<mpsc::Receiver<Vec<UserId>>>>,
 }
 
 impl RedisRouter {
@@ -177,6 +196,7 @@ impl RedisRouter {
             local: local.clone(),
             tx: tx.clone(),
         };
+        let (departed_tx, departed_rx) = mpsc::channel(DEPARTURES_QUEUE);
         let tasks = vec![
             tokio::spawn(publisher.run(rx, close_publisher.clone())),
             tokio::spawn(subscriber.run(stop.clone())),
@@ -185,6 +205,7 @@ impl RedisRouter {
                 keys.clone(),
                 node.clone(),
                 stop.clone(),
+                departed_tx,
             )),
         ];
         tracing::info!(node = %node, cluster, "joined cluster");
@@ -199,6 +220,7 @@ impl RedisRouter {
             stop,
             close_publisher,
             tasks: Mutex::new(tasks),
+            departures: Mutex::new(Some(departed_rx)),
         })
     }
 
@@ -224,6 +246,30 @@ impl RedisRouter {
         Ok(nodes)
     }
 
+    /// Which of `users` have connections on other live nodes: two round
+    /// trips whatever their number (the live nodes, then one pipeline of
+    /// presence hashes). This node's own entries are skipped: its local
+    /// router is the truth for it, and Redis may lag behind it.
+    async fn online_elsewhere(&self, users: &[UserId]) -> redis::RedisResult<Vec<UserId>> {
+        let mut conn = self.conn.clone();
+        let alive = alive_nodes(&mut conn, &self.keys).await?;
+        let mut pipe = redis::pipe();
+        for user in users {
+            pipe.cmd("HGETALL").arg(self.keys.presence(*user));
+        }
+        let counts: Vec<HashMap<String, i64>> = pipe.query_async(&mut conn).await?;
+        Ok(users
+            .iter()
+            .zip(counts)
+            .filter(|(_, counts)| {
+                counts.iter().any(|(node, count)| {
+                    *count > 0 && node.as_str() != &*self.node && alive.contains(node)
+                })
+            })
+            .map(|(user, _)| *user)
+            .collect())
+    }
+
     fn enqueue(&self, event: BusEvent) {
         let bytes = event.frame_bytes();
         if self.queued_bytes.fetch_add(bytes, Ordering::AcqRel) + bytes > QUEUE_BYTES
@@ -237,15 +283,45 @@ impl RedisRouter {
 
 #[async_trait::async_trait]
 impl Router for RedisRouter {
-    fn session_opened(&self, user: UserId, handle: SessionHandle) {
-        self.local.session_opened(user, handle);
+    fn session_opened(&self, user: UserId, handle: SessionHandle) -> usize {
+        let count = self.local.session_opened(user, handle);
         self.enqueue(BusEvent::Presence { user, delta: 1 });
+        count
     }
 
-    fn session_closed(&self, user: UserId, session: SessionId) {
-        if self.local.remove(user, session) {
+    fn session_closed(&self, user: UserId, session: SessionId) -> Option<usize> {
+        let left = self.local.remove_counted(user, session);
+        if left.is_some() {
             self.enqueue(BusEvent::Presence { user, delta: -1 });
         }
+        if left == Some(0) {
+            self.enqueue(BusEvent::Left { user });
+        }
+        left
+    }
+
+    fn departures(&self) -> Option<mpsc::Receiver<Vec<UserId>>> {
+        self.departures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+    }
+
+    async fn online(&self, users: &[UserId]) -> HashSet<UserId> {
+        let mut online = self.local.online_here(users);
+        let rest: Vec<UserId> = users
+            .iter()
+            .copied()
+            .filter(|u| !online.contains(u))
+            .collect();
+        if rest.is_empty() {
+            return online;
+        }
+        match self.online_elsewhere(&rest).await {
+            Ok(found) => online.extend(found),
+            Err(e) => tracing::warn!(error = %e, "presence lookup in Redis failed"),
+        }
+        online
     }
 
     fn deliver(&self, users: &[UserId], frame: &Bytes, except: Option<SessionId>) -> usize {
@@ -367,7 +443,21 @@ impl Publisher {
                 .arg(envelope)
                 .ignore();
         }
+        let node_users = self.keys.node_users(&self.node);
         for event in batch.iter() {
+            match event {
+                BusEvent::Presence { user, delta } if *delta > 0 => {
+                    pipe.cmd("SADD").arg(&node_users).arg(*user).ignore();
+                }
+                BusEvent::PresenceSet { user, count } if *count > 0 => {
+                    pipe.cmd("SADD").arg(&node_users).arg(*user).ignore();
+                }
+                BusEvent::Left { user } => {
+                    pipe.cmd("SREM").arg(&node_users).arg(*user).ignore();
+                    continue;
+                }
+                _ => {}
+            }
             let (user, command, value) = match event {
                 BusEvent::Presence { user, delta } => (user, "HINCRBY", *delta),
                 BusEvent::PresenceSet { user, count } => (user, "HSET", *count),
@@ -426,7 +516,9 @@ fn encode_envelope(node: &str, batch: &[BusEvent], resync: bool) -> Option<Vec<u
             BusEvent::Kick { user, token_tag } => {
                 let _ = write!(out, r#"{comma}{{"k":[{user},{token_tag}]}}"#);
             }
-            BusEvent::Presence { .. } | BusEvent::PresenceSet { .. } => continue,
+            BusEvent::Presence { .. } | BusEvent::PresenceSet { .. } | BusEvent::Left { .. } => {
+                continue;
+            }
         }
         first = false;
     }
@@ -558,12 +650,68 @@ impl Subscriber {
     }
 }
 
-/// Keep this node's heartbeat fresh and forget long-dead nodes.
+/// Users handed to the presence service per message of the departures
+/// channel, and messages it may hold.
+const DEPARTURES_CHUNK: usize = 1000;
+const DEPARTURES_QUEUE: usize = 64;
+
+/// Claim each node that stopped beating (once, cluster-wide), clear its
+/// presence entries and hand its users to `departed`.
+async fn reap_dead_nodes(
+    conn: &mut ConnectionManager,
+    keys: &Keys,
+    me: &str,
+    departed: &mpsc::Sender<Vec<UserId>>,
+) -> redis::RedisResult<()> {
+    let now = now_secs();
+    let dead: Vec<String> = redis::cmd("ZRANGEBYSCORE")
+        .arg(&keys.nodes)
+        .arg(now - 3600.0)
+        .arg(format!("({}", now - NODE_TTL.as_secs_f64()))
+        .query_async(conn)
+        .await?;
+    for node in dead.into_iter().filter(|n| n != me) {
+        let claimed: Option<String> = redis::cmd("SET")
+            .arg(keys.reaped(&node))
+            .arg(me)
+            .arg("NX")
+            .arg("EX")
+            .arg(7200)
+            .query_async(conn)
+            .await?;
+        if claimed.is_none() {
+            continue;
+        }
+        let users: Vec<UserId> = redis::cmd("SMEMBERS")
+            .arg(keys.node_users(&node))
+            .query_async(conn)
+            .await?;
+        let mut pipe = redis::pipe();
+        for user in &users {
+            pipe.cmd("HDEL")
+                .arg(keys.presence(*user))
+                .arg(&node)
+                .ignore();
+        }
+        pipe.cmd("DEL").arg(keys.node_users(&node)).ignore();
+        pipe.cmd("ZREM").arg(&keys.nodes).arg(&node).ignore();
+        pipe.query_async::<()>(conn).await?;
+        tracing::warn!(node, users = users.len(), "reaped a dead cluster node");
+        for chunk in users.chunks(DEPARTURES_CHUNK) {
+            let _ = departed.send(chunk.to_vec()).await;
+        }
+    }
+    Ok(())
+}
+
+/// Keep this node's heartbeat fresh, forget long-dead nodes, and reap
+/// newly dead ones.
 async fn heartbeat(
     mut conn: ConnectionManager,
     keys: Keys,
     node: Arc<str>,
     stop: CancellationToken,
+    departed: mpsc::Sender<Vec<UserId>>,
 ) {
     let mut tick = tokio::time::interval(HEARTBEAT);
     loop {
@@ -587,6 +735,10 @@ async fn heartbeat(
             .await;
         if let Err(e) = result {
             tracing::warn!(error = %e, "cluster heartbeat failed");
+            continue;
+        }
+        if let Err(e) = reap_dead_nodes(&mut conn, &keys, &node, &departed).await {
+            tracing::warn!(error = %e, "reaping dead cluster nodes failed");
         }
     }
 }

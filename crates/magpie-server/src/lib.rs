@@ -24,6 +24,7 @@ pub mod messages;
 pub mod metrics;
 pub mod page;
 pub mod people;
+pub mod presence;
 pub mod router;
 pub mod session;
 pub mod state;
@@ -206,6 +207,15 @@ pub async fn start_with_store(
         writer.clone(),
         metrics,
     ));
+    if let Some(mut departed) = router.departures() {
+        // Users of a dead cluster node: tell their contacts they left.
+        let presence = state.presence.clone();
+        tokio::spawn(async move {
+            while let Some(users) = departed.recv().await {
+                presence.departed(users).await;
+            }
+        });
+    }
     let tcp_task = tokio::spawn(transport::accept_tcp(tcp, state.clone()));
     let http_task = {
         let app = http::app(state.clone());

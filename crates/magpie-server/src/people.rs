@@ -14,6 +14,7 @@ use crate::config::MessagingPolicy;
 use crate::conversations::Conversations;
 use crate::error::{from_store, invalid_args};
 use crate::page::{ByteBudget, clamp_limit};
+use crate::presence::Presence;
 use magpie_proto::limits::{
     AVATAR_MAX, CATEGORY_NAME_MAX, INCOMING_REQUESTS_LISTED, NICKNAME_MAX, PAGE_LIMIT_DEFAULT,
     PAGE_LIMIT_MAX, REMARK_MAX, REQUEST_NOTE_MAX, SEARCH_LIMIT_DEFAULT, SEARCH_LIMIT_MAX,
@@ -22,7 +23,7 @@ use magpie_proto::limits::{
 use magpie_proto::{
     Category, CategoryCreate, CategoryDelete, CategoryRename, Empty, ErrorBody, ErrorCode, Friend,
     FriendRequest, FriendRequestOk, FriendSet, FriendsOk, Page, Profile, ProfileGet, ProfileSet,
-    RequestsOk, Search, UserId, UsersOk,
+    RequestStatus, RequestsOk, Search, UserId, UsersOk,
 };
 use magpie_store::{Outcome, ProfileFields, Relation, Store, UserQuery};
 use std::collections::HashMap;
@@ -42,6 +43,7 @@ pub struct People {
     store: Arc<dyn Store>,
     conversations: Arc<Conversations>,
     changes: Arc<Changes>,
+    presence: Arc<Presence>,
     policy: MessagingPolicy,
     max_frame_bytes: usize,
     relations: Mutex<HashMap<(UserId, UserId), (Relation, Instant)>>,
@@ -52,6 +54,7 @@ impl People {
         store: Arc<dyn Store>,
         conversations: Arc<Conversations>,
         changes: Arc<Changes>,
+        presence: Arc<Presence>,
         policy: MessagingPolicy,
         max_frame_bytes: usize,
     ) -> People {
@@ -59,6 +62,7 @@ impl People {
             store,
             conversations,
             changes,
+            presence,
             policy,
             max_frame_bytes,
             relations: Mutex::default(),
@@ -195,6 +199,9 @@ impl People {
             .await
             .map_err(from_store)?;
         let status = self.changed(me, to, outcome);
+        if status == RequestStatus::Friends {
+            self.presence.introduce(me, to).await?;
+        }
         Ok(FriendRequestOk { status })
     }
 
@@ -213,6 +220,9 @@ impl People {
             .await
             .map_err(from_store)?;
         self.changed(me, from, outcome);
+        if accept {
+            self.presence.introduce(me, from).await?;
+        }
         Ok(Empty {})
     }
 
@@ -282,8 +292,10 @@ impl People {
         let mut budget = ByteBudget::new(self.max_frame_bytes);
         budget.take(&categories);
         let mut more = rows.len() > limit as usize;
+        let mut rows: Vec<Friend> = rows.into_iter().take(limit as usize).collect();
+        self.presence.decorate(&mut rows).await?;
         let mut friends = Vec::with_capacity(rows.len());
-        for friend in rows.into_iter().take(limit as usize) {
+        for friend in rows {
             if !budget.take(&friend) {
                 more = true;
                 break;

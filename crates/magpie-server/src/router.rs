@@ -17,7 +17,7 @@
 
 use bytes::Bytes;
 use magpie_proto::UserId;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 use tokio::sync::mpsc;
@@ -175,10 +175,22 @@ pub struct SessionHandle {
 /// Where a message frame goes.
 #[async_trait::async_trait]
 pub trait Router: Send + Sync + std::fmt::Debug + 'static {
-    /// A connection of `user` is ready to receive pushes.
-    fn session_opened(&self, user: UserId, handle: SessionHandle);
-    /// The connection is gone (or logged out).
-    fn session_closed(&self, user: UserId, session: SessionId);
+    /// A connection of `user` is ready to receive pushes. Returns how many
+    /// connections `user` has on this node now (1: the first).
+    fn session_opened(&self, user: UserId, handle: SessionHandle) -> usize;
+    /// The connection is gone (or logged out). Returns how many
+    /// connections `user` still has on this node, or `None` if this one
+    /// was not registered.
+    fn session_closed(&self, user: UserId, session: SessionId) -> Option<usize>;
+    /// Which of `users` have a connection anywhere: on this node, or on a
+    /// live node of the cluster. One round trip to Redis at most, however
+    /// many users; on a Redis failure, this node's view.
+    async fn online(&self, users: &[UserId]) -> HashSet<UserId>;
+    /// Batches of users whose node died (cluster mode), for the presence
+    /// service to announce offline. Taken once; `None` on a single node.
+    fn departures(&self) -> Option<mpsc::Receiver<Vec<UserId>>> {
+        None
+    }
     /// Queue `frame` to every connection of every user in `users`, except
     /// `except` (the connection that caused it). Returns how many
     /// connections got it. Must not block.
@@ -237,17 +249,30 @@ impl LocalRouter {
 
     /// Forget one connection; true if it was registered.
     pub fn remove(&self, user: UserId, session: SessionId) -> bool {
+        self.remove_counted(user, session).is_some()
+    }
+
+    /// Forget one connection: `user`'s remaining connections here, or
+    /// `None` if it was not registered.
+    pub fn remove_counted(&self, user: UserId, session: SessionId) -> Option<usize> {
         let mut shard = self.shard(user).write().unwrap_or_else(|p| p.into_inner());
-        let Some(list) = shard.get_mut(&user) else {
-            return false;
-        };
+        let list = shard.get_mut(&user)?;
         let before = list.len();
         list.retain(|h| h.id != session);
-        let removed = list.len() < before;
-        if list.is_empty() {
+        let left = list.len();
+        if left == 0 {
             shard.remove(&user);
         }
-        removed
+        (left < before).then_some(left)
+    }
+
+    /// Which of `users` have connections on this node.
+    pub fn online_here(&self, users: &[UserId]) -> HashSet<UserId> {
+        users
+            .iter()
+            .copied()
+            .filter(|&u| self.sessions_of(u) > 0)
+            .collect()
     }
 
     /// Every user with connections here, and how many.
@@ -273,13 +298,19 @@ impl LocalRouter {
 
 #[async_trait::async_trait]
 impl Router for LocalRouter {
-    fn session_opened(&self, user: UserId, handle: SessionHandle) {
+    fn session_opened(&self, user: UserId, handle: SessionHandle) -> usize {
         let mut shard = self.shard(user).write().unwrap_or_else(|p| p.into_inner());
-        shard.entry(user).or_default().push(handle);
+        let list = shard.entry(user).or_default();
+        list.push(handle);
+        list.len()
     }
 
-    fn session_closed(&self, user: UserId, session: SessionId) {
-        self.remove(user, session);
+    fn session_closed(&self, user: UserId, session: SessionId) -> Option<usize> {
+        self.remove_counted(user, session)
+    }
+
+    async fn online(&self, users: &[UserId]) -> HashSet<UserId> {
+        self.online_here(users)
     }
 
     fn deliver(&self, users: &[UserId], frame: &Bytes, except: Option<SessionId>) -> usize {

@@ -7,6 +7,7 @@ use crate::conversations::Conversations;
 use crate::messages::Messages;
 use crate::metrics::Metrics;
 use crate::people::People;
+use crate::presence::Presence;
 use crate::router::{QueueBudget, Router, SessionId};
 use crate::throttle::{Limits, Throttle};
 use crate::writer::MessageWriter;
@@ -32,6 +33,8 @@ pub struct AppState {
     pub messages: Messages,
     /// Profiles, search, friends, requests, categories, blocks.
     pub people: Arc<People>,
+    /// Who is online; telling contacts.
+    pub presence: Arc<Presence>,
     /// Users' change streams: reading them, pushing what was appended.
     pub changes: Arc<Changes>,
     /// Bytes queued for all connections (`max_queue_bytes_total`).
@@ -65,10 +68,12 @@ impl AppState {
             router.clone(),
             config.max_frame_bytes,
         ));
+        let presence = Arc::new(Presence::new(store.clone(), router.clone()));
         let people = Arc::new(People::new(
             store.clone(),
             conversations.clone(),
             changes.clone(),
+            presence.clone(),
             config.messaging,
             config.max_frame_bytes,
         ));
@@ -93,6 +98,7 @@ impl AppState {
             conversations,
             messages,
             people,
+            presence,
             changes,
             shutdown: CancellationToken::new(),
             connections: TaskTracker::new(),

@@ -9,6 +9,7 @@
 //!   write batch that appends them and moves read marks;
 //! - [`PeopleStore`]: profiles, search and the contact graph (friends,
 //!   requests, categories, blocks);
+//! - [`PresenceStore`]: the status each user chose, and their contacts;
 //! - [`ChangeStore`]: each user's change stream, which every state change
 //!   around a user appends to in its own transaction.
 //!
@@ -34,6 +35,7 @@ mod conversations;
 mod dialect;
 mod messages;
 mod people;
+mod presence;
 mod sql;
 
 pub use accounts::{AccountStore, TRIM_TOKENS_MAX, TokenRecord, UserRecord};
@@ -42,6 +44,7 @@ pub use conversations::{ConvSummary, ConversationStore, Position};
 pub use dialect::Backend;
 pub use messages::{Appended, Committed, MarkRead, MessageStore, NewMessage, SeqRange, WriteBatch};
 pub use people::{Outcome, PeopleStore, ProfileFields, Refusal, Relation, UserQuery, Written};
+pub use presence::PresenceStore;
 pub use sql::{PoolSettings, SqlStore};
 
 /// Errors at the storage boundary. Callers branch on the variant; the
@@ -76,6 +79,7 @@ pub trait Store:
     + MessageStore
     + PeopleStore
     + ChangeStore
+    + PresenceStore
     + Send
     + Sync
     + std::fmt::Debug

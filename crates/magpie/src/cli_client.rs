@@ -1,9 +1,13 @@
 //! `magpie client`: a scriptable command-line client.
 //!
-//! Every command prints its results to stdout as JSON, one document per
-//! line, so shell scripts and tests can pipe them through `jq`; errors go to
-//! stderr as `error: <code>: <message>` with a non-zero exit status (2 for
-//! usage or configuration mistakes, 1 for server and connection failures).
+//! The messaging commands print their results to stdout as JSON, one
+//! document per line, so shell scripts and tests can pipe them through
+//! `jq`. The people commands (`profile`, `search`, `friend`, `category`,
+//! `block`, `unblock`, `blocks`, `changes`; see [`crate::cli_people`])
+//! print compact text for people, or with `--json` exactly one JSON
+//! document. Errors go to stderr as `error: <code>: <message>` with a
+//! non-zero exit status (2 for usage or configuration mistakes, 1 for
+//! server and connection failures).
 //!
 //! Secrets never appear on the command line, where other users could read
 //! them in the process list or shell history: the password comes only from
@@ -11,6 +15,7 @@
 //! `MAGPIE_TOKEN` so later commands `resume` instead of sending the
 //! password again.
 
+use crate::cli_people::{self, PeopleCommand};
 use clap::{Args, Subcommand};
 use magpie_client::{Accept, Client, ClientError, SyncState};
 use magpie_proto::{Authenticated, History, Push, Seq};
@@ -38,7 +43,8 @@ Secrets come from the environment only:
   MAGPIE_TOKEN     a session token printed by `login`; when set, commands
                    resume that session instead of using the password
 
-Output is one JSON document per line on stdout.
+Output: the messaging commands print one JSON document per line on stdout.
+The people commands print compact text, or with --json one JSON document.
 Exit status: 0 ok, 1 server or connection error, 2 usage or configuration error.")]
 pub struct ClientArgs {
     /// Server to connect to: tcp://host:port or ws://host:port/ws.
@@ -54,6 +60,11 @@ pub struct ClientArgs {
     /// Username, for `register` and for logging in with MAGPIE_PASSWORD.
     #[arg(long, env = "MAGPIE_USER", value_name = "NAME", global = true)]
     pub user: Option<String>,
+
+    /// Print one JSON document on stdout instead of text (the people
+    /// commands; the messaging commands always print JSON lines).
+    #[arg(long, global = true)]
+    pub json: bool,
 
     #[command(subcommand)]
     pub command: ClientCommand,
@@ -106,6 +117,8 @@ pub enum ClientCommand {
     Conversations,
     /// Revoke the session in MAGPIE_TOKEN.
     Logout,
+    #[command(flatten)]
+    People(PeopleCommand),
 }
 
 /// Run one `magpie client` command. Errors are reported on stderr here and
@@ -215,6 +228,10 @@ async fn perform(
         ClientCommand::Logout => {
             authenticate(client, credentials).await?;
             Ok(client.logout().await?)
+        }
+        ClientCommand::People(command) => {
+            authenticate(client, credentials).await?;
+            cli_people::perform(command, client, &mut out, args.json).await
         }
     }
 }
@@ -327,7 +344,7 @@ async fn listen(
                 goaway = Some(notice.reason);
                 false
             }
-            Some(Push::Read(_) | Push::Change(_)) => false,
+            Some(Push::Read(_) | Push::Change(_) | Push::Presence(_)) => false,
             None => {
                 let detail = match goaway {
                     Some(reason) => format!("connection closed by the server ({reason})"),
@@ -447,7 +464,7 @@ impl Secrets {
 
 /// Why a command failed.
 #[derive(Debug)]
-enum Failure {
+pub(crate) enum Failure {
     /// Bad or missing configuration: nothing was attempted.
     Usage(String),
     /// The server refused or the connection failed.
@@ -482,7 +499,8 @@ impl Failure {
 
 /// Stdout, one JSON document per line, flushed after each so that a reader
 /// sees every line as soon as it exists (`listen` into a pipe).
-struct Output {
+#[derive(Debug)]
+pub(crate) struct Output {
     stdout: std::io::Stdout,
 }
 
@@ -493,12 +511,19 @@ impl Output {
         }
     }
 
-    fn line<T: Serialize>(&mut self, value: &T) -> Result<(), Failure> {
+    pub(crate) fn line<T: Serialize>(&mut self, value: &T) -> Result<(), Failure> {
         let mut text =
             serde_json::to_string(value).map_err(|e| Failure::Stdout(std::io::Error::other(e)))?;
         text.push('\n');
+        self.text(&text)
+    }
+
+    /// Write `text` as it is, ending it with a line break if it has none.
+    pub(crate) fn text(&mut self, text: &str) -> Result<(), Failure> {
         let mut lock = self.stdout.lock();
+        let end: &[u8] = if text.ends_with('\n') { b"" } else { b"\n" };
         lock.write_all(text.as_bytes())
+            .and_then(|()| lock.write_all(end))
             .and_then(|()| lock.flush())
             .map_err(Failure::Stdout)
     }

@@ -2,6 +2,7 @@
 //! load generator.
 
 mod cli_client;
+mod cli_people;
 mod serve;
 
 use clap::{Parser, Subcommand};

@@ -316,3 +316,65 @@ async fn run_failover(admin_url: &str) {
 async fn nothing_acked_is_lost_when_a_node_dies_redis_restarts_and_a_node_drains() {
     run_failover(&e2e_admin_url()).await;
 }
+
+/// A SIGKILLed node cannot say goodbye: its users' contacts on other nodes
+/// must still see them go offline, within a bounded time (the node's
+/// heartbeat going stale, the reaper's next beat, the offline grace).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs redis-server and a database; .ci/run runs it"]
+async fn a_killed_nodes_users_go_offline_for_their_contacts() {
+    use magpie_proto::Status;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = TestDatabase::create(&e2e_admin_url()).await;
+    let redis = RedisProcess::start();
+    let cluster = format!("reaper{}", std::process::id());
+    let mut nodes: Vec<Node> = (0..2)
+        .map(|i| {
+            Node::start(
+                &db.url,
+                &redis.url(),
+                &cluster,
+                &dir.path().join(format!("n{i}")),
+            )
+        })
+        .collect();
+    let url = |n: &Node| format!("tcp://127.0.0.1:{}", n.tcp);
+    let alice = Client::connect(&url(&nodes[0])).await.expect("connect");
+    alice.register("alice", PASSWORD).await.expect("register");
+    alice.login("alice", PASSWORD, None).await.expect("login");
+    let mut bob = Client::connect(&url(&nodes[1])).await.expect("connect");
+    bob.register("bob", PASSWORD).await.expect("register");
+    bob.login("bob", PASSWORD, None).await.expect("login");
+    alice.friend_request("bob", "").await.expect("request");
+    bob.friend_accept("alice").await.expect("accept");
+    let status_of_alice = |push: Option<Push>| match push {
+        Some(Push::Presence(p)) if p.user == "alice" => Some(p.status),
+        _ => None,
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while status_of_alice(
+        timeout(deadline - Instant::now(), bob.next_push())
+            .await
+            .expect("presence in time"),
+    ) != Some(Status::Online)
+    {}
+
+    nodes[0].process.kill();
+    let killed = Instant::now();
+    let bound = magpie_server::cluster::NODE_TTL + Duration::from_secs(10);
+    loop {
+        let left = bound.saturating_sub(killed.elapsed());
+        let push = timeout(left, bob.next_push())
+            .await
+            .expect("alice shown offline within the bound");
+        if status_of_alice(push) == Some(Status::Offline) {
+            break;
+        }
+    }
+    eprintln!("offline seen {:?} after the kill", killed.elapsed());
+    let (friends, _) = bob.friends().await.expect("friends");
+    assert_eq!(
+        friends[0].presence.as_ref().map(|p| p.status),
+        Some(Status::Offline)
+    );
+}

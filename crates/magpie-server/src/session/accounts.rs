@@ -79,7 +79,7 @@ impl Session {
             username: login.username.clone(),
             session: self.id,
         };
-        self.state.router.session_opened(
+        let here = self.state.router.session_opened(
             actor.user_id,
             SessionHandle {
                 id: self.id,
@@ -88,6 +88,9 @@ impl Session {
                 kick: self.kick.clone(),
             },
         );
+        if here == 1 {
+            self.state.presence.came_online(actor.user_id);
+        }
         self.authed = Some(Authed {
             actor,
             token_hash: login.token_hash,
@@ -105,9 +108,10 @@ impl Session {
     /// Stop receiving pushes (logout or end of connection).
     pub(super) fn logged_out(&mut self) {
         if let Some(authed) = self.authed.take() {
-            self.state
-                .router
-                .session_closed(authed.actor.user_id, self.id);
+            let user = authed.actor.user_id;
+            if self.state.router.session_closed(user, self.id) == Some(0) {
+                self.state.presence.went_offline(user);
+            }
             self.auth_changed = true;
         }
     }

@@ -513,7 +513,8 @@ impl Session {
             | Request::CategoryDelete(_)
             | Request::Block(_)
             | Request::Unblock(_)
-            | Request::Blocks(_)) => self.people(id, people),
+            | Request::Blocks(_)
+            | Request::PresenceSet(_)) => self.people(id, people),
         }
     }
 

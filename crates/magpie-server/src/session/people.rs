@@ -77,6 +77,10 @@ impl Session {
                 answer(id, async move { people.unblock(me, &r.user, now).await })
             }
             Request::Blocks(req) => answer(id, async move { people.blocks(me, req).await }),
+            Request::PresenceSet(req) => {
+                let presence = state.presence.clone();
+                answer(id, async move { presence.set(me, req).await })
+            }
             other => {
                 return Err(ErrorBody::new(
                     magpie_proto::ErrorCode::Internal,

@@ -20,6 +20,7 @@ mod changes;
 mod conversations;
 mod messages;
 mod people;
+mod presence;
 
 use crate::dialect::Backend;
 use crate::{Result, StoreError};

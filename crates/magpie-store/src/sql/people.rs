@@ -20,7 +20,11 @@ use magpie_proto::{
 };
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
+use std::collections::BTreeSet;
 use std::sync::Arc;
+
+/// Most users locked by one statement of `lock_many`.
+const LOCK_CHUNK: usize = 500;
 
 /// A user's card: id, username, nickname, avatar.
 const CARD_SELECT: &str = "SELECT u.id, u.username, COALESCE(p.nickname, ''), COALESCE(p.avatar, '') \
@@ -167,6 +171,7 @@ fn friend_from_row(row: &AnyRow) -> sqlx::Result<Friend> {
         remark: text_column(row, 4)?,
         category: row.try_get::<Option<i64>, _>(5)?,
         since: row.try_get(6)?,
+        presence: None,
     })
 }
 
@@ -672,15 +677,53 @@ impl SqlStore {
         Ok(Outcome { value: (), written })
     }
 
+    /// Lock the rows of `users` in id order (in chunks, each in order),
+    /// and return those that exist.
+    async fn lock_many(&self, c: &mut AnyConnection, users: &BTreeSet<UserId>) -> Tx<BTreeSet<UserId>> {
+        let ids: Vec<UserId> = users.iter().copied().collect();
+        let mut found = BTreeSet::new();
+        for chunk in ids.chunks(LOCK_CHUNK) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let lock = self.backend.render(&format!(
+                "SELECT id FROM users WHERE id IN ({marks}) ORDER BY id{{for_update}}"
+            ));
+            let mut query = sqlx::query(AssertSqlSafe(lock));
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            for row in query.fetch_all(&mut *c).await? {
+                found.insert(row.try_get::<i64, _>(0)?);
+            }
+        }
+        Ok(found)
+    }
+
+    /// `known_friends`: the user's friends as read before the transaction
+    /// (see [`PeopleStore::set_profile`] below).
     async fn set_profile_tx(
         &self,
         c: &mut AnyConnection,
         user: UserId,
         f: &ProfileFields,
+        known_friends: &[UserId],
         now: i64,
     ) -> Tx<Outcome<Profile>> {
         let p = &self.q.people;
-        self.lock_users(c, user, user).await?;
+        // The change goes to every friend's stream, and appending locks
+        // their rows. Locking only the user's row first (as this did)
+        // took the friends' rows after it, out of id order: two friends
+        // saving their profiles at once, or a profile save beside any
+        // change that locks a pair in order, deadlocked on PostgreSQL and
+        // MariaDB (found by tests/people.rs, friends_set_profiles_at_once).
+        // So lock the user and their friends together, in id order. The
+        // list read inside, under the user's lock, is still the one that
+        // counts: a friend made between the two reads is locked late by
+        // the append (rare; at worst a retryable deadlock).
+        let mut rows: BTreeSet<UserId> = known_friends.iter().copied().collect();
+        rows.insert(user);
+        if !self.lock_many(c, &rows).await?.contains(&user) {
+            return Err(Refusal::UnknownUser.into());
+        }
         sqlx::query(q(&p.ensure_profile))
             .bind(user)
             .bind(now)
@@ -845,7 +888,19 @@ impl PeopleStore for SqlStore {
         fields: &ProfileFields,
         now: i64,
     ) -> Result<Outcome<Profile>> {
-        graph!(self.set_profile_tx(user, fields, now))
+        // The user's friends, read before taking a write connection (a
+        // transaction waiting for a second connection could starve the
+        // pool), so that the transaction can lock them in id order.
+        let known_friends: Vec<UserId> = sqlx::query(q(&self.q.people.friend_ids))
+            .bind(user)
+            .fetch_all(&self.readers)
+            .await
+            .map_err(self.err())?
+            .iter()
+            .map(|row| row.try_get(0))
+            .collect::<sqlx::Result<_>>()
+            .map_err(self.err())?;
+        graph!(self.set_profile_tx(user, fields, &known_friends, now))
     }
 
     async fn search_users(
