@@ -18,15 +18,50 @@ use crate::people::{
 use serde::{Deserialize, Serialize};
 
 /// One entry of a user's change stream, as pushed and as listed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "RawChange")]
 pub struct Change {
     /// Position in the caller's stream: 1, 2, 3, ... with no gaps.
     pub seq: i64,
     /// When it happened (ms since the epoch).
     pub ts: i64,
-    #[serde(flatten)]
     pub event: ChangeEvent,
+}
+
+impl Serialize for Change {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Known<'a> {
+            seq: i64,
+            ts: i64,
+            #[serde(flatten)]
+            event: &'a ChangeEvent,
+        }
+        #[derive(Serialize)]
+        struct Other<'a> {
+            seq: i64,
+            ts: i64,
+            kind: &'a str,
+            data: &'a serde_json::Value,
+        }
+        match &self.event {
+            // Passed on as read, so that a node that does not know a kind
+            // (a rolling upgrade) still serves it to clients that may.
+            ChangeEvent::Unknown { kind, data } => Other {
+                seq: self.seq,
+                ts: self.ts,
+                kind,
+                data,
+            }
+            .serialize(s),
+            event => Known {
+                seq: self.seq,
+                ts: self.ts,
+                event,
+            }
+            .serialize(s),
+        }
+    }
 }
 
 /// What changed: `{"kind": "...", "data": {...}}`. Clients must skip kinds
@@ -55,10 +90,13 @@ pub enum ChangeEvent {
     Unblocked(UserCard),
     /// The caller's or a contact's profile changed.
     Profile(Profile),
-    /// A kind this build does not know (a newer server's): skip it.
-    /// Never sent.
+    /// A kind this build does not know (a newer server's), kept as read:
+    /// clients skip it; a server passes it on unchanged.
     #[serde(skip)]
-    Unknown,
+    Unknown {
+        kind: String,
+        data: serde_json::Value,
+    },
 }
 
 impl ChangeEvent {
@@ -96,7 +134,10 @@ impl TryFrom<RawChange> for Change {
         let event = if ChangeEvent::KINDS.contains(&raw.kind.as_str()) {
             serde_json::from_value(serde_json::json!({"kind": raw.kind, "data": raw.data}))?
         } else {
-            ChangeEvent::Unknown
+            ChangeEvent::Unknown {
+                kind: raw.kind,
+                data: raw.data,
+            }
         };
         Ok(Change {
             seq: raw.seq,
@@ -171,7 +212,13 @@ mod tests {
         let json = r#"{"seq":9,"ts":1,"kind":"group_joined","data":{"group":4}}"#;
         let change: Change = serde_json::from_str(json).expect("decode");
         assert_eq!(change.seq, 9);
-        assert_eq!(change.event, ChangeEvent::Unknown);
+        assert!(
+            matches!(&change.event, ChangeEvent::Unknown { kind, .. } if kind == "group_joined")
+        );
+        // Passed on exactly as it came.
+        let again: serde_json::Value = serde_json::to_value(&change).expect("encode");
+        let original: serde_json::Value = serde_json::from_str(json).expect("json");
+        assert_eq!(again, original);
     }
 
     #[test]

@@ -270,7 +270,9 @@ impl People {
                 ));
             }
         };
-        let friend = self.other(me, &req.user, "befriend").await?;
+        let friend = self
+            .other(me, &req.user, "set a remark or category on")
+            .await?;
         let outcome = self
             .store
             .set_friend(me, friend, req.remark.as_deref(), category, now)

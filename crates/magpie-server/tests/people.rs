@@ -43,7 +43,7 @@ fn kind(event: &ChangeEvent) -> &'static str {
         ChangeEvent::Blocked(_) => "blocked",
         ChangeEvent::Unblocked(_) => "unblocked",
         ChangeEvent::Profile(_) => "profile",
-        ChangeEvent::Unknown => "unknown",
+        ChangeEvent::Unknown { .. } => "unknown",
     }
 }
 

@@ -13,7 +13,7 @@
 //! - `category create`, `category rename`: the category;
 //! - `blocks`: `{"users": [...]}`, every page;
 //! - `changes`: `{"changes": [...], "head": N, "reset": BOOL}`; a change
-//!   of a kind this build does not know shows as `{"seq","ts","kind":"unknown"}`;
+//!   of a kind this build does not know is printed as the server sent it;
 //! - the others (accept, reject, cancel, remove, category delete, block,
 //!   unblock): `{"ok": true}`.
 //!
@@ -365,7 +365,7 @@ pub(crate) async fn perform(
         PeopleCommand::Changes { after } => {
             let caught = client.catch_up_changes(*after).await?;
             let list = ChangeList {
-                changes: caught.changes.iter().map(ChangeOut::from).collect(),
+                changes: caught.changes.iter().collect(),
                 head: caught.head,
                 reset: caught.reset,
             };
@@ -525,38 +525,12 @@ struct UserList {
 /// `changes --json`.
 #[derive(Serialize)]
 struct ChangeList<'a> {
-    changes: Vec<ChangeOut<'a>>,
+    changes: Vec<&'a Change>,
     /// The seq to pass as --after next time.
     head: i64,
     /// The stream no longer holds the changes after --after: reload
     /// friends, requests and blocks, then continue from `head`.
     reset: bool,
-}
-
-/// A change as printed: as the server sent it, or (for a kind this build
-/// does not know, which cannot be encoded again) its seq and time.
-#[derive(Serialize)]
-#[serde(untagged)]
-enum ChangeOut<'a> {
-    Known(&'a Change),
-    Unknown {
-        seq: i64,
-        ts: i64,
-        kind: &'static str,
-    },
-}
-
-impl<'a> From<&'a Change> for ChangeOut<'a> {
-    fn from(change: &'a Change) -> Self {
-        match change.event {
-            ChangeEvent::Unknown => ChangeOut::Unknown {
-                seq: change.seq,
-                ts: change.ts,
-                kind: "unknown",
-            },
-            _ => ChangeOut::Known(change),
-        }
-    }
 }
 
 // Text output.
@@ -762,24 +736,14 @@ fn show_changes(after: i64, list: &ChangeList<'_>) -> String {
         let rows: Vec<Vec<String>> = list
             .changes
             .iter()
-            .map(|c| match c {
-                ChangeOut::Known(change) => {
-                    let (kind, what) = describe(&change.event);
-                    vec![
-                        change.seq.to_string(),
-                        time(change.ts),
-                        kind.to_owned(),
-                        what,
-                    ]
-                }
-                ChangeOut::Unknown { seq, ts, kind } => {
-                    vec![
-                        seq.to_string(),
-                        time(*ts),
-                        (*kind).to_owned(),
-                        "-".to_owned(),
-                    ]
-                }
+            .map(|change| {
+                let (kind, what) = describe(&change.event);
+                vec![
+                    change.seq.to_string(),
+                    time(change.ts),
+                    kind.to_owned(),
+                    what,
+                ]
             })
             .collect();
         text.push_str(&table(&["SEQ", "TIME", "KIND", "WHAT"], &rows));
@@ -792,7 +756,7 @@ fn show_changes(after: i64, list: &ChangeList<'_>) -> String {
 }
 
 /// A change's kind as on the wire, and a short description.
-fn describe(event: &ChangeEvent) -> (&'static str, String) {
+fn describe(event: &ChangeEvent) -> (&str, String) {
     match event {
         ChangeEvent::FriendRequest(r) => (
             "friend_request",
@@ -843,7 +807,7 @@ fn describe(event: &ChangeEvent) -> (&'static str, String) {
                 avatar: String::new(),
             }),
         ),
-        ChangeEvent::Unknown => ("unknown", "-".to_owned()),
+        ChangeEvent::Unknown { kind, .. } => (kind.as_str(), "-".to_owned()),
     }
 }
 
