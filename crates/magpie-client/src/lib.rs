@@ -47,6 +47,7 @@
 //! ```
 
 mod connection;
+pub mod devices;
 pub mod people;
 pub mod presence;
 pub mod sync;
@@ -356,10 +357,23 @@ impl Client {
         password: &str,
         device: Option<&str>,
     ) -> Result<Authenticated, ClientError> {
+        self.login_on(user, password, device, None).await
+    }
+
+    /// [`Client::login`] naming the device's platform too (the server's
+    /// default is `desktop`).
+    pub async fn login_on(
+        &self,
+        user: &str,
+        password: &str,
+        device: Option<&str>,
+        platform: Option<magpie_proto::Platform>,
+    ) -> Result<Authenticated, ClientError> {
         self.call(Request::Login(Login {
             user: user.to_owned(),
             password: password.to_owned(),
             device: device.map(str::to_owned),
+            platform,
         }))
         .await
     }

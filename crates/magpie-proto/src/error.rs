@@ -75,6 +75,8 @@ pub enum ErrorCode {
     /// A per-user count would be exceeded (friends, categories, blocks,
     /// pending requests); the message says which.
     LimitReached,
+    /// `device_revoke` with an id that is not one of the caller's devices.
+    UnknownDevice,
 }
 
 impl ErrorCode {
@@ -121,6 +123,7 @@ impl ErrorCode {
             ErrorCode::NoSuchRequest => "no_such_request",
             ErrorCode::UnknownCategory => "unknown_category",
             ErrorCode::LimitReached => "limit_reached",
+            ErrorCode::UnknownDevice => "unknown_device",
         }
     }
 }
@@ -204,6 +207,7 @@ mod tests {
             ErrorCode::NoSuchRequest,
             ErrorCode::UnknownCategory,
             ErrorCode::LimitReached,
+            ErrorCode::UnknownDevice,
         ];
         for code in all {
             let json = serde_json::to_string(&code).expect("serialise");

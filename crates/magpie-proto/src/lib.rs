@@ -11,6 +11,7 @@
 //! `docs/PROTOCOL.md` is the language-neutral description of all of this.
 
 pub mod changes;
+pub mod devices;
 pub mod error;
 pub mod frame;
 pub mod limits;
@@ -21,6 +22,7 @@ pub mod response;
 pub mod types;
 
 pub use changes::*;
+pub use devices::*;
 pub use error::{ErrorBody, ErrorCode};
 pub use people::*;
 pub use presence::*;

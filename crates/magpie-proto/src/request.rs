@@ -47,6 +47,9 @@ pub enum Request {
     Unblock(UserRef),
     Blocks(Page),
     PresenceSet(crate::presence::PresenceSet),
+    // Devices.
+    Devices,
+    DeviceRevoke(crate::devices::DeviceRevoke),
     // State sync.
     Changes(Changes),
 }
@@ -162,6 +165,8 @@ fn parse_op(op: &str, args: Option<&RawValue>) -> Result<Request, ErrorBody> {
         "unblock" => Request::Unblock(args_of(op, args)?),
         "blocks" => Request::Blocks(args_or_default(op, args)?),
         "presence_set" => Request::PresenceSet(args_of(op, args)?),
+        "devices" => no_args(op, args, Request::Devices)?,
+        "device_revoke" => Request::DeviceRevoke(args_of(op, args)?),
         "changes" => Request::Changes(args_or_default(op, args)?),
         other => {
             return Err(ErrorBody::new(
@@ -251,6 +256,8 @@ impl Request {
             Request::Unblock(_) => "unblock",
             Request::Blocks(_) => "blocks",
             Request::PresenceSet(_) => "presence_set",
+            Request::Devices => "devices",
+            Request::DeviceRevoke(_) => "device_revoke",
             Request::Changes(_) => "changes",
         }
     }
@@ -275,6 +282,17 @@ mod tests {
                 user: "alice".into(),
                 password: "pw\"quoted\"".into(),
                 device: None,
+                platform: None,
+            }),
+            Request::Login(Login {
+                user: "alice".into(),
+                password: "pw".into(),
+                device: Some("手机".into()),
+                platform: Some(crate::devices::Platform::Mobile),
+            }),
+            Request::Devices,
+            Request::DeviceRevoke(crate::devices::DeviceRevoke {
+                id: "00ff00ff00ff00ff".into(),
             }),
             Request::Resume(Resume {
                 token: "abc".into(),

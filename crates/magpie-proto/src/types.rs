@@ -61,6 +61,9 @@ pub struct Login {
     /// A name for this device ("laptop", "phone"), shown in session lists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<String>,
+    /// What kind of client this is (default `desktop`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<crate::devices::Platform>,
 }
 
 /// `resume`: authenticate this connection with a token from an earlier login.

@@ -22,7 +22,7 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use base64::Engine;
 use magpie_proto::limits::{DEVICE_MAX, PASSWORD_MAX, PASSWORD_MIN, normalize_username};
-use magpie_proto::{ErrorBody, ErrorCode, UserId};
+use magpie_proto::{ErrorBody, ErrorCode, Platform, UserId};
 use magpie_store::Store;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -230,6 +230,7 @@ impl Auth {
         user: &str,
         password: &str,
         device: Option<&str>,
+        platform: Platform,
     ) -> Result<LoggedIn, ErrorBody> {
         let device = device.unwrap_or("");
         if device.len() > DEVICE_MAX || device.contains('\0') {
@@ -260,7 +261,7 @@ impl Auth {
         let ttl = i64::try_from(self.token_ttl.as_millis()).unwrap_or(i64::MAX);
         let expires_at = now.saturating_add(ttl);
         self.store
-            .create_token(&token_hash, record.id, device, now, expires_at)
+            .create_device_token(&token_hash, record.id, device, platform, now, expires_at)
             .await
             .map_err(from_store)?;
         // Cap the user's tokens: the oldest beyond the cap are revoked (their

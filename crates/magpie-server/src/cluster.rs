@@ -29,7 +29,7 @@
 //! killed node's users are thus shown offline within about
 //! `NODE_TTL + HEARTBEAT + presence::OFFLINE_GRACE`, never forever.
 
-use crate::router::{LocalRouter, Router, SessionHandle, SessionId};
+use crate::router::{KickReason, LocalRouter, Router, SessionHandle, SessionId};
 use bytes::Bytes;
 use magpie_proto::{Empty, Push, UserId};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -78,10 +78,20 @@ enum BusEvent {
     Kick {
         user: UserId,
         token_tag: u64,
+        reason: KickReason,
     },
     Presence {
         user: UserId,
+        /// The connection's token, for the per-device counts.
+        token_tag: u64,
         delta: i64,
+    },
+    /// This node's absolute connection count for one token of a user
+    /// (re-announced with `PresenceSet`).
+    DeviceSet {
+        user: UserId,
+        token_tag: u64,
+        count: i64,
     },
     /// This node's absolute connection count for a user (after Redis
     /// came back, possibly empty).
@@ -129,6 +139,10 @@ impl Keys {
 
     fn node_users(&self, node: &str) -> String {
         format!("{}:node-users:{node}", self.cluster)
+    }
+
+    fn devices(&self, user: UserId) -> String {
+        format!("{}:devices:{user}", self.cluster)
     }
 
     fn reaped(&self, node: &str) -> String {
@@ -270,6 +284,26 @@ impl RedisRouter {
             .collect())
     }
 
+    /// Token tags of `user` with connections on other live nodes.
+    async fn tokens_elsewhere(&self, user: UserId) -> redis::RedisResult<Vec<u64>> {
+        let mut conn = self.conn.clone();
+        let alive = alive_nodes(&mut conn, &self.keys).await?;
+        let counts: HashMap<String, i64> = redis::cmd("HGETALL")
+            .arg(self.keys.devices(user))
+            .query_async(&mut conn)
+            .await?;
+        Ok(counts
+            .into_iter()
+            .filter(|(_, count)| *count > 0)
+            .filter_map(|(field, _)| {
+                let (node, tag) = field.split_once(':')?;
+                (node != &*self.node && alive.iter().any(|n| n == node))
+                    .then(|| tag.parse().ok())
+                    .flatten()
+            })
+            .collect())
+    }
+
     fn enqueue(&self, event: BusEvent) {
         let bytes = event.frame_bytes();
         if self.queued_bytes.fetch_add(bytes, Ordering::AcqRel) + bytes > QUEUE_BYTES
@@ -284,20 +318,36 @@ impl RedisRouter {
 #[async_trait::async_trait]
 impl Router for RedisRouter {
     fn session_opened(&self, user: UserId, handle: SessionHandle) -> usize {
+        let token_tag = handle.token_tag;
         let count = self.local.session_opened(user, handle);
-        self.enqueue(BusEvent::Presence { user, delta: 1 });
+        self.enqueue(BusEvent::Presence {
+            user,
+            token_tag,
+            delta: 1,
+        });
         count
     }
 
     fn session_closed(&self, user: UserId, session: SessionId) -> Option<usize> {
-        let left = self.local.remove_counted(user, session);
-        if left.is_some() {
-            self.enqueue(BusEvent::Presence { user, delta: -1 });
-        }
-        if left == Some(0) {
+        let (left, token_tag) = self.local.remove_counted(user, session)?;
+        self.enqueue(BusEvent::Presence {
+            user,
+            token_tag,
+            delta: -1,
+        });
+        if left == 0 {
             self.enqueue(BusEvent::Left { user });
         }
-        left
+        Some(left)
+    }
+
+    async fn online_tokens(&self, user: UserId) -> HashSet<u64> {
+        let mut tags = self.local.tags_of(user);
+        match self.tokens_elsewhere(user).await {
+            Ok(found) => tags.extend(found),
+            Err(e) => tracing::warn!(error = %e, "device lookup in Redis failed"),
+        }
+        tags
     }
 
     fn departures(&self) -> Option<mpsc::Receiver<Vec<UserId>>> {
@@ -333,9 +383,19 @@ impl Router for RedisRouter {
         delivered
     }
 
-    fn kick_token(&self, user: UserId, token_tag: u64, except: Option<SessionId>) {
-        self.local.kick_token(user, token_tag, except);
-        self.enqueue(BusEvent::Kick { user, token_tag });
+    fn kick_token(
+        &self,
+        user: UserId,
+        token_tag: u64,
+        except: Option<SessionId>,
+        reason: KickReason,
+    ) {
+        self.local.kick_token(user, token_tag, except, reason);
+        self.enqueue(BusEvent::Kick {
+            user,
+            token_tag,
+            reason,
+        });
     }
 
     async fn flush(&self) {
@@ -446,7 +506,35 @@ impl Publisher {
         let node_users = self.keys.node_users(&self.node);
         for event in batch.iter() {
             match event {
-                BusEvent::Presence { user, delta } if *delta > 0 => {
+                BusEvent::Presence {
+                    user,
+                    token_tag,
+                    delta,
+                } => {
+                    let key = self.keys.devices(*user);
+                    let field = format!("{}:{token_tag}", self.node);
+                    pipe.cmd("HINCRBY")
+                        .arg(&key)
+                        .arg(field)
+                        .arg(*delta)
+                        .ignore();
+                    pipe.cmd("EXPIRE").arg(&key).arg(PRESENCE_TTL_SECS).ignore();
+                }
+                BusEvent::DeviceSet {
+                    user,
+                    token_tag,
+                    count,
+                } => {
+                    let key = self.keys.devices(*user);
+                    let field = format!("{}:{token_tag}", self.node);
+                    pipe.cmd("HSET").arg(&key).arg(field).arg(*count).ignore();
+                    pipe.cmd("EXPIRE").arg(&key).arg(PRESENCE_TTL_SECS).ignore();
+                    continue;
+                }
+                _ => {}
+            }
+            match event {
+                BusEvent::Presence { user, delta, .. } if *delta > 0 => {
                     pipe.cmd("SADD").arg(&node_users).arg(*user).ignore();
                 }
                 BusEvent::PresenceSet { user, count } if *count > 0 => {
@@ -459,7 +547,7 @@ impl Publisher {
                 _ => {}
             }
             let (user, command, value) = match event {
-                BusEvent::Presence { user, delta } => (user, "HINCRBY", *delta),
+                BusEvent::Presence { user, delta, .. } => (user, "HINCRBY", *delta),
                 BusEvent::PresenceSet { user, count } => (user, "HSET", *count),
                 _ => continue,
             };
@@ -513,10 +601,18 @@ fn encode_envelope(node: &str, batch: &[BusEvent], resync: bool) -> Option<Vec<u
                 out.extend_from_slice(frame);
                 out.push(b'}');
             }
-            BusEvent::Kick { user, token_tag } => {
-                let _ = write!(out, r#"{comma}{{"k":[{user},{token_tag}]}}"#);
+            BusEvent::Kick {
+                user,
+                token_tag,
+                reason,
+            } => {
+                let reason = reason.as_str();
+                let _ = write!(out, r#"{comma}{{"k":[{user},{token_tag}],"r":"{reason}"}}"#);
             }
-            BusEvent::Presence { .. } | BusEvent::PresenceSet { .. } | BusEvent::Left { .. } => {
+            BusEvent::Presence { .. }
+            | BusEvent::PresenceSet { .. }
+            | BusEvent::DeviceSet { .. }
+            | BusEvent::Left { .. } => {
                 continue;
             }
         }
@@ -544,6 +640,9 @@ struct WireEvent<'a> {
     f: Option<&'a RawValue>,
     #[serde(default)]
     k: Option<(UserId, u64)>,
+    /// Why the kick (absent from older nodes: a logout).
+    #[serde(borrow, default)]
+    r: Option<&'a str>,
 }
 
 /// Receives other nodes' envelopes and delivers them locally; resubscribes
@@ -632,7 +731,11 @@ impl Subscriber {
                 let frame = Bytes::copy_from_slice(frame.get().as_bytes());
                 self.local.deliver(&users, &frame, None);
             } else if let Some((user, token_tag)) = event.k {
-                self.local.kick_token(user, token_tag, None);
+                let reason = event
+                    .r
+                    .and_then(KickReason::parse)
+                    .unwrap_or(KickReason::Logout);
+                self.local.kick_token(user, token_tag, None, reason);
             }
         }
     }
@@ -644,6 +747,13 @@ impl Subscriber {
         for (user, count) in self.local.user_counts() {
             let _ = self.tx.try_send(BusEvent::PresenceSet {
                 user,
+                count: count as i64,
+            });
+        }
+        for (user, token_tag, count) in self.local.tag_counts() {
+            let _ = self.tx.try_send(BusEvent::DeviceSet {
+                user,
+                token_tag,
                 count: count as i64,
             });
         }
@@ -755,10 +865,15 @@ mod tests {
                 users: vec![1, 2],
                 frame: frame.clone(),
             },
-            BusEvent::Presence { user: 1, delta: 1 },
+            BusEvent::Presence {
+                user: 1,
+                token_tag: 9,
+                delta: 1,
+            },
             BusEvent::Kick {
                 user: 3,
                 token_tag: u64::MAX,
+                reason: KickReason::Replaced,
             },
         ];
         let bytes = encode_envelope("n1", &batch, true).expect("envelope");
@@ -772,11 +887,28 @@ mod tests {
             Some(frame.to_vec())
         );
         assert_eq!(envelope.events[1].k, Some((3, u64::MAX)));
+        assert_eq!(envelope.events[1].r, Some("replaced"));
+    }
+
+    #[test]
+    fn a_kick_from_an_older_node_is_a_logout() {
+        let old = br#"{"node":"n0","events":[{"k":[3,7]}]}"#;
+        let envelope: Envelope<'_> = serde_json::from_slice(old).expect("valid JSON");
+        assert_eq!(envelope.events[0].k, Some((3, 7)));
+        assert_eq!(
+            envelope.events[0].r.and_then(KickReason::parse),
+            None,
+            "decoded as a logout by the subscriber"
+        );
     }
 
     #[test]
     fn presence_alone_needs_no_envelope() {
-        let batch = vec![BusEvent::Presence { user: 1, delta: -1 }];
+        let batch = vec![BusEvent::Presence {
+            user: 1,
+            token_tag: 9,
+            delta: -1,
+        }];
         assert!(encode_envelope("n1", &batch, false).is_none());
         assert!(encode_envelope("n1", &batch, true).is_some());
     }

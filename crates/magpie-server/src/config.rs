@@ -129,6 +129,10 @@ pub struct Config {
     pub people_rate_per_user: RateLimit,
     /// Who may message whom (`open` or `friends`).
     pub messaging: MessagingPolicy,
+    /// Platforms that keep one signed-in device per user: a login on one
+    /// signs the user's other devices of that platform out (`goaway`
+    /// reason `replaced`).
+    pub exclusive_platforms: Vec<magpie_proto::Platform>,
     /// Password hashes that may wait for a hashing thread; beyond it
     /// `register` and `login` answer `overloaded`.
     pub hash_queue: usize,
@@ -182,6 +186,7 @@ impl Default for Config {
             search_rate_per_user: RateLimit::per_second(1, 10),
             people_rate_per_user: RateLimit::per_second(2, 30),
             messaging: MessagingPolicy::Open,
+            exclusive_platforms: vec![magpie_proto::Platform::Mobile],
             hash_queue: 64,
             auth_timeout: Duration::from_secs(10),
             token_check_interval: Duration::from_secs(30),

@@ -18,6 +18,7 @@ pub mod clock;
 pub mod cluster;
 pub mod config;
 pub mod conversations;
+pub mod devices;
 pub mod error;
 pub mod http;
 pub mod messages;

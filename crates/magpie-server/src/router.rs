@@ -31,7 +31,13 @@ pub type SessionId = u64;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KickReason {
     SlowConsumer,
+    /// The token was revoked by logging out.
     Logout,
+    /// The user signed this device out from another (`device_revoke`).
+    Revoked,
+    /// A newer login on the same platform took its place (the session
+    /// policy's exclusive platforms).
+    Replaced,
 }
 
 impl KickReason {
@@ -39,7 +45,21 @@ impl KickReason {
         match self {
             KickReason::SlowConsumer => "slow_consumer",
             KickReason::Logout => "logout",
+            KickReason::Revoked => "revoked",
+            KickReason::Replaced => "replaced",
         }
+    }
+
+    /// The reason named by [`KickReason::as_str`], if any.
+    pub fn parse(name: &str) -> Option<KickReason> {
+        [
+            KickReason::SlowConsumer,
+            KickReason::Logout,
+            KickReason::Revoked,
+            KickReason::Replaced,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == name)
     }
 }
 
@@ -172,6 +192,15 @@ pub struct SessionHandle {
     pub kick: Arc<Kick>,
 }
 
+/// A short tag for a token hash (its first 8 bytes), enough to tell a
+/// user's tokens apart: how kicks find a token's connections, and a
+/// device's public id.
+pub fn token_tag(hash: &[u8; 32]) -> u64 {
+    let mut tag = [0u8; 8];
+    tag.copy_from_slice(&hash[..8]);
+    u64::from_be_bytes(tag)
+}
+
 /// Where a message frame goes.
 #[async_trait::async_trait]
 pub trait Router: Send + Sync + std::fmt::Debug + 'static {
@@ -196,8 +225,16 @@ pub trait Router: Send + Sync + std::fmt::Debug + 'static {
     /// connections got it. Must not block.
     fn deliver(&self, users: &[UserId], frame: &Bytes, except: Option<SessionId>) -> usize;
     /// Close every connection of `user` that used the token with `token_tag`,
-    /// except `except`.
-    fn kick_token(&self, user: UserId, token_tag: u64, except: Option<SessionId>);
+    /// except `except`, on every node, telling them `reason`.
+    fn kick_token(
+        &self,
+        user: UserId,
+        token_tag: u64,
+        except: Option<SessionId>,
+        reason: KickReason,
+    );
+    /// Token tags of `user` with a connection open on any (live) node.
+    async fn online_tokens(&self, user: UserId) -> HashSet<u64>;
     /// At shutdown, after the last delivery: hand over whatever is still
     /// queued for other nodes.
     async fn flush(&self) {}
@@ -252,18 +289,43 @@ impl LocalRouter {
         self.remove_counted(user, session).is_some()
     }
 
-    /// Forget one connection: `user`'s remaining connections here, or
-    /// `None` if it was not registered.
-    pub fn remove_counted(&self, user: UserId, session: SessionId) -> Option<usize> {
+    /// Forget one connection: `user`'s remaining connections here and the
+    /// removed one's token tag, or `None` if it was not registered.
+    pub fn remove_counted(&self, user: UserId, session: SessionId) -> Option<(usize, u64)> {
         let mut shard = self.shard(user).write().unwrap_or_else(|p| p.into_inner());
         let list = shard.get_mut(&user)?;
-        let before = list.len();
-        list.retain(|h| h.id != session);
+        let at = list.iter().position(|h| h.id == session)?;
+        let removed = list.swap_remove(at);
         let left = list.len();
         if left == 0 {
             shard.remove(&user);
         }
-        (left < before).then_some(left)
+        Some((left, removed.token_tag))
+    }
+
+    /// Token tags of `user`'s connections on this node.
+    pub fn tags_of(&self, user: UserId) -> HashSet<u64> {
+        let shard = self.shard(user).read().unwrap_or_else(|p| p.into_inner());
+        shard
+            .get(&user)
+            .map(|list| list.iter().map(|h| h.token_tag).collect())
+            .unwrap_or_default()
+    }
+
+    /// Every (user, token tag) with connections here, and how many.
+    pub fn tag_counts(&self) -> Vec<(UserId, u64, usize)> {
+        let mut out = Vec::new();
+        for shard in &self.shards {
+            let shard = shard.read().unwrap_or_else(|p| p.into_inner());
+            for (user, list) in shard.iter() {
+                let mut counts: HashMap<u64, usize> = HashMap::new();
+                for h in list {
+                    *counts.entry(h.token_tag).or_default() += 1;
+                }
+                out.extend(counts.into_iter().map(|(tag, n)| (*user, tag, n)));
+            }
+        }
+        out
     }
 
     /// Which of `users` have connections on this node.
@@ -306,7 +368,7 @@ impl Router for LocalRouter {
     }
 
     fn session_closed(&self, user: UserId, session: SessionId) -> Option<usize> {
-        self.remove_counted(user, session)
+        self.remove_counted(user, session).map(|(left, _)| left)
     }
 
     async fn online(&self, users: &[UserId]) -> HashSet<UserId> {
@@ -337,16 +399,26 @@ impl Router for LocalRouter {
         delivered
     }
 
-    fn kick_token(&self, user: UserId, token_tag: u64, except: Option<SessionId>) {
+    fn kick_token(
+        &self,
+        user: UserId,
+        token_tag: u64,
+        except: Option<SessionId>,
+        reason: KickReason,
+    ) {
         let shard = self.shard(user).read().unwrap_or_else(|p| p.into_inner());
         if let Some(list) = shard.get(&user) {
             for h in list
                 .iter()
                 .filter(|h| h.token_tag == token_tag && Some(h.id) != except)
             {
-                h.kick.kick(KickReason::Logout);
+                h.kick.kick(reason);
             }
         }
+    }
+
+    async fn online_tokens(&self, user: UserId) -> HashSet<u64> {
+        self.tags_of(user)
     }
 }
 
@@ -457,7 +529,7 @@ mod tests {
         router.session_opened(10, a);
         router.session_opened(10, b);
         router.session_opened(10, c);
-        router.kick_token(10, 7, Some(1));
+        router.kick_token(10, 7, Some(1), KickReason::Logout);
         assert!(!ka.token.is_cancelled());
         assert_eq!(kb.reason(), Some(KickReason::Logout));
         assert!(!kc.token.is_cancelled());

@@ -4,6 +4,7 @@ use crate::auth::Auth;
 use crate::changes::Changes;
 use crate::config::Config;
 use crate::conversations::Conversations;
+use crate::devices::Devices;
 use crate::messages::Messages;
 use crate::metrics::Metrics;
 use crate::people::People;
@@ -33,6 +34,8 @@ pub struct AppState {
     pub messages: Messages,
     /// Profiles, search, friends, requests, categories, blocks.
     pub people: Arc<People>,
+    /// Signed-in devices and the platform session policy.
+    pub devices: Devices,
     /// Who is online; telling contacts.
     pub presence: Arc<Presence>,
     /// Users' change streams: reading them, pushing what was appended.
@@ -69,6 +72,11 @@ impl AppState {
             config.max_frame_bytes,
         ));
         let presence = Arc::new(Presence::new(store.clone(), router.clone()));
+        let devices = Devices::new(
+            store.clone(),
+            router.clone(),
+            config.exclusive_platforms.clone(),
+        );
         let people = Arc::new(People::new(
             store.clone(),
             conversations.clone(),
@@ -98,6 +106,7 @@ impl AppState {
             conversations,
             messages,
             people,
+            devices,
             presence,
             changes,
             shutdown: CancellationToken::new(),

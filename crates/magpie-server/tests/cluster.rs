@@ -328,3 +328,43 @@ async fn friend_requests_and_answers_cross_nodes_and_blocks_reach_every_node() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL and redis-server; .ci/run runs it"]
+async fn devices_show_online_on_any_node_and_sign_out_crosses_nodes() {
+    use magpie_proto::Platform;
+    let cluster = Cluster::start(2).await;
+    let alice = unique("alice");
+    user(&cluster.url(0), &alice).await.0.close().await;
+    let laptop = connect(&cluster.url(0)).await;
+    laptop
+        .login_on(&alice, PASSWORD, Some("laptop"), Some(Platform::Desktop))
+        .await
+        .expect("login");
+    let mut phone = connect(&cluster.url(1)).await;
+    phone
+        .login_on(&alice, PASSWORD, Some("phone"), Some(Platform::Mobile))
+        .await
+        .expect("login");
+    // The phone is on the other node; its connection count reaches Redis
+    // through the publisher, so allow it a moment.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let phone_device = loop {
+        let devices = laptop.devices().await.expect("devices");
+        let phone_device = devices
+            .into_iter()
+            .find(|d| d.name == "phone")
+            .expect("listed");
+        if phone_device.online || tokio::time::Instant::now() > deadline {
+            break phone_device;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(phone_device.online, "a device on another node shows online");
+    // Signed out from node 0, closed on node 1 with the reason.
+    laptop
+        .device_revoke(&phone_device.id)
+        .await
+        .expect("revoke");
+    assert_eq!(next_goaway(&mut phone).await.reason, "revoked");
+}

@@ -9,6 +9,7 @@
 //!   write batch that appends them and moves read marks;
 //! - [`PeopleStore`]: profiles, search and the contact graph (friends,
 //!   requests, categories, blocks);
+//! - [`DeviceStore`]: login tokens as signed-in devices;
 //! - [`PresenceStore`]: the status each user chose, and their contacts;
 //! - [`ChangeStore`]: each user's change stream, which every state change
 //!   around a user appends to in its own transaction.
@@ -32,6 +33,7 @@ mod accounts;
 mod batch;
 mod changes;
 mod conversations;
+mod devices;
 mod dialect;
 mod messages;
 mod people;
@@ -41,6 +43,7 @@ mod sql;
 pub use accounts::{AccountStore, TRIM_TOKENS_MAX, TokenRecord, UserRecord};
 pub use changes::{ChangePage, ChangeStore};
 pub use conversations::{ConvSummary, ConversationStore, Position};
+pub use devices::{DEVICES_LISTED, DeviceRecord, DeviceStore};
 pub use dialect::Backend;
 pub use messages::{Appended, Committed, MarkRead, MessageStore, NewMessage, SeqRange, WriteBatch};
 pub use people::{Outcome, PeopleStore, ProfileFields, Refusal, Relation, UserQuery, Written};
@@ -80,6 +83,7 @@ pub trait Store:
     + PeopleStore
     + ChangeStore
     + PresenceStore
+    + DeviceStore
     + Send
     + Sync
     + std::fmt::Debug

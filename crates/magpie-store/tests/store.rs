@@ -13,177 +13,21 @@ use magpie_proto::limits::EXCERPT_CHARS;
 use magpie_proto::{ConvCursor, ConvId, ConvKind, LastMessage, Message, MessageKind, Seq, UserId};
 use magpie_store::{
     Appended, Committed, ConvSummary, ConversationStore, MarkRead, MessageStore, NewMessage,
-    PoolSettings, Position, SeqRange, SqlStore, Store, StoreError, TokenRecord, UserRecord,
-    WriteBatch,
+    Position, SeqRange, SqlStore, Store, StoreError, TokenRecord, UserRecord, WriteBatch,
 };
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
-use tempfile::TempDir;
 
-// ---------------------------------------------------------------------------
-// Backends
-// ---------------------------------------------------------------------------
-
-/// How the suite gets at one backend: a fresh, empty store, and a way to
-/// close it and open it again on the same data.
-trait Harness: Sized {
-    /// A new store over an empty database.
-    async fn fresh() -> Self;
-    /// The store under test.
-    fn store(&self) -> &dyn Store;
-    /// Close the store completely, then open a new one on the same data.
-    async fn reopen(self) -> Self;
-    /// Close the store and release the database.
-    async fn close(self);
-    /// A second store on the same database, as another node would open it.
-    async fn another_node(&self) -> SqlStore;
-}
-
-/// SQLite in a file under a temporary directory.
-struct SqliteHarness {
-    // Keeps the directory (and the database in it) alive; removed on drop.
-    _dir: TempDir,
-    path: PathBuf,
-    store: SqlStore,
-}
-
-impl Harness for SqliteHarness {
-    async fn fresh() -> Self {
-        let dir = TempDir::new().expect("create a temporary directory");
-        let path = dir.path().join("magpie.db");
-        let store = SqlStore::open_sqlite(&path)
-            .await
-            .expect("open a new SQLite store");
-        SqliteHarness {
-            _dir: dir,
-            path,
-            store,
-        }
-    }
-
-    fn store(&self) -> &dyn Store {
-        &self.store
-    }
-
-    async fn reopen(self) -> Self {
-        let SqliteHarness { _dir, path, store } = self;
-        store.close().await;
-        drop(store);
-        let store = SqlStore::open_sqlite(&path)
-            .await
-            .expect("reopen the SQLite store on the same file");
-        SqliteHarness { _dir, path, store }
-    }
-
-    async fn close(self) {
-        self.store.close().await;
-    }
-
-    async fn another_node(&self) -> SqlStore {
-        SqlStore::open_sqlite(&self.path)
-            .await
-            .expect("second SQLite store")
-    }
-}
-
-/// A database of its own on a real server (PostgreSQL or MariaDB), created
-/// for one test and dropped after it (even if the test panicked), so tests
-/// run in parallel and leave nothing behind. The server comes from an
-/// environment variable naming an admin URL without a database path.
-struct ServerHarness {
-    db: magpie_testkit::TestDatabase,
-    store: SqlStore,
-}
-
-impl ServerHarness {
-    async fn create(admin_env: &str, default_admin: &str) -> ServerHarness {
-        let admin_url = std::env::var(admin_env).unwrap_or_else(|_| default_admin.to_string());
-        let db = magpie_testkit::TestDatabase::create(&admin_url).await;
-        let store = connect(&db.url).await;
-        ServerHarness { db, store }
-    }
-
-    async fn reopen_server(mut self) -> ServerHarness {
-        self.store.close().await;
-        self.store = self.second_store().await;
-        self
-    }
-
-    async fn drop_database(self) {
-        // Closing first lets the drop (when `db` goes) find no connections.
-        self.store.close().await;
-    }
-
-    async fn second_store(&self) -> SqlStore {
-        connect(&self.db.url).await
-    }
-}
-
-async fn connect(url: &str) -> SqlStore {
-    SqlStore::connect(url, &PoolSettings::default())
-        .await
-        .unwrap_or_else(|e| panic!("connect to the test database: {e}"))
-}
-
-/// PostgreSQL from `MAGPIE_TEST_POSTGRES` (default: local trust auth).
-struct PostgresHarness(ServerHarness);
-/// MySQL or MariaDB from `MAGPIE_TEST_MYSQL` (default: local root).
-struct MySqlHarness(ServerHarness);
-
-macro_rules! server_harness {
-    ($name:ident, $env:literal, $default:literal) => {
-        impl Harness for $name {
-            async fn fresh() -> Self {
-                $name(ServerHarness::create($env, $default).await)
-            }
-            fn store(&self) -> &dyn Store {
-                &self.0.store
-            }
-            async fn reopen(self) -> Self {
-                $name(self.0.reopen_server().await)
-            }
-            async fn close(self) {
-                self.0.drop_database().await;
-            }
-            async fn another_node(&self) -> SqlStore {
-                self.0.second_store().await
-            }
-        }
-    };
-}
-
-server_harness!(
-    PostgresHarness,
-    "MAGPIE_TEST_POSTGRES",
-    "postgres://postgres@127.0.0.1:5432"
-);
-server_harness!(
-    MySqlHarness,
-    "MAGPIE_TEST_MYSQL",
-    "mysql://root@127.0.0.1:3306"
-);
+// The backends (the `Harness` and one implementation per engine) and the
+// helpers every suite shares: tests/common/mod.rs.
+mod common;
+use common::{Harness, MySqlHarness, PostgresHarness, SqliteHarness, T0, hash_for, user};
 
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
 
-/// A plausible timestamp (ms since the epoch) that tests count up from.
-const T0: i64 = 1_700_000_000_000;
-
 /// A fixed, fetch-everything limit for reading whole conversations back.
 const ALL: u32 = 10_000;
-
-/// A PHC-looking password hash, unique per user so mix-ups show.
-fn hash_for(name: &str) -> String {
-    format!("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ${name}aGFzaA")
-}
-
-async fn user(store: &dyn Store, name: &str) -> UserId {
-    store
-        .create_user(name, &hash_for(name), T0)
-        .await
-        .expect("create_user with a fresh name")
-}
 
 /// The 1:1 conversation of `a` and `b`, opened (created if need be) the
 /// way the server does before it stores a message between them.

@@ -18,7 +18,7 @@
 use crate::cli_people::{self, PeopleCommand};
 use clap::{Args, Subcommand};
 use magpie_client::{Accept, Client, ClientError, SyncState};
-use magpie_proto::{Authenticated, History, Push, Seq};
+use magpie_proto::{Authenticated, History, Platform, Push, Seq};
 use serde::Serialize;
 use std::io::Write;
 use std::process::ExitCode;
@@ -189,7 +189,9 @@ async fn perform(
         }
         ClientCommand::Login { device } => {
             let (user, password) = credentials.password()?;
-            let auth = client.login(user, password, device.as_deref()).await?;
+            let auth = client
+                .login_on(user, password, device.as_deref(), Some(Platform::Cli))
+                .await?;
             print_login(&mut out, auth)
         }
         ClientCommand::Send { conv, args } => {
@@ -285,7 +287,9 @@ async fn authenticate(
     let auth = match credentials {
         Credentials::Token(token) => client.resume(token.expose()).await?,
         Credentials::Password(user, password) => {
-            client.login(user, password.expose(), None).await?
+            client
+                .login_on(user, password.expose(), None, Some(Platform::Cli))
+                .await?
         }
     };
     Ok(auth)

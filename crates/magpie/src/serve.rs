@@ -133,6 +133,10 @@ pub struct ServeArgs {
     /// one user may make [default: 2/s,burst=30].
     #[arg(long, env = "MAGPIE_PEOPLE_RATE_PER_USER")]
     pub people_rate_per_user: Option<String>,
+    /// Platforms that keep one signed-in device per user, comma-separated
+    /// (desktop, mobile, web, cli, bot), or "none" [default: mobile].
+    #[arg(long, env = "MAGPIE_EXCLUSIVE_PLATFORMS")]
+    pub exclusive_platforms: Option<String>,
     /// Who may message whom: "open" (anyone) or "friends" [default: open].
     #[arg(long, env = "MAGPIE_MESSAGING")]
     pub messaging: Option<String>,
@@ -193,6 +197,7 @@ impl ServeArgs {
             search_rate_per_user: self.search_rate_per_user.or(file.search_rate_per_user),
             people_rate_per_user: self.people_rate_per_user.or(file.people_rate_per_user),
             messaging: self.messaging.or(file.messaging),
+            exclusive_platforms: self.exclusive_platforms.or(file.exclusive_platforms),
             hash_queue: self.hash_queue.or(file.hash_queue),
             auth_timeout_secs: self.auth_timeout_secs.or(file.auth_timeout_secs),
             token_check_interval_secs: self
@@ -281,6 +286,15 @@ impl ServeArgs {
             messaging: match s.messaging.as_deref() {
                 None => d.messaging,
                 Some(m) => m.parse().map_err(|e: String| anyhow::anyhow!(e))?,
+            },
+            exclusive_platforms: match s.exclusive_platforms.as_deref() {
+                None => d.exclusive_platforms,
+                Some("none") | Some("") => Vec::new(),
+                Some(list) => list
+                    .split(',')
+                    .map(|p| p.trim().parse::<magpie_proto::Platform>())
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| anyhow::anyhow!("exclusive_platforms: {e}"))?,
             },
             hash_queue: s.hash_queue.unwrap_or(d.hash_queue),
             auth_timeout: s.auth_timeout_secs.map_or(d.auth_timeout, secs),

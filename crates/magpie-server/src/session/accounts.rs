@@ -4,8 +4,9 @@
 
 use super::{Authed, Handled, Session};
 use crate::auth::LoggedIn;
+use crate::clock::now_ms;
 use crate::messages::Actor;
-use crate::router::SessionHandle;
+use crate::router::{KickReason, SessionHandle, token_tag};
 use magpie_proto::response::encode_ok;
 use magpie_proto::{Authenticated, Empty, ErrorBody, Login, Register, Registered, Resume};
 
@@ -18,18 +19,35 @@ impl Session {
 
     pub(super) async fn login(&mut self, id: u64, l: Login) -> Result<Handled, ErrorBody> {
         self.require_anonymous()?;
+        let platform = l.platform.unwrap_or_default();
         let result = self
             .state
             .auth
-            .login(&l.user, &l.password, l.device.as_deref())
+            .login(&l.user, &l.password, l.device.as_deref(), platform)
             .await;
-        Ok(Handled::Reply(encode_ok(id, &self.logged_in(result)?)))
+        let authenticated = self.logged_in(result)?;
+        // The platform policy signs older devices out; the new login
+        // stands even if that fails (it is retried at the next login).
+        if let Some(authed) = &self.authed
+            && let Err(e) = self
+                .state
+                .devices
+                .logged_in(authed.actor.user_id, &authed.token_hash, platform, now_ms())
+                .await
+        {
+            tracing::warn!(error = %e, "platform session policy not applied");
+        }
+        Ok(Handled::Reply(encode_ok(id, &authenticated)))
     }
 
     pub(super) async fn resume(&mut self, id: u64, r: Resume) -> Result<Handled, ErrorBody> {
         self.require_anonymous()?;
         let result = self.state.auth.resume(&r.token).await;
-        Ok(Handled::Reply(encode_ok(id, &self.logged_in(result)?)))
+        let authenticated = self.logged_in(result)?;
+        if let Some(authed) = &self.authed {
+            self.state.devices.touch(authed.token_hash, now_ms());
+        }
+        Ok(Handled::Reply(encode_ok(id, &authenticated)))
     }
 
     /// Revoke this session's token and close its other connections, here
@@ -41,7 +59,7 @@ impl Session {
         let tag = token_tag(&authed.token_hash);
         state
             .router
-            .kick_token(authed.actor.user_id, tag, Some(self.id));
+            .kick_token(authed.actor.user_id, tag, Some(self.id), KickReason::Logout);
         self.logged_out();
         Ok(Handled::Reply(encode_ok(id, &Empty {})))
     }
@@ -112,14 +130,8 @@ impl Session {
             if self.state.router.session_closed(user, self.id) == Some(0) {
                 self.state.presence.went_offline(user);
             }
+            self.state.devices.touch(authed.token_hash, now_ms());
             self.auth_changed = true;
         }
     }
-}
-
-/// A short tag for a token hash, enough to tell a user's tokens apart.
-fn token_tag(hash: &[u8; 32]) -> u64 {
-    let mut tag = [0u8; 8];
-    tag.copy_from_slice(&hash[..8]);
-    u64::from_be_bytes(tag)
 }

@@ -28,6 +28,7 @@
 
 mod accounts;
 mod conversations;
+mod devices;
 mod messages;
 mod people;
 
@@ -496,6 +497,8 @@ impl Session {
             Request::Read(req) => self.read(id, req).await,
             Request::Conversations(req) => self.conversations(id, req),
             Request::Changes(req) => self.changes(id, req),
+            Request::Devices => self.devices(id),
+            Request::DeviceRevoke(req) => self.device_revoke(id, req),
             // The people area dispatches its own operations.
             people @ (Request::Profile(_)
             | Request::ProfileSet(_)

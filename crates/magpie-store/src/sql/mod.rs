@@ -18,6 +18,7 @@
 mod accounts;
 mod changes;
 mod conversations;
+mod devices;
 mod messages;
 mod people;
 mod presence;

@@ -679,7 +679,11 @@ impl SqlStore {
 
     /// Lock the rows of `users` in id order (in chunks, each in order),
     /// and return those that exist.
-    async fn lock_many(&self, c: &mut AnyConnection, users: &BTreeSet<UserId>) -> Tx<BTreeSet<UserId>> {
+    async fn lock_many(
+        &self,
+        c: &mut AnyConnection,
+        users: &BTreeSet<UserId>,
+    ) -> Tx<BTreeSet<UserId>> {
         let ids: Vec<UserId> = users.iter().copied().collect();
         let mut found = BTreeSet::new();
         for chunk in ids.chunks(LOCK_CHUNK) {
