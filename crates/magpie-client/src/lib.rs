@@ -46,8 +46,10 @@
 //! # Ok(()) }
 //! ```
 
+pub mod admin;
 mod connection;
 pub mod devices;
+pub mod directory;
 pub mod people;
 pub mod presence;
 pub mod sync;

@@ -173,6 +173,10 @@ pub struct ChangesOk {
     pub more: bool,
     /// The newest seq of the caller's stream when this was read.
     pub head: i64,
+    /// The company directory's version: reload it (`directory`) if newer
+    /// than the one held.
+    #[serde(default)]
+    pub directory_version: i64,
     /// The changes right after `after` are no longer kept: `changes` is
     /// empty, and the device must reload its state (`friends`,
     /// `friend_requests`, `blocks`, profiles) and continue from `head`.

@@ -77,6 +77,17 @@ pub enum ErrorCode {
     LimitReached,
     /// `device_revoke` with an id that is not one of the caller's devices.
     UnknownDevice,
+    /// The operation needs the administrator role.
+    Forbidden,
+    /// `register` on a server where accounts are created by administrators
+    /// (enterprise mode).
+    RegistrationClosed,
+    /// The account is disabled or deleted (`login`, `resume`).
+    AccountDisabled,
+    /// No department with this id.
+    UnknownDepartment,
+    /// `dept_delete` on a department with members or children.
+    DepartmentNotEmpty,
 }
 
 impl ErrorCode {
@@ -124,6 +135,11 @@ impl ErrorCode {
             ErrorCode::UnknownCategory => "unknown_category",
             ErrorCode::LimitReached => "limit_reached",
             ErrorCode::UnknownDevice => "unknown_device",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::RegistrationClosed => "registration_closed",
+            ErrorCode::AccountDisabled => "account_disabled",
+            ErrorCode::UnknownDepartment => "unknown_department",
+            ErrorCode::DepartmentNotEmpty => "department_not_empty",
         }
     }
 }
@@ -208,6 +224,11 @@ mod tests {
             ErrorCode::UnknownCategory,
             ErrorCode::LimitReached,
             ErrorCode::UnknownDevice,
+            ErrorCode::Forbidden,
+            ErrorCode::RegistrationClosed,
+            ErrorCode::AccountDisabled,
+            ErrorCode::UnknownDepartment,
+            ErrorCode::DepartmentNotEmpty,
         ];
         for code in all {
             let json = serde_json::to_string(&code).expect("serialise");

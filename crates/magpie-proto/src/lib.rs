@@ -10,8 +10,10 @@
 //! frames (new messages, read marks, go-away notices) at any time.
 //! `docs/PROTOCOL.md` is the language-neutral description of all of this.
 
+pub mod admin;
 pub mod changes;
 pub mod devices;
+pub mod directory;
 pub mod error;
 pub mod frame;
 pub mod limits;
@@ -21,8 +23,10 @@ pub mod request;
 pub mod response;
 pub mod types;
 
+pub use admin::*;
 pub use changes::*;
 pub use devices::*;
+pub use directory::*;
 pub use error::{ErrorBody, ErrorCode};
 pub use people::*;
 pub use presence::*;

@@ -62,6 +62,12 @@ pub const OUTGOING_REQUESTS_MAX: usize = 100;
 pub const INCOMING_REQUESTS_LISTED: usize = 200;
 /// A presence status text, in bytes.
 pub const PRESENCE_TEXT_MAX: usize = 64;
+/// A department's name, in bytes.
+pub const DEPT_NAME_MAX: usize = 64;
+/// A job title, in bytes.
+pub const TITLE_MAX: usize = 64;
+/// Departments in the directory (the whole tree is one response).
+pub const DEPTS_MAX: usize = 2000;
 /// A search query, in bytes.
 pub const SEARCH_QUERY_MAX: usize = 64;
 /// `search` page size when the client names none …

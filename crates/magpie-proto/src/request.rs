@@ -50,6 +50,17 @@ pub enum Request {
     // Devices.
     Devices,
     DeviceRevoke(crate::devices::DeviceRevoke),
+    // The directory.
+    Directory,
+    DeptMembers(crate::directory::DeptMembers),
+    // Administration (role admin).
+    AdminUserCreate(crate::admin::AdminUserCreate),
+    AdminUsers(crate::admin::AdminUsers),
+    AdminUser(UserRef),
+    AdminUserSet(crate::admin::AdminUserSet),
+    DeptCreate(crate::admin::DeptCreate),
+    DeptUpdate(crate::admin::DeptUpdate),
+    DeptDelete(crate::admin::DeptDelete),
     // State sync.
     Changes(Changes),
 }
@@ -167,6 +178,15 @@ fn parse_op(op: &str, args: Option<&RawValue>) -> Result<Request, ErrorBody> {
         "presence_set" => Request::PresenceSet(args_of(op, args)?),
         "devices" => no_args(op, args, Request::Devices)?,
         "device_revoke" => Request::DeviceRevoke(args_of(op, args)?),
+        "directory" => no_args(op, args, Request::Directory)?,
+        "dept_members" => Request::DeptMembers(args_of(op, args)?),
+        "admin_user_create" => Request::AdminUserCreate(args_of(op, args)?),
+        "admin_users" => Request::AdminUsers(args_or_default(op, args)?),
+        "admin_user" => Request::AdminUser(args_of(op, args)?),
+        "admin_user_set" => Request::AdminUserSet(args_of(op, args)?),
+        "dept_create" => Request::DeptCreate(args_of(op, args)?),
+        "dept_update" => Request::DeptUpdate(args_of(op, args)?),
+        "dept_delete" => Request::DeptDelete(args_of(op, args)?),
         "changes" => Request::Changes(args_or_default(op, args)?),
         other => {
             return Err(ErrorBody::new(
@@ -258,6 +278,15 @@ impl Request {
             Request::PresenceSet(_) => "presence_set",
             Request::Devices => "devices",
             Request::DeviceRevoke(_) => "device_revoke",
+            Request::Directory => "directory",
+            Request::DeptMembers(_) => "dept_members",
+            Request::AdminUserCreate(_) => "admin_user_create",
+            Request::AdminUsers(_) => "admin_users",
+            Request::AdminUser(_) => "admin_user",
+            Request::AdminUserSet(_) => "admin_user_set",
+            Request::DeptCreate(_) => "dept_create",
+            Request::DeptUpdate(_) => "dept_update",
+            Request::DeptDelete(_) => "dept_delete",
             Request::Changes(_) => "changes",
         }
     }
@@ -290,6 +319,37 @@ mod tests {
                 device: Some("手机".into()),
                 platform: Some(crate::devices::Platform::Mobile),
             }),
+            Request::Directory,
+            Request::DeptMembers(crate::directory::DeptMembers {
+                dept: 3,
+                after: None,
+                limit: Some(10),
+            }),
+            Request::AdminUserCreate(crate::admin::AdminUserCreate {
+                user: "zhang.san".into(),
+                nickname: Some("张三".into()),
+                dept: Some(3),
+                title: Some("工程师".into()),
+                ..Default::default()
+            }),
+            Request::AdminUsers(crate::admin::AdminUsers::default()),
+            Request::AdminUser(UserRef { user: "x".into() }),
+            Request::AdminUserSet(crate::admin::AdminUserSet {
+                user: "zhang.san".into(),
+                state: Some(crate::admin::AccountState::Disabled),
+                ..Default::default()
+            }),
+            Request::DeptCreate(crate::admin::DeptCreate {
+                name: "研发部".into(),
+                parent: Some(1),
+                order: Some(2),
+            }),
+            Request::DeptUpdate(crate::admin::DeptUpdate {
+                id: 4,
+                parent: Some(0),
+                ..Default::default()
+            }),
+            Request::DeptDelete(crate::admin::DeptDelete { id: 4 }),
             Request::Devices,
             Request::DeviceRevoke(crate::devices::DeviceRevoke {
                 id: "00ff00ff00ff00ff".into(),

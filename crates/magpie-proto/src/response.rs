@@ -31,6 +31,8 @@ pub enum Push {
     /// A contact's presence changed (or the caller's own, from another
     /// device).
     Presence(crate::presence::PresenceState),
+    /// The company directory changed: reload it if newer than held.
+    Directory(crate::directory::DirectoryVersion),
     /// Pushes may have been lost (the server's link to other nodes broke
     /// and recovered): call `sync` to catch up. Carries no data.
     Resync(Empty),

@@ -22,7 +22,7 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use base64::Engine;
 use magpie_proto::limits::{DEVICE_MAX, PASSWORD_MAX, PASSWORD_MIN, normalize_username};
-use magpie_proto::{ErrorBody, ErrorCode, Platform, UserId};
+use magpie_proto::{AccountState, ErrorBody, ErrorCode, Platform, UserId};
 use magpie_store::Store;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -170,6 +170,8 @@ pub struct Auth {
     hasher: Hasher,
     /// Verified against when the user does not exist, to equalise timing.
     dummy_hash: String,
+    /// `register` is open (public mode).
+    registration_open: bool,
 }
 
 impl Auth {
@@ -179,6 +181,7 @@ impl Auth {
         hash_queue: usize,
         max_tokens_per_user: usize,
         refusals: Family<RefusalLabel, Counter>,
+        registration_open: bool,
     ) -> Result<Auth, ErrorBody> {
         let hasher = Hasher::with_queue(hash_queue, refusals);
         let random: [u8; 16] = rand::random();
@@ -189,7 +192,30 @@ impl Auth {
             max_tokens_per_user: u32::try_from(max_tokens_per_user).unwrap_or(u32::MAX),
             hasher,
             dummy_hash,
+            registration_open,
         })
+    }
+
+    /// Check a new password against the rules and hash it.
+    pub async fn hash_new_password(&self, password: &str) -> Result<String, ErrorBody> {
+        if !(PASSWORD_MIN..=PASSWORD_MAX).contains(&password.len()) {
+            return Err(ErrorBody::new(
+                ErrorCode::InvalidPassword,
+                format!("passwords are {PASSWORD_MIN}-{PASSWORD_MAX} bytes"),
+            ));
+        }
+        self.hasher.hash(password.as_bytes().to_vec()).await
+    }
+
+    /// `account_disabled` unless the account may sign in.
+    async fn require_active(&self, user: UserId) -> Result<(), ErrorBody> {
+        match self.store.standing(user).await.map_err(from_store)? {
+            Some((_, AccountState::Active)) => Ok(()),
+            _ => Err(ErrorBody::new(
+                ErrorCode::AccountDisabled,
+                "this account is disabled",
+            )),
+        }
     }
 
     /// The password hashing pool.
@@ -203,6 +229,12 @@ impl Auth {
         user: &str,
         password: &str,
     ) -> Result<(UserId, String), ErrorBody> {
+        if !self.registration_open {
+            return Err(ErrorBody::new(
+                ErrorCode::RegistrationClosed,
+                "accounts on this server are created by its administrators",
+            ));
+        }
         let username = normalize_username(user).ok_or_else(|| {
             ErrorBody::new(
                 ErrorCode::InvalidUsername,
@@ -255,6 +287,7 @@ impl Auth {
         let Some(record) = record.filter(|_| matches) else {
             return Err(invalid_credentials());
         };
+        self.require_active(record.id).await?;
         let token = new_token();
         let token_hash = hash_token(&token);
         let now = now_ms();
@@ -297,6 +330,7 @@ impl Auth {
             .ok_or_else(|| {
                 ErrorBody::new(ErrorCode::InvalidToken, "token unknown, expired or revoked")
             })?;
+        self.require_active(record.user_id).await?;
         Ok(LoggedIn {
             user_id: record.user_id,
             username: record.username,

@@ -57,6 +57,7 @@ impl Changes {
             .changes(user, req.after, limit)
             .await
             .map_err(from_store)?;
+        let directory_version = self.store.directory_version().await.map_err(from_store)?;
         let mut more = page.changes.last().is_some_and(|c| c.seq < page.head);
         let mut budget = ByteBudget::new(self.max_frame_bytes);
         let mut changes = Vec::with_capacity(page.changes.len());
@@ -71,6 +72,7 @@ impl Changes {
             changes,
             more,
             head: page.head,
+            directory_version,
             reset: page.reset,
         })
     }

@@ -103,6 +103,10 @@ enum BusEvent {
     Left {
         user: UserId,
     },
+    /// A frame for every connection of every node.
+    Broadcast {
+        frame: Bytes,
+    },
 }
 
 impl BusEvent {
@@ -110,7 +114,7 @@ impl BusEvent {
     /// envelope).
     fn frame_bytes(&self) -> usize {
         match self {
-            BusEvent::Deliver { frame, .. } => frame.len(),
+            BusEvent::Deliver { frame, .. } | BusEvent::Broadcast { frame } => frame.len(),
             _ => 0,
         }
     }
@@ -383,6 +387,13 @@ impl Router for RedisRouter {
         delivered
     }
 
+    fn broadcast_all(&self, frame: &Bytes) {
+        self.local.broadcast(frame);
+        self.enqueue(BusEvent::Broadcast {
+            frame: frame.clone(),
+        });
+    }
+
     fn kick_token(
         &self,
         user: UserId,
@@ -579,9 +590,12 @@ impl Publisher {
 /// Frames are JSON already and are embedded as they are, not re-encoded.
 /// Returns `None` when there is nothing for other nodes.
 fn encode_envelope(node: &str, batch: &[BusEvent], resync: bool) -> Option<Vec<u8>> {
-    let relevant = batch
-        .iter()
-        .any(|e| matches!(e, BusEvent::Deliver { .. } | BusEvent::Kick { .. }));
+    let relevant = batch.iter().any(|e| {
+        matches!(
+            e,
+            BusEvent::Deliver { .. } | BusEvent::Kick { .. } | BusEvent::Broadcast { .. }
+        )
+    });
     if !relevant && !resync {
         return None;
     }
@@ -608,6 +622,11 @@ fn encode_envelope(node: &str, batch: &[BusEvent], resync: bool) -> Option<Vec<u
             } => {
                 let reason = reason.as_str();
                 let _ = write!(out, r#"{comma}{{"k":[{user},{token_tag}],"r":"{reason}"}}"#);
+            }
+            BusEvent::Broadcast { frame } => {
+                let _ = write!(out, r#"{comma}{{"b":"#);
+                out.extend_from_slice(frame);
+                out.push(b'}');
             }
             BusEvent::Presence { .. }
             | BusEvent::PresenceSet { .. }
@@ -640,6 +659,9 @@ struct WireEvent<'a> {
     f: Option<&'a RawValue>,
     #[serde(default)]
     k: Option<(UserId, u64)>,
+    /// A frame for every connection.
+    #[serde(borrow, default)]
+    b: Option<&'a RawValue>,
     /// Why the kick (absent from older nodes: a logout).
     #[serde(borrow, default)]
     r: Option<&'a str>,
@@ -730,6 +752,9 @@ impl Subscriber {
             if let (Some(users), Some(frame)) = (event.d, event.f) {
                 let frame = Bytes::copy_from_slice(frame.get().as_bytes());
                 self.local.deliver(&users, &frame, None);
+            } else if let Some(frame) = event.b {
+                let frame = Bytes::copy_from_slice(frame.get().as_bytes());
+                self.local.broadcast(&frame);
             } else if let Some((user, token_tag)) = event.k {
                 let reason = event
                     .r

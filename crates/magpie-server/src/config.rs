@@ -16,6 +16,34 @@ pub enum MessagingPolicy {
     Open,
     /// Only friends may message each other; others get `not_allowed`.
     Friends,
+    /// Members of the organisation (users in the directory) may message
+    /// each other; anyone else needs a friendship.
+    Organisation,
+}
+
+/// How accounts come to exist.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ServerMode {
+    /// Anyone may `register`; the directory is optional.
+    #[default]
+    Public,
+    /// Accounts are created by administrators (`magpie admin`); `register`
+    /// answers `registration_closed`.
+    Enterprise,
+}
+
+impl std::str::FromStr for ServerMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "public" => Ok(ServerMode::Public),
+            "enterprise" => Ok(ServerMode::Enterprise),
+            other => Err(format!(
+                "mode must be \"public\" or \"enterprise\", not {other:?}"
+            )),
+        }
+    }
 }
 
 impl std::str::FromStr for MessagingPolicy {
@@ -25,8 +53,9 @@ impl std::str::FromStr for MessagingPolicy {
         match s {
             "open" => Ok(MessagingPolicy::Open),
             "friends" => Ok(MessagingPolicy::Friends),
+            "organisation" | "organization" => Ok(MessagingPolicy::Organisation),
             other => Err(format!(
-                "messaging must be \"open\" or \"friends\", not {other:?}"
+                "messaging must be \"open\", \"friends\" or \"organisation\", not {other:?}"
             )),
         }
     }
@@ -127,8 +156,11 @@ pub struct Config {
     /// answers, blocks, categories, `profile_set`) one user may make (per
     /// node): each may push to many devices.
     pub people_rate_per_user: RateLimit,
-    /// Who may message whom (`open` or `friends`).
+    /// Who may message whom (`open`, `friends` or `organisation`).
     pub messaging: MessagingPolicy,
+    /// `public` (open registration) or `enterprise` (accounts created by
+    /// administrators).
+    pub mode: ServerMode,
     /// Platforms that keep one signed-in device per user: a login on one
     /// signs the user's other devices of that platform out (`goaway`
     /// reason `replaced`).
@@ -186,6 +218,7 @@ impl Default for Config {
             search_rate_per_user: RateLimit::per_second(1, 10),
             people_rate_per_user: RateLimit::per_second(2, 30),
             messaging: MessagingPolicy::Open,
+            mode: ServerMode::Public,
             exclusive_platforms: vec![magpie_proto::Platform::Mobile],
             hash_queue: 64,
             auth_timeout: Duration::from_secs(10),

@@ -52,7 +52,27 @@ fn refused(refusal: Refusal) -> ErrorBody {
         ),
         Refusal::LimitReached(what) => (
             ErrorCode::LimitReached,
-            format!("you have reached the limit of {what}"),
+            format!("the limit of {what} is reached"),
+        ),
+        Refusal::UnknownDepartment => (
+            ErrorCode::UnknownDepartment,
+            "no such department".to_string(),
+        ),
+        Refusal::DepartmentNotEmpty => (
+            ErrorCode::DepartmentNotEmpty,
+            "the department still has members or sub-departments".to_string(),
+        ),
+        Refusal::InvalidMove => (
+            ErrorCode::InvalidArgs,
+            "a department cannot move under itself or one of its sub-departments".to_string(),
+        ),
+        Refusal::UsernameTaken => (
+            ErrorCode::UsernameTaken,
+            "username already taken".to_string(),
+        ),
+        Refusal::AccountDeleted => (
+            ErrorCode::AccountDisabled,
+            "the account is deleted".to_string(),
         ),
     };
     ErrorBody::new(code, message)

@@ -12,6 +12,7 @@
 //!
 //! [`start`] wires them together and returns a [`RunningServer`].
 
+pub mod admin;
 pub mod auth;
 pub mod changes;
 pub mod clock;
@@ -19,6 +20,7 @@ pub mod cluster;
 pub mod config;
 pub mod conversations;
 pub mod devices;
+pub mod directory;
 pub mod error;
 pub mod http;
 pub mod messages;
@@ -173,6 +175,7 @@ pub async fn start_with_store(
         config.hash_queue,
         config.max_tokens_per_user,
         metrics.refusals.clone(),
+        config.mode == config::ServerMode::Public,
     )
     .await
     .map_err(StartError::Init)?;

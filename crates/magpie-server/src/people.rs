@@ -75,9 +75,12 @@ impl People {
     /// busy conversation costs no query per message.
     pub async fn may_message(&self, sender: UserId, peer: UserId) -> Result<(), ErrorBody> {
         let relation = self.relation(sender, peer).await?;
-        let allowed = !relation.blocks
-            && !relation.blocked_by
-            && (relation.friends || self.policy == MessagingPolicy::Open);
+        let by_policy = match self.policy {
+            MessagingPolicy::Open => true,
+            MessagingPolicy::Friends => relation.friends,
+            MessagingPolicy::Organisation => relation.friends || relation.colleagues,
+        };
+        let allowed = !relation.blocks && !relation.blocked_by && by_policy;
         if allowed { Ok(()) } else { Err(not_allowed()) }
     }
 
@@ -134,14 +137,9 @@ impl People {
             .await
             .map_err(from_store)?
             .ok_or_else(|| ErrorBody::new(ErrorCode::UnknownUser, "no such user"))?;
-        if user != me
-            && !self
-                .store
-                .relation(me, user)
-                .await
-                .map_err(from_store)?
-                .friends
-        {
+        // Phone and email: for the user, friends and colleagues only.
+        let relation = self.store.relation(me, user).await.map_err(from_store)?;
+        if user != me && !(relation.friends || relation.colleagues) {
             profile.phone = None;
             profile.email = None;
         }

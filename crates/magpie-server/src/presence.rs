@@ -37,7 +37,7 @@ pub struct Presence {
 
 /// `chosen` as contacts see it: offline unless connected, and invisible
 /// shows as offline. Offline carries no text.
-fn as_seen(mut chosen: PresenceState, online: bool) -> PresenceState {
+pub fn as_seen(mut chosen: PresenceState, online: bool) -> PresenceState {
     if !online || matches!(chosen.status, Status::Invisible | Status::Offline) {
         chosen.status = Status::Offline;
         chosen.text.clear();

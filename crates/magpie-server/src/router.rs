@@ -38,6 +38,9 @@ pub enum KickReason {
     /// A newer login on the same platform took its place (the session
     /// policy's exclusive platforms).
     Replaced,
+    /// An administrator disabled or deleted the account, or reset its
+    /// password.
+    Disabled,
 }
 
 impl KickReason {
@@ -47,6 +50,7 @@ impl KickReason {
             KickReason::Logout => "logout",
             KickReason::Revoked => "revoked",
             KickReason::Replaced => "replaced",
+            KickReason::Disabled => "account_disabled",
         }
     }
 
@@ -57,6 +61,7 @@ impl KickReason {
             KickReason::Logout,
             KickReason::Revoked,
             KickReason::Replaced,
+            KickReason::Disabled,
         ]
         .into_iter()
         .find(|r| r.as_str() == name)
@@ -224,6 +229,8 @@ pub trait Router: Send + Sync + std::fmt::Debug + 'static {
     /// `except` (the connection that caused it). Returns how many
     /// connections got it. Must not block.
     fn deliver(&self, users: &[UserId], frame: &Bytes, except: Option<SessionId>) -> usize;
+    /// Queue `frame` to every logged-in connection on every node.
+    fn broadcast_all(&self, frame: &Bytes);
     /// Close every connection of `user` that used the token with `token_tag`,
     /// except `except`, on every node, telling them `reason`.
     fn kick_token(
@@ -419,6 +426,10 @@ impl Router for LocalRouter {
 
     async fn online_tokens(&self, user: UserId) -> HashSet<u64> {
         self.tags_of(user)
+    }
+
+    fn broadcast_all(&self, frame: &Bytes) {
+        self.broadcast(frame);
     }
 }
 

@@ -1,10 +1,12 @@
 //! The state every connection shares, passed explicitly (no globals).
 
+use crate::admin::Admin;
 use crate::auth::Auth;
 use crate::changes::Changes;
 use crate::config::Config;
 use crate::conversations::Conversations;
 use crate::devices::Devices;
+use crate::directory::Directory;
 use crate::messages::Messages;
 use crate::metrics::Metrics;
 use crate::people::People;
@@ -34,6 +36,10 @@ pub struct AppState {
     pub messages: Messages,
     /// Profiles, search, friends, requests, categories, blocks.
     pub people: Arc<People>,
+    /// The company directory.
+    pub directory: Arc<Directory>,
+    /// Accounts and departments, for administrators.
+    pub admin: Admin,
     /// Signed-in devices and the platform session policy.
     pub devices: Devices,
     /// Who is online; telling contacts.
@@ -72,6 +78,17 @@ impl AppState {
             config.max_frame_bytes,
         ));
         let presence = Arc::new(Presence::new(store.clone(), router.clone()));
+        let directory = Arc::new(Directory::new(
+            store.clone(),
+            router.clone(),
+            config.max_frame_bytes,
+        ));
+        let admin = Admin::new(
+            store.clone(),
+            router.clone(),
+            conversations.clone(),
+            directory.clone(),
+        );
         let devices = Devices::new(
             store.clone(),
             router.clone(),
@@ -107,6 +124,8 @@ impl AppState {
             messages,
             people,
             devices,
+            directory,
+            admin,
             presence,
             changes,
             shutdown: CancellationToken::new(),

@@ -9,6 +9,8 @@
 //!   write batch that appends them and moves read marks;
 //! - [`PeopleStore`]: profiles, search and the contact graph (friends,
 //!   requests, categories, blocks);
+//! - [`DirectoryStore`]: departments and who is in which;
+//! - [`AdminStore`]: roles, account states, accounts created whole;
 //! - [`DeviceStore`]: login tokens as signed-in devices;
 //! - [`PresenceStore`]: the status each user chose, and their contacts;
 //! - [`ChangeStore`]: each user's change stream, which every state change
@@ -30,21 +32,25 @@
 //!   because the server acks messages on that basis.
 
 mod accounts;
+mod admin;
 mod batch;
 mod changes;
 mod conversations;
 mod devices;
 mod dialect;
+mod directory;
 mod messages;
 mod people;
 mod presence;
 mod sql;
 
 pub use accounts::{AccountStore, TRIM_TOKENS_MAX, TokenRecord, UserRecord};
+pub use admin::{AccountChange, AccountChanged, AdminStore, NewAccount};
 pub use changes::{ChangePage, ChangeStore};
 pub use conversations::{ConvSummary, ConversationStore, Position};
 pub use devices::{DEVICES_LISTED, DeviceRecord, DeviceStore};
 pub use dialect::Backend;
+pub use directory::DirectoryStore;
 pub use messages::{Appended, Committed, MarkRead, MessageStore, NewMessage, SeqRange, WriteBatch};
 pub use people::{Outcome, PeopleStore, ProfileFields, Refusal, Relation, UserQuery, Written};
 pub use presence::PresenceStore;
@@ -84,6 +90,8 @@ pub trait Store:
     + ChangeStore
     + PresenceStore
     + DeviceStore
+    + DirectoryStore
+    + AdminStore
     + Send
     + Sync
     + std::fmt::Debug

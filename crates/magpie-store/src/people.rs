@@ -49,6 +49,18 @@ pub enum Refusal {
     YouBlocked,
     #[error("limit reached: {0}")]
     LimitReached(&'static str),
+    #[error("no such department")]
+    UnknownDepartment,
+    #[error("the department has members or children")]
+    DepartmentNotEmpty,
+    /// A department cannot move under itself or a descendant.
+    #[error("a department cannot move under itself")]
+    InvalidMove,
+    #[error("username already taken")]
+    UsernameTaken,
+    /// A deleted account cannot be changed.
+    #[error("the account is deleted")]
+    AccountDeleted,
 }
 
 /// A profile's editable fields, as a whole (the service merges an update
@@ -84,6 +96,8 @@ pub struct Relation {
     pub blocks: bool,
     /// `b` has blocked `a`.
     pub blocked_by: bool,
+    /// Both are active members of the organisation (in the directory).
+    pub colleagues: bool,
 }
 
 /// Profiles, search and the contact graph.

@@ -10,7 +10,8 @@ use magpie_proto::{PresenceState, Status, UserId};
 /// Chosen statuses and contacts.
 #[async_trait]
 pub trait PresenceStore: Send + Sync {
-    /// Who is told when `user`'s presence changes: their friends.
+    /// Who is told when `user`'s presence changes: their friends, and the
+    /// members of their department (except those they blocked).
     async fn contacts(&self, user: UserId) -> Result<Vec<UserId>>;
 
     /// Record the status `user` chose (`Status::Offline` is not a choice

@@ -1418,7 +1418,8 @@ async fn blocking_a_friend_ends_the_friendship(store: &dyn Store) {
         Relation {
             friends: false,
             blocks: true,
-            blocked_by: false
+            blocked_by: false,
+            colleagues: false,
         }
     );
     assert_eq!(
@@ -1426,7 +1427,8 @@ async fn blocking_a_friend_ends_the_friendship(store: &dyn Store) {
         Relation {
             friends: false,
             blocks: false,
-            blocked_by: true
+            blocked_by: true,
+            colleagues: false,
         }
     );
     assert_eq!(
@@ -1643,6 +1645,7 @@ async fn relation_reports_friends_and_blocks_each_way(store: &dyn Store) {
         friends,
         blocks,
         blocked_by,
+        colleagues: false,
     };
     assert_eq!(relation(store, &alice, &bob).await, r(false, false, false));
     befriend(store, &alice, &bob, T0).await;
@@ -2132,7 +2135,8 @@ async fn block_races_accept<H: Harness>(harness: H) {
             Relation {
                 friends: false,
                 blocks: true,
-                blocked_by: false
+                blocked_by: false,
+                colleagues: false,
             }
         );
         check_not_friends_and_blocked(store, &a, &b).await;

@@ -348,7 +348,7 @@ async fn listen(
                 goaway = Some(notice.reason);
                 false
             }
-            Some(Push::Read(_) | Push::Change(_) | Push::Presence(_)) => false,
+            Some(Push::Read(_) | Push::Change(_) | Push::Presence(_) | Push::Directory(_)) => false,
             None => {
                 let detail = match goaway {
                     Some(reason) => format!("connection closed by the server ({reason})"),

@@ -137,7 +137,12 @@ pub struct ServeArgs {
     /// (desktop, mobile, web, cli, bot), or "none" [default: mobile].
     #[arg(long, env = "MAGPIE_EXCLUSIVE_PLATFORMS")]
     pub exclusive_platforms: Option<String>,
-    /// Who may message whom: "open" (anyone) or "friends" [default: open].
+    /// "public" (anyone may register) or "enterprise" (accounts are
+    /// created with `magpie admin`) [default: public].
+    #[arg(long, env = "MAGPIE_MODE")]
+    pub mode: Option<String>,
+    /// Who may message whom: "open" (anyone), "friends" or "organisation"
+    /// (colleagues in the directory, and friends) [default: open].
     #[arg(long, env = "MAGPIE_MESSAGING")]
     pub messaging: Option<String>,
     /// Password hashes that may wait for a thread before logins get
@@ -197,6 +202,7 @@ impl ServeArgs {
             search_rate_per_user: self.search_rate_per_user.or(file.search_rate_per_user),
             people_rate_per_user: self.people_rate_per_user.or(file.people_rate_per_user),
             messaging: self.messaging.or(file.messaging),
+            mode: self.mode.or(file.mode),
             exclusive_platforms: self.exclusive_platforms.or(file.exclusive_platforms),
             hash_queue: self.hash_queue.or(file.hash_queue),
             auth_timeout_secs: self.auth_timeout_secs.or(file.auth_timeout_secs),
@@ -285,6 +291,10 @@ impl ServeArgs {
             )?,
             messaging: match s.messaging.as_deref() {
                 None => d.messaging,
+                Some(m) => m.parse().map_err(|e: String| anyhow::anyhow!(e))?,
+            },
+            mode: match s.mode.as_deref() {
+                None => d.mode,
                 Some(m) => m.parse().map_err(|e: String| anyhow::anyhow!(e))?,
             },
             exclusive_platforms: match s.exclusive_platforms.as_deref() {

@@ -27,8 +27,10 @@
 //! through `throttle`.
 
 mod accounts;
+mod admin;
 mod conversations;
 mod devices;
+mod directory;
 mod messages;
 mod people;
 
@@ -499,6 +501,16 @@ impl Session {
             Request::Changes(req) => self.changes(id, req),
             Request::Devices => self.devices(id),
             Request::DeviceRevoke(req) => self.device_revoke(id, req),
+            Request::Directory => self.directory(id),
+            Request::DeptMembers(req) => self.dept_members(id, req),
+            // Administration dispatches its own operations.
+            admin @ (Request::AdminUserCreate(_)
+            | Request::AdminUsers(_)
+            | Request::AdminUser(_)
+            | Request::AdminUserSet(_)
+            | Request::DeptCreate(_)
+            | Request::DeptUpdate(_)
+            | Request::DeptDelete(_)) => self.admin(id, admin),
             // The people area dispatches its own operations.
             people @ (Request::Profile(_)
             | Request::ProfileSet(_)

@@ -75,6 +75,19 @@ impl TestServer {
         }
     }
 
+    /// Start a server on this one's data (which must be stopped) with a
+    /// tweaked config.
+    pub async fn restart_with(mut self, tweak: impl FnOnce(&mut Config)) -> TestServer {
+        if let Some(server) = self.server.take() {
+            server.shutdown().await;
+        }
+        let mut config = Config::ephemeral(self.dir.path());
+        config.database_url = self.database.as_ref().map(|d| d.url.clone());
+        tweak(&mut config);
+        self.server = Some(magpie_server::start(config).await.expect("server restarts"));
+        self
+    }
+
     /// Shut down gracefully and start again on the same data directory.
     pub async fn restart(&mut self) {
         if let Some(server) = self.server.take() {

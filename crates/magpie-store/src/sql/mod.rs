@@ -16,15 +16,17 @@
 //! two nodes' batches cannot deadlock each other.
 
 mod accounts;
+mod admin;
 mod changes;
 mod conversations;
 mod devices;
+mod directory;
 mod messages;
 mod people;
 mod presence;
 
 use crate::dialect::Backend;
-use crate::{Result, StoreError};
+use crate::{Refusal, Result, StoreError};
 use magpie_proto::{Message, MessageKind};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Connection, Executor, Row};
@@ -73,6 +75,41 @@ impl Queries {
         }
     }
 }
+
+// Transactions of the areas whose rules may refuse a change.
+
+/// What can end a graph transaction early.
+pub(super) enum TxError {
+    Sql(sqlx::Error),
+    Refused(Refusal),
+}
+
+impl From<sqlx::Error> for TxError {
+    fn from(e: sqlx::Error) -> Self {
+        TxError::Sql(e)
+    }
+}
+
+impl From<Refusal> for TxError {
+    fn from(r: Refusal) -> Self {
+        TxError::Refused(r)
+    }
+}
+
+pub(super) type Tx<T> = std::result::Result<T, TxError>;
+
+/// Run `$call` (a `*_tx` method taking the connection first) in one write
+/// transaction, committed if it succeeds.
+macro_rules! graph {
+    ($store:ident . $method:ident ( $($arg:expr),* )) => {{
+        let mut conn = $store.write_conn().await?;
+        let mut tx = $store.begin_write(&mut conn).await.map_err($store.err())?;
+        let result = $store.$method(&mut tx, $($arg),*).await;
+        $store.finish(tx, result).await
+    }};
+}
+
+pub(super) use graph;
 
 /// Wrap a rendered query for sqlx. Every query string comes from the
 /// constant templates of this crate, never from input: input is always
@@ -334,6 +371,28 @@ impl SqlStore {
             let done = query.execute(&mut *conn).await?;
             done.last_insert_id()
                 .ok_or_else(|| sqlx::Error::Protocol("no insert id returned".into()))
+        }
+    }
+
+    /// End a graph transaction: commit on success, roll back on a
+    /// refusal or an error.
+    pub(super) async fn finish<T>(
+        &self,
+        tx: sqlx::Transaction<'_, sqlx::Any>,
+        result: Tx<T>,
+    ) -> Result<T> {
+        match result {
+            Ok(value) => {
+                tx.commit().await.map_err(self.err())?;
+                Ok(value)
+            }
+            Err(e) => {
+                let _ = tx.rollback().await;
+                match e {
+                    TxError::Sql(e) => Err(self.err()(e)),
+                    TxError::Refused(r) => Err(StoreError::Refused(r)),
+                }
+            }
         }
     }
 

@@ -7,11 +7,9 @@
 //! cancel finds the request or does not; a block racing an accept either
 //! ends the new friendship or comes first and hides the request.
 
-use super::{SqlStore, text_column};
+use super::{SqlStore, Tx, graph, text_column};
 use crate::dialect::Backend;
-use crate::{
-    Outcome, PeopleStore, ProfileFields, Refusal, Relation, Result, StoreError, UserQuery, Written,
-};
+use crate::{Outcome, PeopleStore, ProfileFields, Refusal, Relation, Result, UserQuery, Written};
 use async_trait::async_trait;
 use magpie_proto::limits::{BLOCKS_MAX, CATEGORIES_MAX, FRIENDS_MAX, OUTGOING_REQUESTS_MAX};
 use magpie_proto::{
@@ -74,7 +72,9 @@ queries! {
     relation = "SELECT \
                   (SELECT COUNT(*) FROM friends WHERE user_id = ? AND friend_id = ?), \
                   (SELECT COUNT(*) FROM blocks WHERE user_id = ? AND blocked_id = ?), \
-                  (SELECT COUNT(*) FROM blocks WHERE user_id = ? AND blocked_id = ?)";
+                  (SELECT COUNT(*) FROM blocks WHERE user_id = ? AND blocked_id = ?), \
+                  (SELECT COUNT(*) FROM users a, users b WHERE a.id = ? AND b.id = ? \
+                      AND a.dept_id IS NOT NULL AND b.dept_id IS NOT NULL AND a.state = 0 AND b.state = 0)";
     request = "SELECT hidden FROM friend_requests WHERE from_id = ? AND to_id = ?";
     count_outgoing = "SELECT COUNT(*) FROM friend_requests WHERE from_id = ?";
     count_friends = "SELECT COUNT(*) FROM friends WHERE user_id = ?";
@@ -114,7 +114,7 @@ const SEARCH_TAIL: &str = "AND u.id > ? AND u.id <> ? \
      ORDER BY u.id LIMIT ?";
 
 /// Escape `%`, `_` and the escape character itself for `LIKE ... ESCAPE '!'`.
-fn like_escape(text: &str) -> String {
+pub(super) fn like_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     for c in text.chars() {
         if matches!(c, '!' | '%' | '_') {
@@ -199,61 +199,12 @@ fn profile_from_row(row: &AnyRow) -> sqlx::Result<Profile> {
     })
 }
 
-/// What can end a graph transaction early.
-enum TxError {
-    Sql(sqlx::Error),
-    Refused(Refusal),
-}
-
-impl From<sqlx::Error> for TxError {
-    fn from(e: sqlx::Error) -> Self {
-        TxError::Sql(e)
-    }
-}
-
-impl From<Refusal> for TxError {
-    fn from(r: Refusal) -> Self {
-        TxError::Refused(r)
-    }
-}
-
-type Tx<T> = std::result::Result<T, TxError>;
-
-/// Run `$call` (a `*_tx` method taking the connection first) in one write
-/// transaction, committed if it succeeds.
-macro_rules! graph {
-    ($store:ident . $method:ident ( $($arg:expr),* )) => {{
-        let mut conn = $store.write_conn().await?;
-        let mut tx = $store.begin_write(&mut conn).await.map_err($store.err())?;
-        let result = $store.$method(&mut tx, $($arg),*).await;
-        $store.finish(tx, result).await
-    }};
-}
-
 /// Shorthand: one query text of this module, for sqlx.
 fn q(text: &Arc<str>) -> AssertSqlSafe<Arc<str>> {
     AssertSqlSafe(text.clone())
 }
 
 impl SqlStore {
-    /// End a graph transaction: commit on success, roll back on a
-    /// refusal or an error.
-    async fn finish<T>(&self, tx: sqlx::Transaction<'_, sqlx::Any>, result: Tx<T>) -> Result<T> {
-        match result {
-            Ok(value) => {
-                tx.commit().await.map_err(self.err())?;
-                Ok(value)
-            }
-            Err(e) => {
-                let _ = tx.rollback().await;
-                match e {
-                    TxError::Sql(e) => Err(self.err()(e)),
-                    TxError::Refused(r) => Err(StoreError::Refused(r)),
-                }
-            }
-        }
-    }
-
     /// Lock the rows of `a` and `b` (which may be equal) in id order;
     /// refuses if either does not exist.
     async fn lock_users(&self, c: &mut AnyConnection, a: UserId, b: UserId) -> Tx<()> {
@@ -949,6 +900,8 @@ impl PeopleStore for SqlStore {
             .bind(b)
             .bind(b)
             .bind(a)
+            .bind(a)
+            .bind(b)
             .fetch_one(&self.readers)
             .await
             .map_err(self.err())?;
@@ -958,6 +911,7 @@ impl PeopleStore for SqlStore {
                 friends: flag(0)?,
                 blocks: flag(1)?,
                 blocked_by: flag(2)?,
+                colleagues: flag(3)?,
             })
         })()
         .map_err(self.err())

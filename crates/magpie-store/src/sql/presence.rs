@@ -30,10 +30,18 @@ fn status_from_code(code: i64) -> Status {
 #[async_trait]
 impl PresenceStore for SqlStore {
     async fn contacts(&self, user: UserId) -> Result<Vec<UserId>> {
-        let q = self
-            .backend
-            .render("SELECT friend_id FROM friends WHERE user_id = ? ORDER BY friend_id");
+        // Friends, and the members of the user's own department (whom the
+        // user has not blocked).
+        let q = self.backend.render(
+            "SELECT friend_id FROM friends WHERE user_id = ? \
+             UNION \
+             SELECT u.id FROM users u JOIN users me ON me.id = ? \
+             WHERE me.dept_id IS NOT NULL AND u.dept_id = me.dept_id AND u.id <> me.id \
+               AND u.state = 0 \
+               AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = me.id AND b.blocked_id = u.id)",
+        );
         let rows = sqlx::query(AssertSqlSafe(q))
+            .bind(user)
             .bind(user)
             .fetch_all(&self.readers)
             .await
