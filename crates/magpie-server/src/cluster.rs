@@ -218,6 +218,7 @@ impl RedisRouter {
         let tasks = vec![
             tokio::spawn(publisher.run(rx, close_publisher.clone())),
             tokio::spawn(subscriber.run(stop.clone())),
+            tokio::spawn(restate_counts(local.clone(), tx.clone(), stop.clone())),
             tokio::spawn(heartbeat(
                 conn.clone(),
                 keys.clone(),
@@ -571,6 +572,10 @@ impl Publisher {
             pipe.cmd("EXPIRE").arg(&key).arg(PRESENCE_TTL_SECS).ignore();
         }
         batch.clear();
+        if pipe.cmd_iter().next().is_none() {
+            // Nothing for Redis (e.g. the final flush of an empty queue).
+            return;
+        }
         match pipe.query_async::<()>(&mut self.conn).await {
             Ok(()) => self.need_resync = false,
             Err(e) => {
@@ -769,18 +774,44 @@ impl Subscriber {
     /// again, as absolute values so that nothing is counted twice if it
     /// had kept them.
     fn reannounce_presence(&self) {
-        for (user, count) in self.local.user_counts() {
-            let _ = self.tx.try_send(BusEvent::PresenceSet {
-                user,
-                count: count as i64,
-            });
-        }
-        for (user, token_tag, count) in self.local.tag_counts() {
-            let _ = self.tx.try_send(BusEvent::DeviceSet {
-                user,
-                token_tag,
-                count: count as i64,
-            });
+        announce_counts(&self.local, &self.tx);
+    }
+}
+
+/// State this node's connection counts (per user and per token) in Redis
+/// as absolute values: after Redis came back empty, and periodically so
+/// that the presence hashes of long-lived connections never expire.
+fn announce_counts(local: &LocalRouter, tx: &mpsc::Sender<BusEvent>) {
+    for (user, count) in local.user_counts() {
+        let _ = tx.try_send(BusEvent::PresenceSet {
+            user,
+            count: count as i64,
+        });
+    }
+    for (user, token_tag, count) in local.tag_counts() {
+        let _ = tx.try_send(BusEvent::DeviceSet {
+            user,
+            token_tag,
+            count: count as i64,
+        });
+    }
+}
+
+/// How often a node restates its counts (well within `PRESENCE_TTL_SECS`).
+const RESTATE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Restate this node's counts every [`RESTATE_EVERY`] until stopped.
+async fn restate_counts(
+    local: Arc<LocalRouter>,
+    tx: mpsc::Sender<BusEvent>,
+    stop: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(RESTATE_EVERY);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = tick.tick() => announce_counts(&local, &tx),
         }
     }
 }

@@ -95,9 +95,15 @@ impl Devices {
             return Ok(());
         }
         let records = self.store.devices(me, now).await.map_err(from_store)?;
+        // Only devices older than this login go: two logins racing each
+        // other must not sign each other out (the newer one stays).
+        let Some(mine) = records.iter().find(|r| &r.token_hash == token_hash) else {
+            return Ok(());
+        };
+        let key = |r: &magpie_store::DeviceRecord| (r.created_at, r.token_hash);
         for old in records
             .iter()
-            .filter(|r| r.platform == platform && &r.token_hash != token_hash)
+            .filter(|r| r.platform == platform && key(r) < key(mine))
         {
             self.sign_out(me, &old.token_hash, KickReason::Replaced)
                 .await?;

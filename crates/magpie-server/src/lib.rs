@@ -292,6 +292,10 @@ pub async fn start_with_store(
             }
             writer.close();
             let _ = writer_task.await;
+            // Contacts of the users whose last connection was here hear
+            // they went offline now, not never (this process will not be
+            // around when the grace period ends).
+            let _ = tokio::time::timeout(grace, state.presence.drain()).await;
             router.flush().await;
             store.close().await;
             tracing::info!("shut down");

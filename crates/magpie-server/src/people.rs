@@ -198,7 +198,7 @@ impl People {
             .map_err(from_store)?;
         let status = self.changed(me, to, outcome);
         if status == RequestStatus::Friends {
-            self.presence.introduce(me, to).await?;
+            self.presence.introduce(me, to).await;
         }
         Ok(FriendRequestOk { status })
     }
@@ -219,7 +219,7 @@ impl People {
             .map_err(from_store)?;
         self.changed(me, from, outcome);
         if accept {
-            self.presence.introduce(me, from).await?;
+            self.presence.introduce(me, from).await;
         }
         Ok(Empty {})
     }

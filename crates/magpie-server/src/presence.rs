@@ -21,6 +21,8 @@ use magpie_proto::{ErrorBody, Friend, PresenceSet, PresenceState, Push, Status, 
 use magpie_store::Store;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// How long after a user's last connection closes their contacts are
 /// told they went offline: a reconnect within it (a phone changing
@@ -33,6 +35,10 @@ pub const OFFLINE_GRACE: Duration = Duration::from_secs(2);
 pub struct Presence {
     store: Arc<dyn Store>,
     router: Arc<dyn Router>,
+    /// Offline checks waiting out their grace period.
+    pending: TaskTracker,
+    /// Cancelled at shutdown: pending checks run at once.
+    hurry: CancellationToken,
 }
 
 /// `chosen` as contacts see it: offline unless connected, and invisible
@@ -47,7 +53,20 @@ pub fn as_seen(mut chosen: PresenceState, online: bool) -> PresenceState {
 
 impl Presence {
     pub fn new(store: Arc<dyn Store>, router: Arc<dyn Router>) -> Presence {
-        Presence { store, router }
+        Presence {
+            store,
+            router,
+            pending: TaskTracker::new(),
+            hurry: CancellationToken::new(),
+        }
+    }
+
+    /// At shutdown, after the last connection closed: run every pending
+    /// offline check now and wait for them.
+    pub async fn drain(&self) {
+        self.hurry.cancel();
+        self.pending.close();
+        self.pending.wait().await;
     }
 
     /// `user`'s first connection on this node opened: tell the contacts.
@@ -64,8 +83,11 @@ impl Presence {
     /// period, if they have no connection anywhere, tell the contacts.
     pub fn went_offline(self: &Arc<Self>, user: UserId) {
         let this = self.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(OFFLINE_GRACE).await;
+        self.pending.spawn(async move {
+            tokio::select! {
+                () = tokio::time::sleep(OFFLINE_GRACE) => {}
+                () = this.hurry.cancelled() => {}
+            }
             if this.router.online(&[user]).await.contains(&user) {
                 return;
             }
@@ -147,9 +169,17 @@ impl Presence {
         Ok(own)
     }
 
-    /// Tell two new friends each other's presence.
-    pub async fn introduce(&self, a: UserId, b: UserId) -> Result<(), ErrorBody> {
-        let chosen = self.store.presences(&[a, b]).await.map_err(from_store)?;
+    /// Tell two new friends each other's presence. Best effort: the
+    /// friendship is committed whatever happens here, and the friend list
+    /// carries presence anyway.
+    pub async fn introduce(&self, a: UserId, b: UserId) {
+        let chosen = match self.store.presences(&[a, b]).await {
+            Ok(chosen) => chosen,
+            Err(e) => {
+                tracing::debug!(error = %e, "new friends not introduced");
+                return;
+            }
+        };
         let online = self.router.online(&[a, b]).await;
         for state in chosen {
             let to = if state.user_id == a { b } else { a };
@@ -157,7 +187,6 @@ impl Presence {
             self.router
                 .deliver(&[to], &Push::Presence(seen).encode(), None);
         }
-        Ok(())
     }
 
     /// Fill in the `presence` of friend-list rows.

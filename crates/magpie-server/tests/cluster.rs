@@ -368,3 +368,80 @@ async fn devices_show_online_on_any_node_and_sign_out_crosses_nodes() {
         .expect("revoke");
     assert_eq!(next_goaway(&mut phone).await.reason, "revoked");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL and redis-server; .ci/run runs it"]
+async fn a_drained_nodes_users_go_offline_for_contacts_elsewhere() {
+    use magpie_proto::Status;
+    let mut cluster = Cluster::start(2).await;
+    let (alice, bob) = (unique("alice"), unique("bob"));
+    let (a, _) = user(&cluster.url(0), &alice).await;
+    let (mut b, _) = user(&cluster.url(1), &bob).await;
+    a.friend_request(&bob, "").await.expect("request");
+    b.friend_accept(&alice).await.expect("accept");
+    let status_of_alice = |push: Option<Push>| match push {
+        Some(Push::Presence(p)) if p.user == alice => Some(p.status),
+        _ => None,
+    };
+    loop {
+        let push = tokio::time::timeout(WAIT, b.next_push())
+            .await
+            .expect("online");
+        if status_of_alice(push) == Some(Status::Online) {
+            break;
+        }
+    }
+    // Node 0 shuts down gracefully: alice's connection goes with it, and
+    // the node is gone before its grace period would have ended.
+    let node0 = cluster.nodes[0].server.take().expect("running");
+    node0.shutdown().await;
+    loop {
+        let push = tokio::time::timeout(WAIT, b.next_push())
+            .await
+            .expect("alice shown offline after the drain");
+        if status_of_alice(push) == Some(Status::Offline) {
+            break;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL and redis-server; .ci/run runs it"]
+async fn disabling_an_account_on_one_node_closes_its_sessions_on_every_node() {
+    use magpie_proto::{AccountState, AdminUserSet, Role};
+    let cluster = Cluster::start(2).await;
+    let (root_name, leaver) = (unique("root"), unique("leaver"));
+    let (root, _) = user(&cluster.url(0), &root_name).await;
+    let store = &cluster.nodes[0].running().state().store;
+    let root_id = store
+        .user_by_name(&root_name)
+        .await
+        .expect("lookup")
+        .expect("exists")
+        .id;
+    store
+        .change_account(
+            root_id,
+            &magpie_store::AccountChange {
+                role: Some(Role::Admin),
+                ..Default::default()
+            },
+            0,
+        )
+        .await
+        .expect("promote");
+    let (mut far, _) = user(&cluster.url(1), &leaver).await;
+    root.admin_user_set(AdminUserSet {
+        user: leaver.clone(),
+        state: Some(AccountState::Disabled),
+        ..AdminUserSet::default()
+    })
+    .await
+    .expect("disable");
+    assert_eq!(next_goaway(&mut far).await.reason, "account_disabled");
+    let again = connect(&cluster.url(1)).await;
+    assert_eq!(
+        code_of(again.login(&leaver, PASSWORD, None).await),
+        "account_disabled"
+    );
+}
