@@ -80,8 +80,18 @@ impl People {
             MessagingPolicy::Friends => relation.friends,
             MessagingPolicy::Organisation => relation.friends || relation.colleagues,
         };
-        let allowed = !relation.blocks && !relation.blocked_by && by_policy;
-        if allowed { Ok(()) } else { Err(not_allowed()) }
+        if relation.blocks {
+            // The caller's own block: telling them reveals nothing.
+            return Err(ErrorBody::new(
+                ErrorCode::NotAllowed,
+                "you have blocked this user; unblock them first",
+            ));
+        }
+        if !relation.blocked_by && by_policy {
+            Ok(())
+        } else {
+            Err(not_allowed())
+        }
     }
 
     async fn relation(&self, a: UserId, b: UserId) -> Result<Relation, ErrorBody> {
@@ -160,7 +170,11 @@ impl People {
             .await
             .map_err(from_store)?
             .ok_or_else(|| ErrorBody::new(ErrorCode::UnknownUser, "no such user"))?;
-        let fields = merge_profile(current, req)?;
+        let fields = merge_profile(current.clone(), req)?;
+        if fields == fields_of(&current) {
+            // Nothing changes: nothing to store or tell anyone.
+            return Ok(current);
+        }
         let outcome = self
             .store
             .set_profile(me, &fields, now)
@@ -255,6 +269,9 @@ impl People {
         req: FriendSet,
         now: i64,
     ) -> Result<Friend, ErrorBody> {
+        if req.remark.is_none() && req.category.is_none() {
+            return Err(invalid_args("friend_set needs a remark or a category"));
+        }
         if let Some(remark) = &req.remark {
             check_line("remark", remark, REMARK_MAX).map_err(invalid_args)?;
         }
@@ -469,6 +486,19 @@ fn parse_query(query: &str) -> Result<UserQuery, ErrorBody> {
     } else {
         UserQuery::Text(query.to_string())
     })
+}
+
+/// A profile's editable fields.
+fn fields_of(p: &Profile) -> ProfileFields {
+    ProfileFields {
+        nickname: p.nickname.clone(),
+        avatar: p.avatar.clone(),
+        signature: p.signature.clone(),
+        gender: p.gender,
+        birthday: p.birthday.clone(),
+        phone: p.phone.clone(),
+        email: p.email.clone(),
+    }
 }
 
 /// The profile after applying `update` to `current`, every field checked.

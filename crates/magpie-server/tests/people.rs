@@ -569,6 +569,16 @@ async fn bad_input_and_acting_for_others_is_refused_and_changes_nothing(t: Trans
         before,
         "nothing changed"
     );
+    // Setting nothing new stores and tells nothing either.
+    a.set_profile(ProfileSet::default())
+        .await
+        .expect("empty update");
+    a.set_profile(ProfileSet {
+        nickname: Some(before.nickname.clone()),
+        ..ProfileSet::default()
+    })
+    .await
+    .expect("same value");
     assert!(all_changes(&a).await.is_empty());
 
     // Acting on requests that are not one's own.
@@ -593,6 +603,10 @@ async fn bad_input_and_acting_for_others_is_refused_and_changes_nothing(t: Trans
     assert_eq!(code_of(a.category_create("").await), "invalid_args");
     assert_eq!(
         code_of(a.friend_set(&bob, None, Some(-3)).await),
+        "invalid_args"
+    );
+    assert_eq!(
+        code_of(a.friend_set(&bob, None, None).await),
         "invalid_args"
     );
     let pending = b.friend_requests().await.expect("r");
