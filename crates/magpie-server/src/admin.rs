@@ -29,6 +29,7 @@ pub struct Admin {
     router: Arc<dyn Router>,
     conversations: Arc<Conversations>,
     directory: Arc<Directory>,
+    max_frame_bytes: usize,
 }
 
 /// A department id from the wire: `0` means none.
@@ -61,12 +62,14 @@ impl Admin {
         router: Arc<dyn Router>,
         conversations: Arc<Conversations>,
         directory: Arc<Directory>,
+        max_frame_bytes: usize,
     ) -> Admin {
         Admin {
             store,
             router,
             conversations,
             directory,
+            max_frame_bytes,
         }
     }
 
@@ -150,16 +153,7 @@ impl Admin {
             .admin_users(&prefix, req.after.unwrap_or(0), limit + 1)
             .await
             .map_err(from_store)?;
-        let mut more = rows.len() > limit as usize;
-        let mut budget = ByteBudget::new(1 << 20);
-        let mut users = Vec::with_capacity(rows.len());
-        for user in rows.into_iter().take(limit as usize) {
-            if !budget.take(&user) {
-                more = true;
-                break;
-            }
-            users.push(user);
-        }
+        let (users, more) = ByteBudget::new(self.max_frame_bytes).page(rows, limit);
         let next = if more {
             users.last().map(|u| u.user_id)
         } else {

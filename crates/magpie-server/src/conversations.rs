@@ -154,11 +154,9 @@ impl Conversations {
             .conversations(user, req.after, limit + 1)
             .await
             .map_err(from_store)?;
-        let mut more = rows.len() > limit as usize;
-        let mut budget = ByteBudget::new(self.max_frame_bytes);
-        let mut conversations = Vec::with_capacity(rows.len().min(limit as usize));
-        for c in rows.into_iter().take(limit as usize) {
-            let row = Conversation {
+        let rows = rows
+            .into_iter()
+            .map(|c| Conversation {
                 conv: c.conv,
                 kind: c.kind,
                 peer: c.peer,
@@ -167,13 +165,9 @@ impl Conversations {
                 active_ts: c.active_ts,
                 max_seq: c.last_seq,
                 read_seq: c.read_seq,
-            };
-            if !budget.take(&row) {
-                more = true;
-                break;
-            }
-            conversations.push(row);
-        }
+            })
+            .collect();
+        let (conversations, more) = ByteBudget::new(self.max_frame_bytes).page(rows, limit);
         let next = match conversations.last() {
             Some(last) if more => Some(ConvCursor {
                 active_ts: last.active_ts,

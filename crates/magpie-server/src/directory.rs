@@ -74,10 +74,12 @@ impl Directory {
             .dept_members(req.dept, req.after.unwrap_or(0), limit + 1)
             .await
             .map_err(from_store)?;
-        let mut more = rows.len() > limit as usize;
-        let rows: Vec<_> = rows.into_iter().take(limit as usize).collect();
         let colleague = self.store.dept_of(me).await.map_err(from_store)?.is_some();
-        let ids: Vec<UserId> = rows.iter().map(|(card, _)| card.user_id).collect();
+        let ids: Vec<UserId> = rows
+            .iter()
+            .take(limit as usize)
+            .map(|(card, _)| card.user_id)
+            .collect();
         let (chosen, online) = if colleague {
             let chosen = self.store.presences(&ids).await.map_err(from_store)?;
             (chosen, self.router.online(&ids).await)
@@ -86,7 +88,6 @@ impl Directory {
         };
         let mut chosen: HashMap<UserId, PresenceState> =
             chosen.into_iter().map(|p| (p.user_id, p)).collect();
-        let mut budget = ByteBudget::new(self.max_frame_bytes);
         let mut members = Vec::with_capacity(rows.len());
         for (card, title) in rows {
             let presence = match chosen.remove(&card.user_id) {
@@ -98,17 +99,13 @@ impl Directory {
                     text: String::new(),
                 },
             };
-            let member = Member {
+            members.push(Member {
                 user: card,
                 title,
                 presence,
-            };
-            if !budget.take(&member) {
-                more = true;
-                break;
-            }
-            members.push(member);
+            });
         }
+        let (members, more) = ByteBudget::new(self.max_frame_bytes).page(members, limit);
         let next = if more {
             members.last().map(|m| m.user.user_id)
         } else {

@@ -45,6 +45,23 @@ impl ByteBudget {
         }
     }
 
+    /// One page from `rows`, fetched with one row beyond `limit` so that
+    /// its presence tells whether more exist: the first rows that fit
+    /// within `limit` and this budget, and whether more rows follow.
+    pub fn page<T: Serialize>(&mut self, rows: Vec<T>, limit: u32) -> (Vec<T>, bool) {
+        let limit = limit as usize;
+        let mut more = rows.len() > limit;
+        let mut page = Vec::with_capacity(rows.len().min(limit));
+        for row in rows.into_iter().take(limit) {
+            if !self.take(&row) {
+                more = true;
+                break;
+            }
+            page.push(row);
+        }
+        (page, more)
+    }
+
     /// Whether `row` still fits; if so it is counted.
     pub fn take<T: Serialize>(&mut self, row: &T) -> bool {
         let len = encoded_len(row) + 1; // the comma between array elements

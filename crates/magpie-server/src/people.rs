@@ -306,19 +306,13 @@ impl People {
             .friends(me, req.after.unwrap_or(0), limit + 1)
             .await
             .map_err(from_store)?;
+        let mut rows = rows;
+        // Presence for the page's rows only (the extra row is not shown).
+        let shown = rows.len().min(limit as usize);
+        self.presence.decorate(&mut rows[..shown]).await?;
         let mut budget = ByteBudget::new(self.max_frame_bytes);
         budget.take(&categories);
-        let mut more = rows.len() > limit as usize;
-        let mut rows: Vec<Friend> = rows.into_iter().take(limit as usize).collect();
-        self.presence.decorate(&mut rows).await?;
-        let mut friends = Vec::with_capacity(rows.len());
-        for friend in rows {
-            if !budget.take(&friend) {
-                more = true;
-                break;
-            }
-            friends.push(friend);
-        }
+        let (friends, more) = budget.page(rows, limit);
         let next = if more {
             friends.last().map(|f| f.user.user_id)
         } else {
@@ -435,16 +429,7 @@ impl People {
 
     /// A page of cards from `limit + 1` rows, within a frame.
     fn page_of_users(&self, rows: Vec<magpie_proto::UserCard>, limit: u32) -> UsersOk {
-        let mut budget = ByteBudget::new(self.max_frame_bytes);
-        let mut more = rows.len() > limit as usize;
-        let mut users = Vec::with_capacity(rows.len());
-        for card in rows.into_iter().take(limit as usize) {
-            if !budget.take(&card) {
-                more = true;
-                break;
-            }
-            users.push(card);
-        }
+        let (users, more) = ByteBudget::new(self.max_frame_bytes).page(rows, limit);
         let next = if more {
             users.last().map(|u| u.user_id)
         } else {

@@ -88,6 +88,7 @@ impl AppState {
             router.clone(),
             conversations.clone(),
             directory.clone(),
+            config.max_frame_bytes,
         );
         let devices = Devices::new(
             store.clone(),
