@@ -4,11 +4,12 @@
 //! the admin role and is active; nothing a client says about itself
 //! counts.
 
-use crate::auth::Auth;
+use crate::auth::{Auth, generated_password};
 use crate::conversations::Conversations;
 use crate::directory::Directory;
 use crate::error::{from_store, invalid_args};
 use crate::page::{ByteBudget, clamp_limit};
+use crate::people::People;
 use crate::router::{KickReason, Router, token_tag};
 use magpie_proto::limits::{
     DEPT_NAME_MAX, NICKNAME_MAX, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX, TITLE_MAX, check_line,
@@ -29,6 +30,7 @@ pub struct Admin {
     router: Arc<dyn Router>,
     conversations: Arc<Conversations>,
     directory: Arc<Directory>,
+    people: Arc<People>,
     max_frame_bytes: usize,
 }
 
@@ -48,20 +50,13 @@ fn check_dept_name(name: &str) -> Result<(), ErrorBody> {
     check_line("name", name, DEPT_NAME_MAX).map_err(invalid_args)
 }
 
-/// A fresh password for an account created without one: 16 characters
-/// of base64url from the OS-seeded CSPRNG (96 bits).
-fn generated_password() -> String {
-    use base64::Engine;
-    let bytes: [u8; 12] = rand::random();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
 impl Admin {
     pub fn new(
         store: Arc<dyn Store>,
         router: Arc<dyn Router>,
         conversations: Arc<Conversations>,
         directory: Arc<Directory>,
+        people: Arc<People>,
         max_frame_bytes: usize,
     ) -> Admin {
         Admin {
@@ -69,6 +64,7 @@ impl Admin {
             router,
             conversations,
             directory,
+            people,
             max_frame_bytes,
         }
     }
@@ -203,9 +199,17 @@ impl Admin {
             )
             .await
             .map_err(from_store)?;
+        // A disabled or deleted account is told so; a password reset
+        // only revokes the sessions.
+        let reason = match req.state {
+            Some(AccountState::Disabled | AccountState::Deleted) => KickReason::Disabled,
+            _ => KickReason::Revoked,
+        };
         for token in &changed.revoked {
-            self.router
-                .kick_token(user, token_tag(token), None, KickReason::Disabled);
+            self.router.kick_token(user, token_tag(token), None, reason);
+        }
+        if req.state.is_some() || req.dept.is_some() {
+            self.people.forget_relations();
         }
         if let Some(version) = changed.directory_version {
             self.directory.announce(version);

@@ -135,13 +135,7 @@ impl Hasher {
     }
 
     async fn hash(&self, password: Vec<u8>) -> Result<String, ErrorBody> {
-        self.run(move || {
-            Argon2::default()
-                .hash_password(&password)
-                .map(|h| h.to_string())
-        })
-        .await?
-        .map_err(|e| internal("password hashing failed", &e))
+        self.run(move || argon2_hash(&password)).await?
     }
 
     async fn verify(&self, password: Vec<u8>, hash: String) -> Result<bool, ErrorBody> {
@@ -198,12 +192,7 @@ impl Auth {
 
     /// Check a new password against the rules and hash it.
     pub async fn hash_new_password(&self, password: &str) -> Result<String, ErrorBody> {
-        if !(PASSWORD_MIN..=PASSWORD_MAX).contains(&password.len()) {
-            return Err(ErrorBody::new(
-                ErrorCode::InvalidPassword,
-                format!("passwords are {PASSWORD_MIN}-{PASSWORD_MAX} bytes"),
-            ));
-        }
+        check_new_password(password)?;
         self.hasher.hash(password.as_bytes().to_vec()).await
     }
 
@@ -241,13 +230,7 @@ impl Auth {
                 "usernames are 3-32 characters of a-z, 0-9, '_', '.', '-'",
             )
         })?;
-        if !(PASSWORD_MIN..=PASSWORD_MAX).contains(&password.len()) {
-            return Err(ErrorBody::new(
-                ErrorCode::InvalidPassword,
-                format!("passwords are {PASSWORD_MIN}-{PASSWORD_MAX} bytes"),
-            ));
-        }
-        let hash = self.hasher.hash(password.as_bytes().to_vec()).await?;
+        let hash = self.hash_new_password(password).await?;
         let id = self
             .store
             .create_user(&username, &hash, now_ms())
@@ -354,6 +337,41 @@ fn invalid_credentials() -> ErrorBody {
         ErrorCode::InvalidCredentials,
         "unknown user or wrong password",
     )
+}
+
+/// The PHC string of `password` under the server's Argon2id settings.
+fn argon2_hash(password: &[u8]) -> Result<String, ErrorBody> {
+    Argon2::default()
+        .hash_password(password)
+        .map(|h| h.to_string())
+        .map_err(|e| internal("password hashing failed", &e))
+}
+
+/// Check a new password against the rules and hash it, on the calling
+/// thread (it takes tens of milliseconds): for tools outside the server
+/// (`magpie admin bootstrap`); the server itself hashes on its pool.
+pub fn hash_password(password: &str) -> Result<String, ErrorBody> {
+    check_new_password(password)?;
+    argon2_hash(password.as_bytes())
+}
+
+/// `invalid_password` unless `password` follows the rules.
+fn check_new_password(password: &str) -> Result<(), ErrorBody> {
+    if (PASSWORD_MIN..=PASSWORD_MAX).contains(&password.len()) {
+        Ok(())
+    } else {
+        Err(ErrorBody::new(
+            ErrorCode::InvalidPassword,
+            format!("passwords are {PASSWORD_MIN}-{PASSWORD_MAX} bytes"),
+        ))
+    }
+}
+
+/// A fresh password for an account created or reset without one: 16
+/// characters of base64url from the OS-seeded CSPRNG (96 bits).
+pub fn generated_password() -> String {
+    let bytes: [u8; 12] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// A fresh token: 32 bytes from the OS-seeded CSPRNG, base64url.

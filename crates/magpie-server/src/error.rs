@@ -60,7 +60,8 @@ fn refused(refusal: Refusal) -> ErrorBody {
         ),
         Refusal::DepartmentNotEmpty => (
             ErrorCode::DepartmentNotEmpty,
-            "the department still has members or sub-departments".to_string(),
+            "the department still has members (disabled accounts included) or sub-departments"
+                .to_string(),
         ),
         Refusal::InvalidMove => (
             ErrorCode::InvalidArgs,

@@ -127,7 +127,15 @@ impl RunningServer {
 /// the embedded SQLite store under `config.data_dir`.
 pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     config.validate().map_err(StartError::Config)?;
-    let store = match &config.database_url {
+    let store = open_store(&config).await?;
+    start_with_store(config, Arc::new(store)).await
+}
+
+/// Open (and migrate) the store `config` names: the shared database at
+/// `database_url`, or the embedded SQLite file under `data_dir`. Also for
+/// tools that work on the data directly (`magpie admin bootstrap`).
+pub async fn open_store(config: &Config) -> Result<SqlStore, StartError> {
+    Ok(match &config.database_url {
         Some(url) => {
             let pool = PoolSettings {
                 max_connections: config.db_max_connections,
@@ -142,8 +150,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
             })?;
             SqlStore::open_sqlite_with(&config.data_dir.join("magpie.db"), config.durable).await?
         }
-    };
-    start_with_store(config, Arc::new(store)).await
+    })
 }
 
 /// Start a server on a given store.

@@ -87,7 +87,7 @@ impl People {
                 "you have blocked this user; unblock them first",
             ));
         }
-        if !relation.blocked_by && by_policy {
+        if !relation.blocked_by && !relation.b_inactive && by_policy {
             Ok(())
         } else {
             Err(not_allowed())
@@ -107,6 +107,12 @@ impl People {
         }
         cache.insert((a, b), (relation, Instant::now()));
         Ok(relation)
+    }
+
+    /// Forget every cached relation (an administrator changed who is in
+    /// the organisation, or an account's state).
+    pub fn forget_relations(&self) {
+        self.cache().clear();
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<(UserId, UserId), (Relation, Instant)>> {

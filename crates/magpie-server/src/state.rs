@@ -83,13 +83,6 @@ impl AppState {
             router.clone(),
             config.max_frame_bytes,
         ));
-        let admin = Admin::new(
-            store.clone(),
-            router.clone(),
-            conversations.clone(),
-            directory.clone(),
-            config.max_frame_bytes,
-        );
         let devices = Devices::new(
             store.clone(),
             router.clone(),
@@ -103,6 +96,14 @@ impl AppState {
             config.messaging,
             config.max_frame_bytes,
         ));
+        let admin = Admin::new(
+            store.clone(),
+            router.clone(),
+            conversations.clone(),
+            directory.clone(),
+            people.clone(),
+            config.max_frame_bytes,
+        );
         let messages = Messages::new(
             store.clone(),
             conversations.clone(),

@@ -314,6 +314,18 @@ async fn disabling_an_account_closes_its_sessions_at_once(t: Transport) {
         "account_disabled"
     );
     assert_eq!(code_of(again.resume(&token).await), "invalid_token");
+    // Others can neither message nor find a disabled account.
+    assert_eq!(
+        code_of(root.send(&name, "are you there?").await),
+        "not_allowed"
+    );
+    assert!(
+        root.search(&name, None, None)
+            .await
+            .expect("search")
+            .users
+            .is_empty()
+    );
     assert_eq!(
         root.admin_user(&name).await.expect("show").state,
         AccountState::Disabled
@@ -331,7 +343,24 @@ async fn disabling_an_account_closes_its_sessions_at_once(t: Transport) {
         code_of(again.login(&name, PASSWORD, None).await),
         "invalid_credentials"
     );
-    login(&url, &name, "a brand new password").await;
+    let mut back = login(&url, &name, "a brand new password").await;
+    assert_eq!(
+        root.search(&name, None, None)
+            .await
+            .expect("search")
+            .users
+            .len(),
+        1
+    );
+    // A password reset signs the account's sessions out, as revoked.
+    root.admin_user_set(AdminUserSet {
+        user: name.clone(),
+        password: Some("yet another password".into()),
+        ..AdminUserSet::default()
+    })
+    .await
+    .expect("reset");
+    assert_eq!(next_goaway(&mut back).await.reason, "revoked");
 
     // Deleting is final, and keeps the name taken.
     root.admin_user_set(AdminUserSet {
@@ -345,7 +374,7 @@ async fn disabling_an_account_closes_its_sessions_at_once(t: Transport) {
         code_of(
             connect(&url)
                 .await
-                .login(&name, "a brand new password", None)
+                .login(&name, "yet another password", None)
                 .await
         ),
         "account_disabled"

@@ -98,6 +98,8 @@ pub struct Relation {
     pub blocked_by: bool,
     /// Both are active members of the organisation (in the directory).
     pub colleagues: bool,
+    /// `b`'s account is disabled or deleted.
+    pub b_inactive: bool,
 }
 
 /// Profiles, search and the contact graph.

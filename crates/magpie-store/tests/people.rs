@@ -1420,6 +1420,7 @@ async fn blocking_a_friend_ends_the_friendship(store: &dyn Store) {
             blocks: true,
             blocked_by: false,
             colleagues: false,
+            b_inactive: false,
         }
     );
     assert_eq!(
@@ -1429,6 +1430,7 @@ async fn blocking_a_friend_ends_the_friendship(store: &dyn Store) {
             blocks: false,
             blocked_by: true,
             colleagues: false,
+            b_inactive: false,
         }
     );
     assert_eq!(
@@ -1646,6 +1648,7 @@ async fn relation_reports_friends_and_blocks_each_way(store: &dyn Store) {
         blocks,
         blocked_by,
         colleagues: false,
+        b_inactive: false,
     };
     assert_eq!(relation(store, &alice, &bob).await, r(false, false, false));
     befriend(store, &alice, &bob, T0).await;
@@ -2137,6 +2140,7 @@ async fn block_races_accept<H: Harness>(harness: H) {
                 blocks: true,
                 blocked_by: false,
                 colleagues: false,
+                b_inactive: false,
             }
         );
         check_not_friends_and_blocked(store, &a, &b).await;

@@ -3,11 +3,14 @@
 //! The messaging commands print their results to stdout as JSON, one
 //! document per line, so shell scripts and tests can pipe them through
 //! `jq`. The people commands (`profile`, `search`, `friend`, `category`,
-//! `block`, `unblock`, `blocks`, `changes`; see [`crate::cli_people`])
-//! print compact text for people, or with `--json` exactly one JSON
-//! document. Errors go to stderr as `error: <code>: <message>` with a
-//! non-zero exit status (2 for usage or configuration mistakes, 1 for
-//! server and connection failures).
+//! `block`, `unblock`, `blocks`, `changes`; see [`crate::cli_people`]),
+//! `presence`, `devices` and `device revoke` ([`crate::cli_presence`]) and
+//! `dept list` and `dept members` ([`crate::cli_directory`]) print compact
+//! text for people, or with `--json` exactly one JSON document. Errors go
+//! to stderr as `error: <code>: <message>` with a non-zero exit status (2
+//! for usage or configuration mistakes, 1 for server and connection
+//! failures). `magpie admin` ([`crate::cli_admin`]) shares the connection,
+//! credentials, output and errors defined here.
 //!
 //! Secrets never appear on the command line, where other users could read
 //! them in the process list or shell history: the password comes only from
@@ -15,7 +18,9 @@
 //! `MAGPIE_TOKEN` so later commands `resume` instead of sending the
 //! password again.
 
+use crate::cli_directory::{self, DirectoryCommand};
 use crate::cli_people::{self, PeopleCommand};
+use crate::cli_presence::{self, PresenceCommand};
 use clap::{Args, Subcommand};
 use magpie_client::{Accept, Client, ClientError, SyncState};
 use magpie_proto::{Authenticated, History, Platform, Push, Seq};
@@ -28,6 +33,9 @@ use std::time::Duration;
 const PASSWORD_ENV: &str = "MAGPIE_PASSWORD";
 /// Environment variable holding a session token from `login`.
 const TOKEN_ENV: &str = "MAGPIE_TOKEN";
+/// Environment variable holding a password to give another account
+/// (`magpie admin user add --password-from-env`, `user reset-password`).
+pub(crate) const NEW_PASSWORD_ENV: &str = "MAGPIE_NEW_PASSWORD";
 
 /// Exit status for usage and configuration errors.
 const EXIT_USAGE: u8 = 2;
@@ -44,9 +52,27 @@ Secrets come from the environment only:
                    resume that session instead of using the password
 
 Output: the messaging commands print one JSON document per line on stdout.
-The people commands print compact text, or with --json one JSON document.
+The others (people, presence, devices, dept) print compact text, or with
+--json one JSON document.
 Exit status: 0 ok, 1 server or connection error, 2 usage or configuration error.")]
 pub struct ClientArgs {
+    #[command(flatten)]
+    pub conn: ServerArgs,
+
+    /// Print one JSON document on stdout instead of text (the people,
+    /// presence, devices and dept commands; the messaging commands always
+    /// print JSON lines).
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: ClientCommand,
+}
+
+/// Where to connect and as whom: shared by `magpie client` and `magpie
+/// admin`.
+#[derive(Args, Debug)]
+pub struct ServerArgs {
     /// Server to connect to: tcp://host:port or ws://host:port/ws.
     #[arg(
         long,
@@ -57,17 +83,10 @@ pub struct ClientArgs {
     )]
     pub server: String,
 
-    /// Username, for `register` and for logging in with MAGPIE_PASSWORD.
+    /// Your username, for logging in with MAGPIE_PASSWORD (and the
+    /// account to create with `client register` or `admin bootstrap`).
     #[arg(long, env = "MAGPIE_USER", value_name = "NAME", global = true)]
     pub user: Option<String>,
-
-    /// Print one JSON document on stdout instead of text (the people
-    /// commands; the messaging commands always print JSON lines).
-    #[arg(long, global = true)]
-    pub json: bool,
-
-    #[command(subcommand)]
-    pub command: ClientCommand,
 }
 
 /// The operations `magpie client` can perform.
@@ -119,23 +138,32 @@ pub enum ClientCommand {
     Logout,
     #[command(flatten)]
     People(PeopleCommand),
+    #[command(flatten)]
+    Presence(PresenceCommand),
+    #[command(flatten)]
+    Directory(DirectoryCommand),
 }
 
 /// Run one `magpie client` command. Errors are reported on stderr here and
 /// turned into the exit status, so the caller only has to exit with it.
 pub async fn run(args: ClientArgs) -> anyhow::Result<ExitCode> {
     let secrets = Secrets::from_env();
-    match execute(&args, &secrets).await {
-        Ok(()) => Ok(ExitCode::SUCCESS),
+    let result = execute(&args, &secrets).await;
+    Ok(finish(&secrets, result))
+}
+
+/// The exit status of a command's `result`, after reporting a failure on
+/// stderr as `error: <code>: <message>` (with any secret redacted).
+pub(crate) fn finish(secrets: &Secrets, result: Result<(), Failure>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
         // A closed pipe (`magpie client listen | head -1`) is the reader
         // saying it has seen enough, not a failure.
-        Err(Failure::Stdout(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-            Ok(ExitCode::SUCCESS)
-        }
+        Err(Failure::Stdout(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(failure) => {
             let (code, message, status) = failure.describe();
             eprintln!("error: {code}: {}", secrets.redact(&message));
-            Ok(ExitCode::from(status))
+            ExitCode::from(status)
         }
     }
 }
@@ -143,76 +171,115 @@ pub async fn run(args: ClientArgs) -> anyhow::Result<ExitCode> {
 async fn execute(args: &ClientArgs, secrets: &Secrets) -> Result<(), Failure> {
     // Check the configuration before touching the network, so that
     // mistakes are reported the same way whether or not a server is up.
-    let credentials = match &args.command {
+    let mut out = Output::new();
+    match &args.command {
         ClientCommand::Register | ClientCommand::Login { .. } => {
-            Credentials::Password(require_user(args)?, secrets.password()?)
+            let (user, password) = (require_user(&args.conn)?, secrets.password()?);
+            let client = Client::connect(&args.conn.server).await?;
+            let result = match &args.command {
+                ClientCommand::Login { device } => client
+                    .login_on(
+                        &user,
+                        password.expose(),
+                        device.as_deref(),
+                        Some(Platform::Cli),
+                    )
+                    .await
+                    .map_err(Failure::from)
+                    .and_then(|auth| print_login(&mut out, auth)),
+                _ => match client.register(&user, password.expose()).await {
+                    Ok(registered) => out.line(&registered),
+                    Err(e) => Err(e.into()),
+                },
+            };
+            client.close().await;
+            result
         }
-        ClientCommand::Logout => Credentials::Token(secrets.token.clone().ok_or_else(|| {
-            Failure::Usage(format!(
-                "{TOKEN_ENV} must hold the session token to log out"
-            ))
-        })?),
-        _ => match &secrets.token {
-            Some(token) => Credentials::Token(token.clone()),
-            None => Credentials::Password(require_user(args)?, secrets.password()?),
-        },
-    };
+        ClientCommand::Logout => {
+            let token = secrets.token.clone().ok_or_else(|| {
+                Failure::Usage(format!(
+                    "{TOKEN_ENV} must hold the session token to log out"
+                ))
+            })?;
+            with_session(
+                &args.conn.server,
+                &Credentials::Token(token),
+                async |client: &mut Client| Ok(client.logout().await?),
+            )
+            .await
+        }
+        command => {
+            if let ClientCommand::Send { conv, args } = command {
+                SendTarget::parse(*conv, args)?;
+            }
+            let credentials = session_credentials(&args.conn, secrets)?;
+            with_session(
+                &args.conn.server,
+                &credentials,
+                async |client: &mut Client| perform(command, args.json, client, &mut out).await,
+            )
+            .await
+        }
+    }
+}
 
-    let mut client = Client::connect(&args.server).await?;
-    let result = perform(args, &credentials, &mut client).await;
-    let one_shot_login = matches!(credentials, Credentials::Password(..))
-        && !matches!(
-            args.command,
-            ClientCommand::Register | ClientCommand::Login { .. }
-        );
-    if one_shot_login {
-        // The command logged in with the password only for itself: revoke
-        // that session rather than leave one valid token behind per run.
-        // (Fails harmlessly if the login itself failed.)
+/// How a command authenticates: with `MAGPIE_TOKEN` when set, otherwise
+/// with --user and `MAGPIE_PASSWORD`. Checked before connecting.
+pub(crate) fn session_credentials(
+    conn: &ServerArgs,
+    secrets: &Secrets,
+) -> Result<Credentials, Failure> {
+    match &secrets.token {
+        Some(token) => Ok(Credentials::Token(token.clone())),
+        None => Ok(Credentials::Password(
+            require_user(conn)?,
+            secrets.password()?,
+        )),
+    }
+}
+
+/// Connect to `server`, authenticate with `credentials` and run `work`.
+/// A session opened with the password only for this command is logged out
+/// afterwards, rather than leaving one valid token behind per run.
+pub(crate) async fn with_session<T>(
+    server: &str,
+    credentials: &Credentials,
+    work: impl AsyncFnOnce(&mut Client) -> Result<T, Failure>,
+) -> Result<T, Failure> {
+    let mut client = Client::connect(server).await?;
+    let result = match authenticate(&client, credentials).await {
+        Ok(_) => work(&mut client).await,
+        Err(e) => Err(e),
+    };
+    if matches!(credentials, Credentials::Password(..)) {
+        // Fails harmlessly if the login itself failed.
         let _ = client.logout().await;
     }
     client.close().await;
     result
 }
 
-/// Run the command on a connected client.
+/// Run a command that needs a session on an authenticated client.
 async fn perform(
-    args: &ClientArgs,
-    credentials: &Credentials,
+    command: &ClientCommand,
+    json: bool,
     client: &mut Client,
+    out: &mut Output,
 ) -> Result<(), Failure> {
-    let mut out = Output::new();
-    match &args.command {
-        ClientCommand::Register => {
-            let (user, password) = credentials.password()?;
-            out.line(&client.register(user, password).await?)
-        }
-        ClientCommand::Login { device } => {
-            let (user, password) = credentials.password()?;
-            let auth = client
-                .login_on(user, password, device.as_deref(), Some(Platform::Cli))
-                .await?;
-            print_login(&mut out, auth)
-        }
+    match command {
         ClientCommand::Send { conv, args } => {
-            let target = SendTarget::parse(*conv, args)?;
-            authenticate(client, credentials).await?;
-            let ack = match target {
+            let ack = match SendTarget::parse(*conv, args)? {
                 SendTarget::Peer(peer, text) => client.send(peer, text).await?,
                 SendTarget::Conv(conv, text) => client.send_to_conv(conv, text).await?,
             };
             out.line(&ack)
         }
-        ClientCommand::Listen { count, timeout } => {
-            authenticate(client, credentials).await?;
-            listen(client, &mut out, *count, *timeout).await
-        }
+        ClientCommand::Listen { count, timeout } => listen(client, out, *count, *timeout).await,
         ClientCommand::History {
             peer,
             before,
             limit,
         } => {
-            authenticate(client, credentials).await?;
             let query = History {
                 peer: Some(peer.clone()),
                 before: *before,
@@ -223,18 +290,17 @@ async fn perform(
             page.messages.iter().try_for_each(|m| out.line(m))
         }
         ClientCommand::Conversations => {
-            authenticate(client, credentials).await?;
             let list = client.conversations().await?;
             list.iter().try_for_each(|c| out.line(c))
         }
-        ClientCommand::Logout => {
-            authenticate(client, credentials).await?;
-            Ok(client.logout().await?)
+        ClientCommand::People(command) => cli_people::perform(command, client, out, json).await,
+        ClientCommand::Presence(command) => cli_presence::perform(command, client, out, json).await,
+        ClientCommand::Directory(command) => {
+            cli_directory::perform(command, client, out, json).await
         }
-        ClientCommand::People(command) => {
-            authenticate(client, credentials).await?;
-            cli_people::perform(command, client, &mut out, args.json).await
-        }
+        ClientCommand::Register | ClientCommand::Login { .. } | ClientCommand::Logout => Err(
+            Failure::Usage("this command does not run in a session".to_owned()),
+        ),
     }
 }
 
@@ -367,8 +433,8 @@ async fn listen(
     }
 }
 
-fn require_user(args: &ClientArgs) -> Result<String, Failure> {
-    match &args.user {
+pub(crate) fn require_user(conn: &ServerArgs) -> Result<String, Failure> {
+    match &conn.user {
         Some(user) if !user.is_empty() => Ok(user.clone()),
         _ => Err(Failure::Usage(
             "--user (or MAGPIE_USER) is required".to_owned(),
@@ -385,30 +451,22 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
 
 /// How to authenticate, decided before connecting.
 #[derive(Debug)]
-enum Credentials {
+pub(crate) enum Credentials {
     Token(Secret),
     Password(String, Secret),
-}
-
-impl Credentials {
-    /// The user and password, for commands that need exactly those.
-    fn password(&self) -> Result<(&str, &str), Failure> {
-        match self {
-            Credentials::Password(user, password) => Ok((user, password.expose())),
-            Credentials::Token(_) => Err(Failure::Usage(format!(
-                "this command needs --user and {PASSWORD_ENV}"
-            ))),
-        }
-    }
 }
 
 /// A password or token. Its `Debug` never shows the value, so it cannot
 /// leak through a stray `{:?}`.
 #[derive(Clone)]
-struct Secret(String);
+pub(crate) struct Secret(String);
 
 impl Secret {
-    fn expose(&self) -> &str {
+    pub(crate) fn new(value: String) -> Secret {
+        Secret(value)
+    }
+
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 }
@@ -421,13 +479,16 @@ impl std::fmt::Debug for Secret {
 
 /// The secrets from the environment, read once.
 #[derive(Debug)]
-struct Secrets {
+pub(crate) struct Secrets {
     password: Result<Secret, String>,
     token: Option<Secret>,
+    /// `MAGPIE_NEW_PASSWORD`: a password for another account (`magpie
+    /// admin`); `None` when unset or empty.
+    new_password: Result<Option<Secret>, String>,
 }
 
 impl Secrets {
-    fn from_env() -> Secrets {
+    pub(crate) fn from_env() -> Secrets {
         let password = match std::env::var(PASSWORD_ENV) {
             Ok(p) if !p.is_empty() => Ok(Secret(p)),
             Ok(_) | Err(std::env::VarError::NotPresent) => {
@@ -441,11 +502,32 @@ impl Secrets {
             .ok()
             .filter(|t| !t.is_empty())
             .map(Secret);
-        Secrets { password, token }
+        let new_password = match std::env::var(NEW_PASSWORD_ENV) {
+            Ok(p) if !p.is_empty() => Ok(Some(Secret(p))),
+            Ok(_) | Err(std::env::VarError::NotPresent) => Ok(None),
+            Err(std::env::VarError::NotUnicode(_)) => {
+                Err(format!("{NEW_PASSWORD_ENV} is not valid UTF-8"))
+            }
+        };
+        Secrets {
+            password,
+            token,
+            new_password,
+        }
     }
 
-    fn password(&self) -> Result<Secret, Failure> {
+    pub(crate) fn password(&self) -> Result<Secret, Failure> {
         self.password.clone().map_err(Failure::Usage)
+    }
+
+    /// Whether `MAGPIE_PASSWORD` is set at all (even if unusable).
+    pub(crate) fn has_password(&self) -> bool {
+        std::env::var_os(PASSWORD_ENV).is_some_and(|p| !p.is_empty())
+    }
+
+    /// `MAGPIE_NEW_PASSWORD`, if set.
+    pub(crate) fn new_password(&self) -> Result<Option<Secret>, Failure> {
+        self.new_password.clone().map_err(Failure::Usage)
     }
 
     /// Remove any secret from text about to be printed. Our own messages
@@ -456,7 +538,12 @@ impl Secrets {
     fn redact(&self, text: &str) -> String {
         const MIN_REDACTED_LEN: usize = 4;
         let mut text = text.to_owned();
-        let secrets = [self.password.as_ref().ok(), self.token.as_ref()];
+        let new_password = self.new_password.as_ref().ok().and_then(Option::as_ref);
+        let secrets = [
+            self.password.as_ref().ok(),
+            self.token.as_ref(),
+            new_password,
+        ];
         for secret in secrets.into_iter().flatten() {
             if secret.expose().len() >= MIN_REDACTED_LEN {
                 text = text.replace(secret.expose(), "<redacted>");
@@ -477,6 +564,9 @@ pub(crate) enum Failure {
     ConnectionLost(String),
     /// Writing the output failed.
     Stdout(std::io::Error),
+    /// Anything else that failed, with a short code: storage for `magpie
+    /// admin bootstrap`, a confirmation refused, rows of an import.
+    Failed(&'static str, String),
 }
 
 impl From<ClientError> for Failure {
@@ -497,6 +587,7 @@ impl Failure {
             Failure::Client(e) => (e.code_str(), e.message(), EXIT_FAILURE),
             Failure::ConnectionLost(message) => ("closed", message.clone(), EXIT_FAILURE),
             Failure::Stdout(e) => ("io", format!("writing output: {e}"), EXIT_FAILURE),
+            Failure::Failed(code, message) => (code, message.clone(), EXIT_FAILURE),
         }
     }
 }
@@ -509,7 +600,7 @@ pub(crate) struct Output {
 }
 
 impl Output {
-    fn new() -> Output {
+    pub(crate) fn new() -> Output {
         Output {
             stdout: std::io::stdout(),
         }

@@ -218,11 +218,11 @@ pub enum CategoryCommand {
 // Checks of the command line, run by clap while parsing. Each error names
 // the field; clap adds the flag and the value.
 
-fn line(field: &str, value: &str, max: usize) -> Result<String, String> {
+pub(crate) fn line(field: &str, value: &str, max: usize) -> Result<String, String> {
     check_line(field, value, max).map(|()| value.to_owned())
 }
 
-fn nickname(value: &str) -> Result<String, String> {
+pub(crate) fn nickname(value: &str) -> Result<String, String> {
     line("nickname", value, NICKNAME_MAX)
 }
 
@@ -479,14 +479,14 @@ async fn all_blocks(client: &Client) -> Result<Vec<UserCard>, Failure> {
 }
 
 /// Prints one result: as JSON or as text.
-struct Printer<'a> {
-    out: &'a mut Output,
-    json: bool,
+pub(crate) struct Printer<'a> {
+    pub(crate) out: &'a mut Output,
+    pub(crate) json: bool,
 }
 
 impl Printer<'_> {
     /// Print `value` as JSON, or the text `human` makes of it.
-    fn emit<T: Serialize>(
+    pub(crate) fn emit<T: Serialize>(
         &mut self,
         value: &T,
         human: impl FnOnce() -> String,
@@ -499,7 +499,7 @@ impl Printer<'_> {
     }
 
     /// Report an operation that answers nothing: `{"ok":true}` or `text`.
-    fn done(&mut self, text: String) -> Result<(), Failure> {
+    pub(crate) fn done(&mut self, text: String) -> Result<(), Failure> {
         self.emit(&Done { ok: true }, || text)
     }
 }
@@ -537,14 +537,14 @@ struct ChangeList<'a> {
 
 /// Text from the server made safe for a terminal: control characters
 /// (the server refuses them, but it is not ours to trust) become U+FFFD.
-fn clean(text: &str) -> String {
+pub(crate) fn clean(text: &str) -> String {
     text.chars()
         .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
         .collect()
 }
 
 /// A cell: cleaned text, or `-` when empty.
-fn cell(text: &str) -> String {
+pub(crate) fn cell(text: &str) -> String {
     if text.is_empty() {
         "-".to_owned()
     } else {
@@ -553,7 +553,7 @@ fn cell(text: &str) -> String {
 }
 
 /// `user (nickname)`, or the username alone when there is no nickname.
-fn show_card(card: &UserCard) -> String {
+pub(crate) fn show_card(card: &UserCard) -> String {
     if card.nickname.is_empty() {
         clean(&card.user)
     } else {
@@ -600,7 +600,7 @@ fn width(text: &str) -> usize {
 }
 
 /// Rows under a header, columns separated by two spaces.
-fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+pub(crate) fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| width(h)).collect();
     for row in rows {
         for (column, text) in widths.iter_mut().zip(row) {
@@ -820,7 +820,7 @@ fn quoted_note(note: &str) -> String {
 }
 
 /// Milliseconds since the epoch as `YYYY-MM-DD HH:MM` (UTC); `-` for 0.
-fn time(ms: i64) -> String {
+pub(crate) fn time(ms: i64) -> String {
     if ms <= 0 {
         return "-".to_owned();
     }

@@ -1,8 +1,11 @@
 //! `magpie`: one binary for the server, the command-line client and the
 //! load generator.
 
+mod cli_admin;
 mod cli_client;
+mod cli_directory;
 mod cli_people;
+mod cli_presence;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -26,6 +29,9 @@ enum Command {
     Serve(Box<serve::ServeArgs>),
     /// Scriptable command-line client.
     Client(cli_client::ClientArgs),
+    /// Administration: accounts and departments on a running server, and
+    /// `bootstrap` to make the first administrator in the database.
+    Admin(cli_admin::AdminArgs),
     /// Load generator: connect, direct, fanout, sync (and group, once groups exist).
     Bench(magpie_bench::BenchArgs),
 }
@@ -74,6 +80,7 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Admin(args) => runtime.block_on(cli_admin::run(args)),
         Command::Client(args) => match runtime.block_on(cli_client::run(args)) {
             Ok(code) => code,
             Err(e) => {

@@ -74,7 +74,8 @@ queries! {
                   (SELECT COUNT(*) FROM blocks WHERE user_id = ? AND blocked_id = ?), \
                   (SELECT COUNT(*) FROM blocks WHERE user_id = ? AND blocked_id = ?), \
                   (SELECT COUNT(*) FROM users a, users b WHERE a.id = ? AND b.id = ? \
-                      AND a.dept_id IS NOT NULL AND b.dept_id IS NOT NULL AND a.state = 0 AND b.state = 0)";
+                      AND a.dept_id IS NOT NULL AND b.dept_id IS NOT NULL AND a.state = 0 AND b.state = 0), \
+                  (SELECT COUNT(*) FROM users WHERE id = ? AND state <> 0)";
     request = "SELECT hidden FROM friend_requests WHERE from_id = ? AND to_id = ?";
     count_outgoing = "SELECT COUNT(*) FROM friend_requests WHERE from_id = ?";
     count_friends = "SELECT COUNT(*) FROM friends WHERE user_id = ?";
@@ -108,8 +109,8 @@ queries! {
 }
 
 /// The rest of every search: after the cursor, never the searcher, never
-/// someone who blocked the searcher.
-const SEARCH_TAIL: &str = "AND u.id > ? AND u.id <> ? \
+/// a disabled or deleted account, never someone who blocked the searcher.
+const SEARCH_TAIL: &str = "AND u.id > ? AND u.id <> ? AND u.state = 0 \
      AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = u.id AND b.blocked_id = ?) \
      ORDER BY u.id LIMIT ?";
 
@@ -902,6 +903,7 @@ impl PeopleStore for SqlStore {
             .bind(a)
             .bind(a)
             .bind(b)
+            .bind(b)
             .fetch_one(&self.readers)
             .await
             .map_err(self.err())?;
@@ -912,6 +914,7 @@ impl PeopleStore for SqlStore {
                 blocks: flag(1)?,
                 blocked_by: flag(2)?,
                 colleagues: flag(3)?,
+                b_inactive: flag(4)?,
             })
         })()
         .map_err(self.err())
