@@ -39,7 +39,7 @@ impl Client {
             let page = self.admin_users_page(prefix, after, None).await?;
             all.extend(page.users);
             match page.next {
-                Some(next) => after = Some(next),
+                Some(next) => after = crate::next_cursor(after, next)?,
                 None => return Ok(all),
             }
         }

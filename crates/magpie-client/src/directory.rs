@@ -28,7 +28,7 @@ impl Client {
             let page = self.dept_members_page(dept, after, None).await?;
             all.extend(page.members);
             match page.next {
-                Some(next) => after = Some(next),
+                Some(next) => after = crate::next_cursor(after, next)?,
                 None => return Ok(all),
             }
         }

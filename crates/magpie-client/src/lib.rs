@@ -493,7 +493,7 @@ impl Client {
             let page = self.conversations_page(after, None).await?;
             all.extend(page.conversations);
             match page.next {
-                Some(next) => after = Some(next),
+                Some(next) => after = crate::next_cursor(after, next)?,
                 None => return Ok(all),
             }
         }
@@ -656,6 +656,19 @@ async fn handshake(
     }
 }
 
+/// The cursor for the next page of a list, or a protocol error if the
+/// server handed back the cursor just used: following it would loop
+/// forever.
+fn next_cursor<C: PartialEq>(after: Option<C>, next: C) -> Result<Option<C>, ClientError> {
+    if after.as_ref() == Some(&next) {
+        Err(ClientError::Protocol(
+            "the server repeated a page cursor".into(),
+        ))
+    } else {
+        Ok(Some(next))
+    }
+}
+
 fn decode<T: DeserializeOwned>(op: &str, raw: &RawValue) -> Result<T, ClientError> {
     serde_json::from_str(raw.get())
         .map_err(|e| ClientError::Protocol(format!("unexpected result for {op}: {e}")))
@@ -663,4 +676,14 @@ fn decode<T: DeserializeOwned>(op: &str, raw: &RawValue) -> Result<T, ClientErro
 
 fn log_skipped(error: &ErrorBody) {
     tracing::debug!(%error, "uncorrelated error frame skipped by next_push");
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_repeated_cursor_is_an_error_not_a_loop() {
+        assert_eq!(super::next_cursor(None, 5).ok(), Some(Some(5)));
+        assert_eq!(super::next_cursor(Some(4), 5).ok(), Some(Some(5)));
+        assert!(super::next_cursor(Some(5), 5).is_err());
+    }
 }

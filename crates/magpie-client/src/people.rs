@@ -131,7 +131,7 @@ impl Client {
             let page = self.friends_page(after, None).await?;
             all.extend(page.friends);
             match page.next {
-                Some(next) => after = Some(next),
+                Some(next) => after = crate::next_cursor(after, next)?,
                 None => return Ok((all, page.categories)),
             }
         }
