@@ -6,7 +6,8 @@
 //! user concerned; the changes it gets back are pushed through
 //! [`Changes::push`]. Who may see what:
 //! - phone and email: the user and their friends only;
-//! - search never finds the searcher, nor anyone who blocked them;
+//! - search never finds the searcher, anyone who blocked them, or a
+//!   disabled or deleted account;
 //! - a blocked user is told nothing that reveals the block (PROTOCOL.md).
 
 use crate::changes::Changes;
@@ -70,8 +71,9 @@ impl People {
     }
 
     /// Whether `sender` may message `peer` in their 1:1 conversation:
-    /// `not_allowed` if either blocked the other, or if the policy needs a
-    /// friendship they lack. Cached per pair (see [`RELATION_TTL`]), so a
+    /// `not_allowed` if either blocked the other (the blocker is told it is
+    /// their own block), if `peer`'s account is disabled or deleted, or if
+    /// the policy needs a friendship (or colleagues) they lack. Cached per pair (see [`RELATION_TTL`]), so a
     /// busy conversation costs no query per message.
     pub async fn may_message(&self, sender: UserId, peer: UserId) -> Result<(), ErrorBody> {
         let relation = self.relation(sender, peer).await?;

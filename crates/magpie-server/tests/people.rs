@@ -413,7 +413,9 @@ async fn a_block_refuses_messages_and_requests_without_revealing_itself(t: Trans
     while kind(&next_change(&mut b).await.event) != "blocked" {}
     assert_no_push_before_marker(&mut b, &m, &bob).await;
     // Bob cannot message or befriend alice while he blocks her.
-    assert_eq!(code_of(b.send(&alice, "hi").await), "not_allowed");
+    let own_block = b.send(&alice, "hi").await.expect_err("refused");
+    assert_eq!(own_block.code_str(), "not_allowed");
+    assert!(own_block.message().contains("unblock"), "{own_block}");
     assert_eq!(code_of(b.friend_request(&alice, "").await), "not_allowed");
     // History stays readable for both.
     assert_eq!(newest_history(&a, &bob).await.messages.len(), 1);
