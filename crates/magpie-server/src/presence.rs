@@ -115,6 +115,16 @@ impl Presence {
         user: UserId,
         own_view: Option<&PresenceState>,
     ) -> Result<(), ErrorBody> {
+        if let Some(own) = own_view {
+            self.router
+                .deliver(&[user], &Push::Presence(own.clone()).encode(), None);
+        }
+        // Contacts first: a user without any (most logins in a fresh
+        // deployment, every bench user) costs this one query and no more.
+        let contacts = self.store.contacts(user).await.map_err(from_store)?;
+        if contacts.is_empty() {
+            return Ok(());
+        }
         let Some(chosen) = self
             .store
             .presences(&[user])
@@ -125,15 +135,8 @@ impl Presence {
             return Ok(());
         };
         let online = self.router.online(&[user]).await.contains(&user);
-        let contacts = self.store.contacts(user).await.map_err(from_store)?;
-        if !contacts.is_empty() {
-            let frame = Push::Presence(as_seen(chosen, online)).encode();
-            self.router.deliver(&contacts, &frame, None);
-        }
-        if let Some(own) = own_view {
-            self.router
-                .deliver(&[user], &Push::Presence(own.clone()).encode(), None);
-        }
+        let frame = Push::Presence(as_seen(chosen, online)).encode();
+        self.router.deliver(&contacts, &frame, None);
         Ok(())
     }
 
