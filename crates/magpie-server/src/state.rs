@@ -95,6 +95,11 @@ impl AppState {
             presence.clone(),
             config.messaging,
             config.max_frame_bytes,
+            if config.redis_url.is_some() {
+                crate::people::RELATION_TTL
+            } else {
+                crate::people::RELATION_TTL_SINGLE_NODE
+            },
         ));
         let admin = Admin::new(
             store.clone(),
