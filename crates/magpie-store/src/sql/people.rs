@@ -739,6 +739,18 @@ impl SqlStore {
             .bind(name)
             .bind(now);
         let id = self.insert_id(c, insert).await?;
+        self.category_changed(c, me, id, name, now).await
+    }
+
+    /// Tell `me`'s devices that category `id` is now called `name`.
+    async fn category_changed(
+        &self,
+        c: &mut AnyConnection,
+        me: UserId,
+        id: CategoryId,
+        name: &str,
+        now: i64,
+    ) -> Tx<Outcome<Category>> {
         let category = Category {
             id,
             name: name.to_string(),
@@ -775,21 +787,7 @@ impl SqlStore {
             .bind(me)
             .execute(&mut *c)
             .await?;
-        let category = Category {
-            id,
-            name: name.to_string(),
-        };
-        let written = self
-            .append(
-                c,
-                now,
-                vec![(me, ChangeEvent::CategoryUpdated(category.clone()))],
-            )
-            .await?;
-        Ok(Outcome {
-            value: category,
-            written,
-        })
+        self.category_changed(c, me, id, name, now).await
     }
 
     async fn delete_category_tx(
