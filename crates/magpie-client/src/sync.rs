@@ -85,7 +85,16 @@ impl SyncState {
         loop {
             let page = client.sync(&self.cursors, Some(CATCH_UP_BATCH)).await?;
             let mut advanced = false;
+            let mut started = std::collections::HashSet::new();
             for msg in page.messages {
+                // Sync answers each conversation with a contiguous run from
+                // the first entry the user may read: above the cursor, or
+                // above the point where they joined a group later. So the
+                // first entry of a conversation in an answer is the next
+                // one, even when it is beyond the position.
+                if started.insert(msg.conv) && msg.seq > self.position(msg.conv) {
+                    self.cursors.insert(msg.conv, msg.seq - 1);
+                }
                 match self.accept(&msg) {
                     Accept::New => {
                         advanced = true;
@@ -127,6 +136,7 @@ mod tests {
             body: format!("{conv}/{seq}"),
             ts: 0,
             cmid: format!("c{conv}-{seq}"),
+            event: None,
         }
     }
 

@@ -24,6 +24,7 @@ fn message(conv: i64, seq: i64) -> Message {
         body: format!("m{conv}.{seq}"),
         ts: 1,
         cmid: format!("c{conv}.{seq}"),
+        event: None,
     }
 }
 
@@ -128,6 +129,8 @@ async fn concurrent_requests_are_routed_by_id() {
                                 conv: 3,
                                 kind: ConvKind::Direct,
                                 peer: Some("bob".into()),
+                                name: None,
+                                avatar: None,
                                 last: None,
                                 active_ts: 1,
                                 max_seq: 5,
@@ -680,7 +683,9 @@ async fn catch_up_pages_through_sync_and_skips_what_it_has() {
 #[tokio::test]
 async fn catch_up_refuses_to_loop_without_progress() {
     let (mut mock, client) = connected(Kind::Tcp, Script::default()).await;
-    let mut state = SyncState::new();
+    // A server that keeps answering with what the client holds, and says
+    // there is more.
+    let mut state = SyncState::from_cursors(BTreeMap::from([(1, 5)]));
     let (res, ()) = tokio::join!(state.catch_up(&client), async {
         let f = mock.request().await;
         mock.ok(
@@ -692,6 +697,27 @@ async fn catch_up_refuses_to_loop_without_progress() {
         );
     });
     assert!(matches!(res, Err(ClientError::Protocol(_))), "{res:?}");
+}
+
+/// A group joined later starts above 0: sync's run for it begins at the
+/// join, and is taken from there; a hole inside a run is still a hole.
+#[tokio::test]
+async fn catch_up_starts_a_conversation_where_sync_starts_it() {
+    let (mut mock, client) = connected(Kind::Tcp, Script::default()).await;
+    let mut state = SyncState::new();
+    let (res, ()) = tokio::join!(state.catch_up(&client), async {
+        let f = mock.request().await;
+        mock.ok(
+            f.id,
+            &SyncOk {
+                messages: vec![message(7, 41), message(7, 42), message(7, 44)],
+                more: false,
+            },
+        );
+    });
+    let got: Vec<i64> = res.expect("catch up").iter().map(|m| m.seq).collect();
+    assert_eq!(got, [41, 42]);
+    assert_eq!(state.position(7), 42);
 }
 
 #[tokio::test]

@@ -31,6 +31,7 @@ fn message(seq: i64) -> Message {
         body: format!("m{seq}"),
         ts: 1,
         cmid: format!("c{seq}"),
+        event: None,
     }
 }
 

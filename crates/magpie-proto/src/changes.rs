@@ -90,6 +90,10 @@ pub enum ChangeEvent {
     Unblocked(UserCard),
     /// The caller's or a contact's profile changed.
     Profile(Profile),
+    /// The caller is now in this group (created it, was added, joined).
+    GroupJoined(crate::groups::GroupCard),
+    /// The caller is no longer in this group.
+    GroupLeft(crate::groups::GroupLeft),
     /// A kind this build does not know (a newer server's), kept as read:
     /// clients skip it; a server passes it on unchanged.
     #[serde(skip)]
@@ -112,6 +116,8 @@ impl ChangeEvent {
         "blocked",
         "unblocked",
         "profile",
+        "group_joined",
+        "group_left",
     ];
 }
 
@@ -213,11 +219,11 @@ mod tests {
 
     #[test]
     fn an_unknown_kind_decodes_as_unknown_and_keeps_its_seq() {
-        let json = r#"{"seq":9,"ts":1,"kind":"group_joined","data":{"group":4}}"#;
+        let json = r#"{"seq":9,"ts":1,"kind":"file_shared","data":{"group":4}}"#;
         let change: Change = serde_json::from_str(json).expect("decode");
         assert_eq!(change.seq, 9);
         assert!(
-            matches!(&change.event, ChangeEvent::Unknown { kind, .. } if kind == "group_joined")
+            matches!(&change.event, ChangeEvent::Unknown { kind, .. } if kind == "file_shared")
         );
         // Passed on exactly as it came.
         let again: serde_json::Value = serde_json::to_value(&change).expect("encode");

@@ -77,7 +77,8 @@ pub enum ErrorCode {
     LimitReached,
     /// `device_revoke` with an id that is not one of the caller's devices.
     UnknownDevice,
-    /// The operation needs the administrator role.
+    /// The caller's role does not allow the operation: the administrator
+    /// role, or a group role (the message says which).
     Forbidden,
     /// `register` on a server where accounts are created by administrators
     /// (enterprise mode).
@@ -88,6 +89,8 @@ pub enum ErrorCode {
     UnknownDepartment,
     /// `dept_delete` on a department with members or children.
     DepartmentNotEmpty,
+    /// `send` into a group where the caller is muted, or everyone is.
+    Muted,
 }
 
 impl ErrorCode {
@@ -140,6 +143,7 @@ impl ErrorCode {
             ErrorCode::AccountDisabled => "account_disabled",
             ErrorCode::UnknownDepartment => "unknown_department",
             ErrorCode::DepartmentNotEmpty => "department_not_empty",
+            ErrorCode::Muted => "muted",
         }
     }
 }
@@ -229,6 +233,7 @@ mod tests {
             ErrorCode::AccountDisabled,
             ErrorCode::UnknownDepartment,
             ErrorCode::DepartmentNotEmpty,
+            ErrorCode::Muted,
         ];
         for code in all {
             let json = serde_json::to_string(&code).expect("serialise");

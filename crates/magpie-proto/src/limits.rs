@@ -83,6 +83,27 @@ pub const CHANGES_LIMIT_DEFAULT: u32 = 200;
 /// … and the most it may ask for.
 pub const CHANGES_LIMIT_MAX: u32 = 1000;
 
+/// Longest group name, in bytes.
+pub const GROUP_NAME_MAX: usize = 64;
+/// Longest group description, in bytes.
+pub const GROUP_DESCRIPTION_MAX: usize = 512;
+/// Longest group announcement, in bytes (line breaks allowed).
+pub const GROUP_ANNOUNCEMENT_MAX: usize = 2048;
+/// Most users named in one `group_create` or `group_invite`.
+pub const GROUP_INVITE_MAX: usize = 500;
+/// Default most members of a group (`--group-member-limit`).
+pub const GROUP_MEMBER_LIMIT_DEFAULT: u32 = 2000;
+/// Most entries before their join a group may show new members.
+pub const GROUP_HISTORY_VISIBLE_MAX: u32 = 1000;
+/// Longest mute of a member: 30 days.
+pub const GROUP_MUTE_MAX_SECS: u64 = 30 * 24 * 3600;
+
+/// Check a multi-line free-text field: like [`check_line`], but line
+/// breaks (`\n`) are allowed.
+pub fn check_text(field: &str, value: &str, max: usize) -> Result<(), String> {
+    check_line(field, &value.replace('\n', " "), max)
+}
+
 /// Check a free-text field: at most `max` bytes of UTF-8 and no control
 /// characters (line breaks included: every such field is one line). Emoji
 /// and every script are welcome. The error names the field.

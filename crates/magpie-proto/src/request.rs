@@ -63,6 +63,22 @@ pub enum Request {
     DeptDelete(crate::admin::DeptDelete),
     // State sync.
     Changes(Changes),
+    // Groups.
+    GroupCreate(crate::groups::GroupCreate),
+    GroupInfo(crate::groups::GroupRef),
+    GroupMembers(crate::groups::GroupMembers),
+    Groups(crate::groups::Groups),
+    GroupInvite(crate::groups::GroupInvite),
+    GroupJoin(crate::groups::GroupRef),
+    GroupLeave(crate::groups::GroupRef),
+    GroupRemove(crate::groups::GroupUser),
+    GroupRole(crate::groups::GroupRoleSet),
+    GroupTransfer(crate::groups::GroupUser),
+    GroupMute(crate::groups::GroupMute),
+    GroupMuteAll(crate::groups::GroupMuteAll),
+    GroupNickname(crate::groups::GroupNickname),
+    GroupSet(crate::groups::GroupSet),
+    GroupDissolve(crate::groups::GroupRef),
 }
 
 /// A request with its correlation id, as it travels on the wire.
@@ -188,6 +204,21 @@ fn parse_op(op: &str, args: Option<&RawValue>) -> Result<Request, ErrorBody> {
         "dept_update" => Request::DeptUpdate(args_of(op, args)?),
         "dept_delete" => Request::DeptDelete(args_of(op, args)?),
         "changes" => Request::Changes(args_or_default(op, args)?),
+        "group_create" => Request::GroupCreate(args_of(op, args)?),
+        "group_info" => Request::GroupInfo(args_of(op, args)?),
+        "group_members" => Request::GroupMembers(args_of(op, args)?),
+        "groups" => Request::Groups(args_or_default(op, args)?),
+        "group_invite" => Request::GroupInvite(args_of(op, args)?),
+        "group_join" => Request::GroupJoin(args_of(op, args)?),
+        "group_leave" => Request::GroupLeave(args_of(op, args)?),
+        "group_remove" => Request::GroupRemove(args_of(op, args)?),
+        "group_role" => Request::GroupRole(args_of(op, args)?),
+        "group_transfer" => Request::GroupTransfer(args_of(op, args)?),
+        "group_mute" => Request::GroupMute(args_of(op, args)?),
+        "group_mute_all" => Request::GroupMuteAll(args_of(op, args)?),
+        "group_nickname" => Request::GroupNickname(args_of(op, args)?),
+        "group_set" => Request::GroupSet(args_of(op, args)?),
+        "group_dissolve" => Request::GroupDissolve(args_of(op, args)?),
         other => {
             return Err(ErrorBody::new(
                 ErrorCode::UnknownOp,
@@ -288,6 +319,21 @@ impl Request {
             Request::DeptUpdate(_) => "dept_update",
             Request::DeptDelete(_) => "dept_delete",
             Request::Changes(_) => "changes",
+            Request::GroupCreate(_) => "group_create",
+            Request::GroupInfo(_) => "group_info",
+            Request::GroupMembers(_) => "group_members",
+            Request::Groups(_) => "groups",
+            Request::GroupInvite(_) => "group_invite",
+            Request::GroupJoin(_) => "group_join",
+            Request::GroupLeave(_) => "group_leave",
+            Request::GroupRemove(_) => "group_remove",
+            Request::GroupRole(_) => "group_role",
+            Request::GroupTransfer(_) => "group_transfer",
+            Request::GroupMute(_) => "group_mute",
+            Request::GroupMuteAll(_) => "group_mute_all",
+            Request::GroupNickname(_) => "group_nickname",
+            Request::GroupSet(_) => "group_set",
+            Request::GroupDissolve(_) => "group_dissolve",
         }
     }
 }
@@ -440,6 +486,56 @@ mod tests {
                 after: 4,
                 limit: None,
             }),
+            Request::GroupCreate(crate::groups::GroupCreate {
+                name: "研发群".into(),
+                members: vec!["bob".into(), "carol".into()],
+                join_policy: Some(crate::groups::JoinPolicy::Open),
+                ..Default::default()
+            }),
+            Request::GroupInfo(crate::groups::GroupRef { conv: 9 }),
+            Request::GroupMembers(crate::groups::GroupMembers {
+                conv: 9,
+                after: Some(3),
+                limit: Some(10),
+            }),
+            Request::Groups(crate::groups::Groups::default()),
+            Request::GroupInvite(crate::groups::GroupInvite {
+                conv: 9,
+                users: vec!["dave".into()],
+            }),
+            Request::GroupJoin(crate::groups::GroupRef { conv: 9 }),
+            Request::GroupLeave(crate::groups::GroupRef { conv: 9 }),
+            Request::GroupRemove(crate::groups::GroupUser {
+                conv: 9,
+                user: "dave".into(),
+            }),
+            Request::GroupRole(crate::groups::GroupRoleSet {
+                conv: 9,
+                user: "bob".into(),
+                role: crate::groups::GroupRole::Admin,
+            }),
+            Request::GroupTransfer(crate::groups::GroupUser {
+                conv: 9,
+                user: "bob".into(),
+            }),
+            Request::GroupMute(crate::groups::GroupMute {
+                conv: 9,
+                user: "carol".into(),
+                seconds: 600,
+            }),
+            Request::GroupMuteAll(crate::groups::GroupMuteAll { conv: 9, on: true }),
+            Request::GroupNickname(crate::groups::GroupNickname {
+                conv: 9,
+                nickname: "小王".into(),
+            }),
+            Request::GroupSet(crate::groups::GroupSet {
+                conv: 9,
+                fields: crate::groups::GroupFields {
+                    announcement: Some("周五发布".into()),
+                    ..Default::default()
+                },
+            }),
+            Request::GroupDissolve(crate::groups::GroupRef { conv: 9 }),
         ]
     }
 

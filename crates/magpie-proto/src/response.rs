@@ -238,6 +238,7 @@ mod tests {
             body: "hi".into(),
             ts: 5,
             cmid: "c".into(),
+            event: None,
         });
         let bytes = push.encode();
         let json: serde_json::Value = serde_json::from_slice(&bytes).expect("json");

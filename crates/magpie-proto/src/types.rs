@@ -130,6 +130,10 @@ pub struct SendOk {
 pub enum MessageKind {
     /// Plain text in `body`.
     Text,
+    /// A change to a group (membership, roles, settings), written by the
+    /// server: `body` is empty and `event` says what happened (a
+    /// [`crate::groups::GroupEvent`]).
+    Event,
 }
 
 /// A stored entry of a conversation, as pushed, synced and listed in
@@ -146,6 +150,11 @@ pub struct Message {
     pub ts: i64,
     /// The sender's client message id.
     pub cmid: String,
+    /// For an `event` entry: what happened, a
+    /// [`crate::groups::GroupEvent`] object (kept as JSON so that a type
+    /// this build does not know is passed on unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<serde_json::Value>,
 }
 
 /// `sync`: fetch every message newer than what the client already has.
@@ -218,12 +227,15 @@ pub struct ReadMark {
     pub read_seq: Seq,
 }
 
-/// The kind of a conversation. Only 1:1 conversations exist so far; groups
-/// will be a second kind of the same model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// The kind of a conversation. Both kinds are one model: members, one
+/// gapless sequence, read marks; a group adds roles and settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConvKind {
+    /// 1:1: exactly two members, for good.
     Direct,
+    /// A group (see the groups area).
+    Group,
 }
 
 /// The newest entry of a conversation as the conversation list shows it:
@@ -251,6 +263,12 @@ pub struct Conversation {
     /// The other participant's username (1:1 conversations).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer: Option<String>,
+    /// The group's name (groups).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The group's avatar reference (groups; empty if none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar: Option<String>,
     pub last: Option<LastMessage>,
     /// When the conversation was last active (ms since the epoch): the
     /// list's sort key, newest first.

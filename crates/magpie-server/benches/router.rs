@@ -70,6 +70,7 @@ fn frame() -> Bytes {
         body: "x".repeat(100),
         ts: 1_767_225_600_000,
         cmid: "6f1c2a3e-8d4b-4f7a-9e21-0c5d7b3a9f18".into(),
+        event: None,
     })
     .encode()
 }

@@ -29,16 +29,16 @@
 //! killed node's users are thus shown offline within about
 //! `NODE_TTL + HEARTBEAT + presence::OFFLINE_GRACE`, never forever.
 
-use crate::router::{KickReason, LocalRouter, Router, SessionHandle, SessionId};
+use crate::router::{KickReason, LocalRouter, MembersHook, Router, SessionHandle, SessionId};
 use bytes::Bytes;
-use magpie_proto::{Empty, Push, UserId};
+use magpie_proto::{ConvId, Empty, Push, UserId};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -107,6 +107,10 @@ enum BusEvent {
     Broadcast {
         frame: Bytes,
     },
+    /// A group's members or rights changed: drop the cached member set.
+    Members {
+        conv: ConvId,
+    },
 }
 
 impl BusEvent {
@@ -172,6 +176,8 @@ pub struct RedisRouter {
     tasks: Mutex<Vec<JoinHandle<()>>>,
     /// Users of dead nodes, for the presence service (taken once).
     departures: Mutex<Option<mpsc::Receiver<Vec<UserId>>>>,
+    /// Set once at startup: drops a member set another node changed.
+    members_hook: Arc<OnceLock<MembersHook>>,
 }
 
 impl RedisRouter {
@@ -207,12 +213,14 @@ impl RedisRouter {
             queued_bytes: queued_bytes.clone(),
             need_resync: false,
         };
+        let members_hook: Arc<OnceLock<MembersHook>> = Arc::new(OnceLock::new());
         let subscriber = Subscriber {
             client,
             node: node.clone(),
             keys: keys.clone(),
             local: local.clone(),
             tx: tx.clone(),
+            members_hook: members_hook.clone(),
         };
         let (departed_tx, departed_rx) = mpsc::channel(DEPARTURES_QUEUE);
         let tasks = vec![
@@ -240,6 +248,7 @@ impl RedisRouter {
             close_publisher,
             tasks: Mutex::new(tasks),
             departures: Mutex::new(Some(departed_rx)),
+            members_hook,
         })
     }
 
@@ -386,6 +395,14 @@ impl Router for RedisRouter {
             frame: frame.clone(),
         });
         delivered
+    }
+
+    fn members_changed(&self, conv: ConvId) {
+        self.enqueue(BusEvent::Members { conv });
+    }
+
+    fn on_members_changed(&self, hook: MembersHook) {
+        let _ = self.members_hook.set(hook);
     }
 
     fn broadcast_all(&self, frame: &Bytes) {
@@ -598,7 +615,10 @@ fn encode_envelope(node: &str, batch: &[BusEvent], resync: bool) -> Option<Vec<u
     let relevant = batch.iter().any(|e| {
         matches!(
             e,
-            BusEvent::Deliver { .. } | BusEvent::Kick { .. } | BusEvent::Broadcast { .. }
+            BusEvent::Deliver { .. }
+                | BusEvent::Kick { .. }
+                | BusEvent::Broadcast { .. }
+                | BusEvent::Members { .. }
         )
     });
     if !relevant && !resync {
@@ -632,6 +652,9 @@ fn encode_envelope(node: &str, batch: &[BusEvent], resync: bool) -> Option<Vec<u
                 let _ = write!(out, r#"{comma}{{"b":"#);
                 out.extend_from_slice(frame);
                 out.push(b'}');
+            }
+            BusEvent::Members { conv } => {
+                let _ = write!(out, r#"{comma}{{"g":{conv}}}"#);
             }
             BusEvent::Presence { .. }
             | BusEvent::PresenceSet { .. }
@@ -670,6 +693,9 @@ struct WireEvent<'a> {
     /// Why the kick (absent from older nodes: a logout).
     #[serde(borrow, default)]
     r: Option<&'a str>,
+    /// A group whose members changed.
+    #[serde(default)]
+    g: Option<ConvId>,
 }
 
 /// Receives other nodes' envelopes and delivers them locally; resubscribes
@@ -681,6 +707,7 @@ struct Subscriber {
     local: Arc<LocalRouter>,
     /// For re-announcing presence after Redis comes back (it keeps nothing).
     tx: mpsc::Sender<BusEvent>,
+    members_hook: Arc<OnceLock<MembersHook>>,
 }
 
 impl Subscriber {
@@ -760,6 +787,10 @@ impl Subscriber {
             } else if let Some(frame) = event.b {
                 let frame = Bytes::copy_from_slice(frame.get().as_bytes());
                 self.local.broadcast(&frame);
+            } else if let Some(conv) = event.g {
+                if let Some(hook) = self.members_hook.get() {
+                    (hook.0)(conv);
+                }
             } else if let Some((user, token_tag)) = event.k {
                 let reason = event
                     .r

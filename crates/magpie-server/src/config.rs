@@ -129,6 +129,8 @@ pub struct Config {
     pub max_inflight_queries: usize,
     /// Most messages committed in one transaction (group commit).
     pub max_batch: usize,
+    /// Most members a new group may have.
+    pub group_member_limit: u32,
     /// On shutdown, how long to wait for connections to finish.
     pub shutdown_grace: Duration,
 
@@ -206,6 +208,7 @@ impl Default for Config {
             max_inflight_sends: 256,
             max_inflight_queries: 16,
             max_batch: 512,
+            group_member_limit: magpie_proto::limits::GROUP_MEMBER_LIMIT_DEFAULT,
             shutdown_grace: Duration::from_secs(10),
 
             max_connections: 100_000,
@@ -265,6 +268,9 @@ impl Config {
                 "send_queue, max_inflight_sends, max_inflight_queries and max_batch must be positive"
                     .into(),
             );
+        }
+        if self.group_member_limit < 2 {
+            return Err("group_member_limit must be at least 2".into());
         }
         if self.max_queue_bytes == 0 || self.max_queue_bytes_total < self.max_queue_bytes {
             return Err(

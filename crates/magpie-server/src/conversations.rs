@@ -6,6 +6,7 @@
 //! store, cluster bus) deals in conversation ids and member sets only.
 
 use crate::error::{from_store, invalid_args};
+use crate::members::{MemberSets, Members};
 use crate::page::{ByteBudget, clamp_limit};
 use crate::writer::{MessageWriter, ReadJob};
 use magpie_proto::limits::{
@@ -27,24 +28,29 @@ pub struct Conversations {
     writer: MessageWriter,
     max_frame_bytes: usize,
     users: BoundedCache<String, UserId>,
-    members: BoundedCache<ConvId, Arc<[UserId]>>,
+    sets: Arc<MemberSets>,
 }
 
 /// A conversation and everyone in it, as the writer and router need it.
 #[derive(Debug, Clone)]
 pub struct Target {
     pub conv: ConvId,
-    pub members: Arc<[UserId]>,
+    pub members: Arc<Members>,
 }
 
 impl Conversations {
-    pub fn new(store: Arc<dyn Store>, writer: MessageWriter, max_frame_bytes: usize) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        writer: MessageWriter,
+        sets: Arc<MemberSets>,
+        max_frame_bytes: usize,
+    ) -> Self {
         Conversations {
             store,
             writer,
             max_frame_bytes,
             users: BoundedCache::new(100_000),
-            members: BoundedCache::new(100_000),
+            sets,
         }
     }
 
@@ -80,11 +86,7 @@ impl Conversations {
             .await
             .map_err(from_store)?;
         // Cached after the first message: no allocation per send.
-        if let Some(members) = self.members.get(&conv) {
-            return Ok(Target { conv, members });
-        }
-        let members: Arc<[UserId]> = if me < peer { [me, peer] } else { [peer, me] }.into();
-        self.members.insert(conv, members.clone());
+        let members = self.sets.put_direct(conv, me, peer);
         Ok(Target { conv, members })
     }
 
@@ -102,31 +104,14 @@ impl Conversations {
     /// `unknown_conversation` (the same answer as for a conversation that
     /// does not exist, so ids cannot be probed).
     ///
-    /// Members are cached: a 1:1 conversation's members never change. The
-    /// groups area must call [`Conversations::forget_members`] whenever a
-    /// membership changes.
+    /// Members come from the member-set cache (`members.rs`), which every
+    /// group change on this node clears for its group, and which message
+    /// batches refresh when they find it older than the database.
     pub async fn target(&self, user: UserId, conv: ConvId) -> Result<Target, ErrorBody> {
-        let members = match self.members.get(&conv) {
-            Some(members) => members,
-            None => {
-                let members: Arc<[UserId]> =
-                    self.store.members(conv).await.map_err(from_store)?.into();
-                if !members.is_empty() {
-                    self.members.insert(conv, members.clone());
-                }
-                members
-            }
-        };
-        if members.binary_search(&user).is_ok() {
-            Ok(Target { conv, members })
-        } else {
-            Err(unknown_conversation())
+        match self.sets.get(conv).await.map_err(from_store)? {
+            Some(members) if members.get(user).is_some() => Ok(Target { conv, members }),
+            _ => Err(unknown_conversation()),
         }
-    }
-
-    /// Drop the cached members of `conv` (its membership changed).
-    pub fn forget_members(&self, conv: ConvId) {
-        self.members.remove(&conv);
     }
 
     /// Whether `user` is a member of `conv`, or `unknown_conversation`.
@@ -160,6 +145,8 @@ impl Conversations {
                 conv: c.conv,
                 kind: c.kind,
                 peer: c.peer,
+                name: c.name,
+                avatar: c.avatar,
                 unread: (c.last_seq - c.read_seq).max(0),
                 last: c.last,
                 active_ts: c.active_ts,
@@ -245,12 +232,5 @@ impl<K: Eq + Hash, V: Clone> BoundedCache<K, V> {
             map.clear();
         }
         map.insert(key, value);
-    }
-
-    fn remove(&self, key: &K) {
-        self.map
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(key);
     }
 }

@@ -75,6 +75,26 @@ fn refused(refusal: Refusal) -> ErrorBody {
             ErrorCode::AccountDisabled,
             "the account is deleted".to_string(),
         ),
+        // Not a member: the same answer as for a group that does not
+        // exist, so group ids cannot be probed.
+        Refusal::NotMember => return crate::conversations::unknown_conversation(),
+        Refusal::TargetNotMember => (
+            ErrorCode::UnknownUser,
+            "that user is not a member of the group".to_string(),
+        ),
+        Refusal::AlreadyMember => (
+            ErrorCode::NotAllowed,
+            "already a member of the group".to_string(),
+        ),
+        Refusal::InviteOnly => (
+            ErrorCode::NotAllowed,
+            "the group is invite-only: ask an admin to invite you".to_string(),
+        ),
+        Refusal::OwnerMustTransfer => (
+            ErrorCode::NotAllowed,
+            "the owner must transfer the group (group_transfer) or dissolve it".to_string(),
+        ),
+        Refusal::GroupRole(who) => (ErrorCode::Forbidden, format!("not allowed: {who}")),
     };
     ErrorBody::new(code, message)
 }

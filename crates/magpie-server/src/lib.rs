@@ -22,7 +22,9 @@ pub mod conversations;
 pub mod devices;
 pub mod directory;
 pub mod error;
+pub mod groups;
 pub mod http;
+pub mod members;
 pub mod messages;
 pub mod metrics;
 pub mod page;
@@ -170,9 +172,15 @@ pub async fn start_with_store(
         }
         None => local,
     };
+    let sets = Arc::new(members::MemberSets::new(store.clone()));
+    let forget = sets.clone();
+    router.on_members_changed(router::MembersHook(Box::new(move |conv| {
+        forget.forget(conv)
+    })));
     let (writer, writer_task) = MessageWriter::spawn(
         store.clone(),
         router.clone(),
+        sets.clone(),
         metrics.clone(),
         config.max_batch,
     );
@@ -216,6 +224,7 @@ pub async fn start_with_store(
         router.clone(),
         auth,
         writer.clone(),
+        sets,
         metrics,
     ));
     if let Some(mut departed) = router.departures() {

@@ -69,6 +69,11 @@ impl Messages {
         if send.cmid.is_empty() || send.cmid.len() > CMID_MAX {
             return Err(invalid_args(format!("cmid must be 1-{CMID_MAX} bytes")));
         }
+        if send.cmid.starts_with('~') {
+            return Err(invalid_args(
+                "cmids starting with '~' are reserved for entries the server writes",
+            ));
+        }
         if send.body.is_empty() {
             return Err(invalid_args("body must not be empty"));
         }
@@ -99,9 +104,13 @@ impl Messages {
             }
             (None, Some(conv)) => {
                 let target = self.conversations.target(actor.user_id, conv).await?;
-                // Every conversation is 1:1 so far; groups will say so by
-                // their kind rather than their size.
-                if let Some(&peer) = target.members.iter().find(|&&m| m != actor.user_id) {
+                if target.members.set.group {
+                    if target.members.muted(actor.user_id, now) {
+                        return Err(muted());
+                    }
+                } else if let Some(&peer) =
+                    target.members.users.iter().find(|&&m| m != actor.user_id)
+                {
                     self.people.may_message(actor.user_id, peer).await?;
                 }
                 target
@@ -184,20 +193,25 @@ impl Messages {
     /// One page of a conversation's history, newest last.
     pub async fn history(&self, actor: &Actor, req: History) -> Result<HistoryOk, ErrorBody> {
         let limit = clamp_limit(req.limit, HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX)?;
-        let conv = match (req.conv, req.peer) {
-            (Some(conv), None) => {
-                self.conversations
-                    .require_member(actor.user_id, conv)
-                    .await?;
-                conv
-            }
+        // Reads check membership in the database, not the cache: a member
+        // removed on another node must lose access at once.
+        let (conv, joined_seq) = match (req.conv, req.peer) {
+            (Some(conv), None) => match self
+                .store
+                .joined_seq(actor.user_id, conv)
+                .await
+                .map_err(from_store)?
+            {
+                Some(joined) => (conv, joined),
+                None => return Err(crate::conversations::unknown_conversation()),
+            },
             (None, Some(peer)) => {
                 match self
                     .conversations
                     .existing_direct(actor.user_id, &peer)
                     .await?
                 {
-                    Some(conv) => conv,
+                    Some(conv) => (conv, 0),
                     None => {
                         return Ok(HistoryOk {
                             conv: None,
@@ -220,6 +234,12 @@ impl Messages {
         if more {
             messages.remove(0);
         }
+        // Nothing from before the caller joined (beyond what the group
+        // shows newcomers).
+        if messages.first().is_some_and(|m| m.seq <= joined_seq) {
+            messages.retain(|m| m.seq > joined_seq);
+            more = false;
+        }
         // Keep the newest messages that fit in one frame.
         let mut budget = ByteBudget::new(self.max_frame_bytes);
         let fitting = messages
@@ -237,4 +257,12 @@ impl Messages {
             more,
         })
     }
+}
+
+/// The answer to a `send` into a group where the sender may not speak now.
+pub fn muted() -> ErrorBody {
+    ErrorBody::new(
+        ErrorCode::Muted,
+        "you are muted in this group, or only admins may speak now",
+    )
 }

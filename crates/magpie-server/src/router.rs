@@ -16,7 +16,7 @@
 //! was routed.
 
 use bytes::Bytes;
-use magpie_proto::UserId;
+use magpie_proto::{ConvId, UserId};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
@@ -25,6 +25,15 @@ use tokio_util::sync::CancellationToken;
 
 /// Identifies one connection (one device session) within this process.
 pub type SessionId = u64;
+
+/// Called with a conversation whose members changed on another node.
+pub struct MembersHook(pub Box<dyn Fn(ConvId) + Send + Sync>);
+
+impl std::fmt::Debug for MembersHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MembersHook")
+    }
+}
 
 /// Why a connection was closed from outside its own task; sent to the
 /// client in the `goaway` push.
@@ -242,6 +251,12 @@ pub trait Router: Send + Sync + std::fmt::Debug + 'static {
     );
     /// Token tags of `user` with a connection open on any (live) node.
     async fn online_tokens(&self, user: UserId) -> HashSet<u64>;
+    /// A group's members or rights changed here: tell the other nodes, so
+    /// that they drop their cached member set (see `members.rs`). A single
+    /// node has no one to tell.
+    fn members_changed(&self, _conv: ConvId) {}
+    /// What to call when another node says a group's members changed.
+    fn on_members_changed(&self, _hook: MembersHook) {}
     /// At shutdown, after the last delivery: hand over whatever is still
     /// queued for other nodes.
     async fn flush(&self) {}

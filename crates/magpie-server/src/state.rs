@@ -7,6 +7,8 @@ use crate::config::Config;
 use crate::conversations::Conversations;
 use crate::devices::Devices;
 use crate::directory::Directory;
+use crate::groups::Groups;
+use crate::members::MemberSets;
 use crate::messages::Messages;
 use crate::metrics::Metrics;
 use crate::people::People;
@@ -38,6 +40,8 @@ pub struct AppState {
     pub people: Arc<People>,
     /// The company directory.
     pub directory: Arc<Directory>,
+    /// Groups: creating them, their members, roles and settings.
+    pub groups: Groups,
     /// Accounts and departments, for administrators.
     pub admin: Admin,
     /// Signed-in devices and the platform session policy.
@@ -65,11 +69,13 @@ impl AppState {
         router: Arc<dyn Router>,
         auth: Auth,
         writer: MessageWriter,
+        sets: Arc<MemberSets>,
         metrics: Arc<Metrics>,
     ) -> AppState {
         let conversations = Arc::new(Conversations::new(
             store.clone(),
             writer.clone(),
+            sets,
             config.max_frame_bytes,
         ));
         let changes = Arc::new(Changes::new(
@@ -109,6 +115,14 @@ impl AppState {
             people.clone(),
             config.max_frame_bytes,
         );
+        let groups = Groups::new(
+            store.clone(),
+            conversations.clone(),
+            people.clone(),
+            writer.clone(),
+            config.group_member_limit,
+            config.max_frame_bytes,
+        );
         let messages = Messages::new(
             store.clone(),
             conversations.clone(),
@@ -132,6 +146,7 @@ impl AppState {
             people,
             devices,
             directory,
+            groups,
             admin,
             presence,
             changes,

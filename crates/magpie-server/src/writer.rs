@@ -10,7 +10,16 @@
 //!
 //! Routing runs in its own task, so a large fanout never delays the next
 //! batch's commit or its acks. Each push is encoded once, whatever the
-//! number of recipients.
+//! number of recipients. A group message goes to the members of a member
+//! set at least as new as the membership version its batch read (see
+//! `members.rs`), so it never reaches someone removed before it or added
+//! after it.
+//!
+//! Group changes (create, invite, remove, ...) pass through the writer too,
+//! one transaction each between batches, in queue order: their event
+//! entries take seqs in the same conversations as messages, and going
+//! through the one fanout task keeps every conversation's pushes in seq
+//! order on each connection.
 //!
 //! Architecture invariants:
 //! - an ack is sent only after `commit_batch` returned `Ok`, i.e. after the
@@ -25,10 +34,13 @@
 //!   and whose pushes may never have gone out. Clients drop what they have.
 
 use crate::error::from_store;
+use crate::members::{MemberSets, Members};
 use crate::metrics::Metrics;
 use crate::router::{Router, SessionId};
 use magpie_proto::{ConvId, ErrorBody, ErrorCode, Message, Push, ReadMark, Seq, UserId};
-use magpie_store::{Appended, MarkRead, NewMessage, SeqRange, Store, WriteBatch};
+use magpie_store::{
+    Appended, GroupApplied, GroupOp, MarkRead, NewGroup, NewMessage, SeqRange, Store, WriteBatch,
+};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -41,8 +53,10 @@ pub struct Outgoing {
     pub message: NewMessage,
     /// Sender's username, for the push.
     pub from: String,
-    /// Everyone in the conversation: they get the push.
-    pub members: Arc<[UserId]>,
+    /// The conversation's members as cached when the send was checked:
+    /// they get the push (a newer set is used if the batch finds this one
+    /// stale).
+    pub members: Arc<Members>,
     /// The connection that sent it: it gets the ack, not a push.
     pub origin: Option<SessionId>,
     pub reply: oneshot::Sender<Result<Appended, ErrorBody>>,
@@ -57,21 +71,60 @@ pub struct ReadJob {
     pub reply: oneshot::Sender<Result<ReadMark, ErrorBody>>,
 }
 
-/// What the writer stores.
+/// A change to a group on its way to storage.
+#[derive(Debug)]
+pub struct GroupJob {
+    pub change: GroupChange,
+    pub now: i64,
+    pub reply: oneshot::Sender<Result<GroupApplied, ErrorBody>>,
+}
+
+/// Which group change.
+#[derive(Debug)]
+pub enum GroupChange {
+    Create {
+        owner: UserId,
+        group: NewGroup,
+    },
+    Apply {
+        actor: UserId,
+        conv: ConvId,
+        op: GroupOp,
+    },
+}
+
+/// What the writer stores: batched writes, or a group change on its own.
 #[derive(Debug)]
 enum Job {
     Send(Outgoing),
     Read(ReadJob),
+    Group(GroupJob),
 }
 
-/// One frame for the members of a conversation.
+/// One frame and who gets it.
 #[derive(Debug)]
 struct Delivery {
     frame: bytes::Bytes,
-    users: Arc<[UserId]>,
+    to: To,
     except: Option<SessionId>,
     /// A message (counted in `messages_out`), not a read mark.
     message: bool,
+}
+
+/// The recipients of a [`Delivery`].
+#[derive(Debug)]
+enum To {
+    Users(Arc<[UserId]>),
+    /// The members who may see entry `seq` of `conv`, by a member set at
+    /// least as new as `version` (`hint` if it is), and `also` (members
+    /// who left with this entry: it is the last they get).
+    Entry {
+        conv: ConvId,
+        seq: Seq,
+        version: Seq,
+        hint: Option<Arc<Members>>,
+        also: Vec<UserId>,
+    },
 }
 
 /// Handle for submitting jobs to the writer task.
@@ -91,6 +144,7 @@ impl MessageWriter {
     pub fn spawn(
         store: Arc<dyn Store>,
         router: Arc<dyn Router>,
+        sets: Arc<MemberSets>,
         metrics: Arc<Metrics>,
         max_batch: usize,
     ) -> (MessageWriter, JoinHandle<()>) {
@@ -99,10 +153,16 @@ impl MessageWriter {
         let (tx, rx) = mpsc::channel(max_batch * 4);
         let (fanout_tx, fanout_rx) = mpsc::channel(FANOUT_QUEUE);
         let close = CancellationToken::new();
-        let fanout = tokio::spawn(fanout(fanout_rx, router.clone(), metrics.clone()));
+        let fanout = tokio::spawn(fanout(
+            fanout_rx,
+            router.clone(),
+            sets.clone(),
+            metrics.clone(),
+        ));
         let writer = Writer {
             store,
             router,
+            sets,
             metrics,
             fanout: fanout_tx,
         };
@@ -124,6 +184,11 @@ impl MessageWriter {
         self.submit(Job::Read(job)).await
     }
 
+    /// Queue a group change. Fails only when the server is shutting down.
+    pub async fn group(&self, job: GroupJob) -> Result<(), ErrorBody> {
+        self.submit(Job::Group(job)).await
+    }
+
     async fn submit(&self, job: Job) -> Result<(), ErrorBody> {
         self.tx.send(job).await.map_err(|_| shutting_down())
     }
@@ -138,9 +203,16 @@ fn shutting_down() -> ErrorBody {
     ErrorBody::new(ErrorCode::ShuttingDown, "server is shutting down")
 }
 
+/// The answer when a queued job's reply never came: the writer stopped
+/// (shutdown) before storing it.
+pub fn lost_reply() -> ErrorBody {
+    shutting_down()
+}
+
 struct Writer {
     store: Arc<dyn Store>,
     router: Arc<dyn Router>,
+    sets: Arc<MemberSets>,
     metrics: Arc<Metrics>,
     fanout: mpsc::Sender<Vec<Delivery>>,
 }
@@ -165,8 +237,106 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            self.commit(&mut batch).await;
+            self.process(&mut batch).await;
         }
+    }
+
+    /// Store what was taken from the queue, in queue order: writes up to
+    /// a group change as one batch, then the group change, and so on.
+    async fn process(&self, jobs: &mut Vec<Job>) {
+        let mut pending = Vec::with_capacity(jobs.len());
+        for job in jobs.drain(..) {
+            match job {
+                Job::Group(group) => {
+                    if !pending.is_empty() {
+                        self.commit(&mut pending).await;
+                    }
+                    self.apply_group(group).await;
+                }
+                other => pending.push(other),
+            }
+        }
+        if !pending.is_empty() {
+            self.commit(&mut pending).await;
+        }
+    }
+
+    /// Store one group change in its own transaction, answer it, and
+    /// queue the push of its event entry behind the batches before it.
+    async fn apply_group(&self, job: GroupJob) {
+        let result = match &job.change {
+            GroupChange::Create { owner, group } => {
+                self.store.create_group(*owner, group, job.now).await
+            }
+            GroupChange::Apply { actor, conv, op } => {
+                self.store.apply_group(*actor, *conv, op, job.now).await
+            }
+        };
+        let applied = match result {
+            Ok(applied) => applied,
+            Err(e) => {
+                let _ = job.reply.send(Err(from_store(e)));
+                return;
+            }
+        };
+        let mut deliveries = Vec::with_capacity(1 + applied.written.len());
+        if let Some(event) = &applied.event {
+            // The members changed (or their rights did): the next send
+            // check here, and on every other node, reloads them.
+            self.sets.forget(applied.conv);
+            self.router.members_changed(applied.conv);
+            deliveries.push(Delivery {
+                frame: Push::Message(event.clone()).encode(),
+                to: To::Entry {
+                    conv: applied.conv,
+                    seq: event.seq,
+                    version: event.seq,
+                    hint: None,
+                    also: applied.gone.clone(),
+                },
+                // Every device of the actor gets it too: the answer says
+                // only the seq.
+                except: None,
+                message: true,
+            });
+        }
+        // The change-stream entries (`group_joined`, `group_left`) after
+        // the event, so that a device learns of the group's change first.
+        for w in &applied.written {
+            deliveries.push(Delivery {
+                frame: Push::Change(w.change.clone()).encode(),
+                to: To::Users(Arc::from([w.user])),
+                except: None,
+                message: false,
+            });
+        }
+        if !deliveries.is_empty() {
+            let _ = self.fanout.send(deliveries).await;
+        }
+        let _ = job.reply.send(Ok(applied));
+    }
+
+    /// Check a group message's sender again against the member set as the
+    /// writer knows it now. The session checked it when the send arrived,
+    /// but a group change queued before this message (on this node, the
+    /// writer applies them in order and forgets the set) may have removed
+    /// or muted the sender since. A 1:1 conversation's members never change.
+    async fn recheck_sender(&self, outgoing: &mut Outgoing) -> Result<(), ErrorBody> {
+        if !outgoing.members.set.group {
+            return Ok(());
+        }
+        let conv = outgoing.message.conv;
+        let sender = outgoing.message.sender;
+        let members = match self.sets.get(conv).await {
+            Ok(Some(members)) if members.get(sender).is_some() => members,
+            Ok(_) => return Err(crate::conversations::unknown_conversation()),
+            Err(e) => return Err(from_store(e)),
+        };
+        if members.muted(sender, outgoing.message.ts) {
+            return Err(crate::messages::muted());
+        }
+        outgoing.members = members;
+        Ok(())
     }
 
     /// Store one batch, answer each job, and queue its pushes.
@@ -177,17 +347,31 @@ impl Writer {
         for job in batch.drain(..) {
             match job {
                 Job::Send(mut outgoing) => {
+                    if let Err(refused) = self.recheck_sender(&mut outgoing).await {
+                        let _ = outgoing.reply.send(Err(refused));
+                        continue;
+                    }
                     let message = NewMessage {
                         body: std::mem::take(&mut outgoing.message.body),
                         cmid: std::mem::take(&mut outgoing.message.cmid),
                         ..outgoing.message.clone()
                     };
+                    if outgoing.members.set.group {
+                        write.versions.push(message.conv);
+                    }
                     write.messages.push(message);
                     sends.push(outgoing);
                 }
                 Job::Read(read) => {
                     write.reads.push(read.mark);
                     reads.push(read);
+                }
+                // `process` takes group changes out before a commit.
+                Job::Group(group) => {
+                    let _ = group.reply.send(Err(ErrorBody::new(
+                        ErrorCode::Internal,
+                        "a group change reached a message batch",
+                    )));
                 }
             }
         }
@@ -213,6 +397,8 @@ impl Writer {
                 return;
             }
         };
+        let versions: std::collections::HashMap<ConvId, Seq> =
+            committed.versions.iter().copied().collect();
         let mut deliveries = Vec::with_capacity(sends.len() + reads.len());
         for ((outgoing, message), stored) in sends
             .into_iter()
@@ -232,10 +418,22 @@ impl Writer {
                     body: message.body,
                     ts: stored.ts,
                     cmid: message.cmid,
+                    event: None,
                 });
+                let to = if outgoing.members.set.group {
+                    To::Entry {
+                        conv: stored.conv,
+                        seq: stored.seq,
+                        version: versions.get(&stored.conv).copied().unwrap_or(Seq::MAX),
+                        hint: Some(outgoing.members),
+                        also: Vec::new(),
+                    }
+                } else {
+                    To::Users(outgoing.members.users.clone())
+                };
                 deliveries.push(Delivery {
                     frame: push.encode(),
-                    users: outgoing.members,
+                    to,
                     except: outgoing.origin,
                     message: true,
                 });
@@ -253,7 +451,7 @@ impl Writer {
                     // Keep the user's other devices' unread counts in step.
                     deliveries.push(Delivery {
                         frame: Push::Read(mark.clone()).encode(),
-                        users: Arc::from([read.mark.user]),
+                        to: To::Users(Arc::from([read.mark.user])),
                         except: read.origin,
                         message: false,
                     });
@@ -276,22 +474,25 @@ impl Writer {
     fn push_again(&self, conv: ConvId, seq: Seq, except: Option<SessionId>) {
         let store = self.store.clone();
         let router = self.router.clone();
+        let sets = self.sets.clone();
         tokio::spawn(async move {
             let range = [SeqRange {
                 conv,
                 after: seq - 1,
                 upto: seq,
             }];
-            let (entry, members) =
-                match tokio::try_join!(store.messages_in(&range), store.members(conv)) {
-                    Ok(found) => found,
-                    Err(e) => {
-                        tracing::warn!(error = %e, conv, seq, "re-pushing a duplicate failed");
-                        return;
-                    }
-                };
+            let (entry, members) = match tokio::try_join!(store.messages_in(&range), sets.get(conv))
+            {
+                Ok(found) => found,
+                Err(e) => {
+                    tracing::warn!(error = %e, conv, seq, "re-pushing a duplicate failed");
+                    return;
+                }
+            };
+            let Some(members) = members else { return };
             for message in entry {
-                router.deliver(&members, &Push::Message(message).encode(), except);
+                let users = members.recipients_at(seq);
+                router.deliver(&users, &Push::Message(message).encode(), except);
             }
         });
     }
@@ -301,14 +502,54 @@ impl Writer {
 async fn fanout(
     mut rx: mpsc::Receiver<Vec<Delivery>>,
     router: Arc<dyn Router>,
+    sets: Arc<MemberSets>,
     metrics: Arc<Metrics>,
 ) {
     while let Some(batch) = rx.recv().await {
         for delivery in batch {
-            let delivered = router.deliver(&delivery.users, &delivery.frame, delivery.except);
+            let Some(users) = recipients(delivery.to, &sets).await else {
+                continue;
+            };
+            let delivered = router.deliver(&users, &delivery.frame, delivery.except);
             if delivery.message {
                 metrics.messages_out.inc_by(delivered as u64);
             }
         }
     }
+}
+
+/// Who gets a delivery. A stale hint costs one query, here in the fanout
+/// task (which keeps the order) rather than in the commit loop. If the
+/// members cannot be read, the push is dropped: it is stored, and clients
+/// catch up with `sync`.
+async fn recipients(to: To, sets: &MemberSets) -> Option<Arc<[UserId]>> {
+    let (conv, seq, version, hint, also) = match to {
+        To::Users(users) => return Some(users),
+        To::Entry {
+            conv,
+            seq,
+            version,
+            hint,
+            also,
+        } => (conv, seq, version, hint, also),
+    };
+    let members = match hint {
+        Some(hint) if hint.set.version >= version => Some(hint),
+        _ => match sets.at_least(conv, version).await {
+            Ok(members) => members,
+            Err(e) => {
+                tracing::warn!(error = %e, conv, seq, "reading members to route an entry failed");
+                return None;
+            }
+        },
+    };
+    let shared = members.map(|m| m.recipients_at(seq));
+    if also.is_empty() {
+        return Some(shared.unwrap_or_else(|| Arc::from([])));
+    }
+    let mut users = shared.map_or_else(Vec::new, |u| u.to_vec());
+    users.extend(also);
+    users.sort_unstable();
+    users.dedup();
+    Some(users.into())
 }

@@ -445,3 +445,77 @@ async fn disabling_an_account_on_one_node_closes_its_sessions_on_every_node() {
         "account_disabled"
     );
 }
+
+/// A group spread over two nodes: members on either node get every entry
+/// once, in order; a removal on one node stops pushes and sends on the
+/// other at once (the other node's member set is dropped through the bus
+/// and checked again by its writer), and the removed member cannot read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL and redis-server; .ci/run runs it"]
+async fn a_group_spans_nodes_and_a_removal_holds_on_every_node() {
+    use magpie_proto::{GroupCreate, History, MessageKind};
+    let cluster = Cluster::start(2).await;
+    let (a, b, c, m) = (unique("ga"), unique("gb"), unique("gc"), unique("gm"));
+    let (alice, _) = user(&cluster.url(0), &a).await;
+    let (mut bob, _) = user(&cluster.url(1), &b).await;
+    let (mut carol, _) = user(&cluster.url(1), &c).await;
+    let (marker, _) = user(&cluster.url(0), &m).await;
+    let conv = alice
+        .group_create(GroupCreate {
+            name: "two nodes".into(),
+            members: vec![b.clone(), c.clone()],
+            ..GroupCreate::default()
+        })
+        .await
+        .expect("create")
+        .conv;
+    // Bob speaks first on node 1, so node 1 holds the group's members.
+    bob.send_to_conv(conv, "hi from node 1").await.expect("bob");
+    for i in 0..10 {
+        alice
+            .send_to_conv(conv, &format!("n0-{i}"))
+            .await
+            .expect("send");
+    }
+    let mut state = SyncState::new();
+    let mut shown = Vec::new();
+    while shown.len() < 12 {
+        let got = next_message(&mut carol).await;
+        match state.accept(&got) {
+            Accept::New => shown.push(got.seq),
+            Accept::Duplicate => {}
+            Accept::Gap => shown.extend(
+                state
+                    .catch_up(&carol)
+                    .await
+                    .expect("catch up")
+                    .iter()
+                    .map(|m| m.seq),
+            ),
+        }
+    }
+    assert_eq!(shown, (1..=12).collect::<Vec<_>>());
+
+    alice.group_remove(conv, &b).await.expect("remove on node 0");
+    // Bob's last entry is his removal; then nothing, and node 1 refuses
+    // his sends at once.
+    loop {
+        let got = next_message(&mut bob).await;
+        if got.kind == MessageKind::Event && got.seq == 13 {
+            break;
+        }
+    }
+    let left = next_change(&mut bob).await;
+    assert!(matches!(left.event, magpie_proto::ChangeEvent::GroupLeft(l) if l.conv == conv));
+    let refused = bob.send_to_conv(conv, "still in?").await;
+    assert_eq!(code_of(refused), "unknown_conversation");
+    alice.send_to_conv(conv, "after").await.expect("send after");
+    assert_no_push_before_marker(&mut bob, &marker, &b).await;
+    let read = bob
+        .history(History {
+            conv: Some(conv),
+            ..History::default()
+        })
+        .await;
+    assert_eq!(code_of(read), "unknown_conversation");
+}

@@ -43,6 +43,8 @@ fn kind(event: &ChangeEvent) -> &'static str {
         ChangeEvent::Blocked(_) => "blocked",
         ChangeEvent::Unblocked(_) => "unblocked",
         ChangeEvent::Profile(_) => "profile",
+        ChangeEvent::GroupJoined(_) => "group_joined",
+        ChangeEvent::GroupLeft(_) => "group_left",
         ChangeEvent::Unknown { .. } => "unknown",
     }
 }

@@ -211,6 +211,15 @@ pub(crate) fn read_marks(backend: Backend, n: usize) -> Arc<str> {
     ))
 }
 
+/// The membership versions of `n` conversations, as (id, members_seq).
+/// Binds: the ids.
+pub(crate) fn member_versions(backend: Backend, n: usize) -> Arc<str> {
+    backend.render(&format!(
+        "SELECT id, members_seq FROM conversations WHERE id IN ({})",
+        placeholders(n)
+    ))
+}
+
 /// The entries of `n` seq ranges, ascending by (conversation, seq), in the
 /// column order of `select` (the message SELECT). Binds per range: conv_id,
 /// after, upto.

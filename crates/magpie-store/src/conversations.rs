@@ -12,6 +12,9 @@ pub struct ConvSummary {
     pub kind: ConvKind,
     /// The other member's username, for a 1:1 conversation.
     pub peer: Option<String>,
+    /// A group's name and avatar.
+    pub name: Option<String>,
+    pub avatar: Option<String>,
     pub last_seq: Seq,
     pub read_seq: Seq,
     /// The sort key of the list: the newest entry's timestamp.
@@ -43,6 +46,10 @@ pub trait ConversationStore: Send + Sync {
 
     /// Whether `user` is a member of `conv`.
     async fn is_member(&self, user: UserId, conv: ConvId) -> Result<bool>;
+
+    /// Where `user` joined `conv` (they see entries after it), or `None`
+    /// if they are not a member: the authoritative check for reads.
+    async fn joined_seq(&self, user: UserId, conv: ConvId) -> Result<Option<Seq>>;
 
     /// Every member of `conv`, ascending (empty if it does not exist).
     async fn members(&self, conv: ConvId) -> Result<Vec<UserId>>;

@@ -13,6 +13,8 @@
 //! - [`AdminStore`]: roles, account states, accounts created whole;
 //! - [`DeviceStore`]: login tokens as signed-in devices;
 //! - [`PresenceStore`]: the status each user chose, and their contacts;
+//! - [`GroupStore`]: groups, their members and roles, and every change
+//!   to them as an event in the group's sequence;
 //! - [`ChangeStore`]: each user's change stream, which every state change
 //!   around a user appends to in its own transaction.
 //!
@@ -39,6 +41,7 @@ mod conversations;
 mod devices;
 mod dialect;
 mod directory;
+mod groups;
 mod messages;
 mod people;
 mod presence;
@@ -51,6 +54,9 @@ pub use conversations::{ConvSummary, ConversationStore, Position};
 pub use devices::{DEVICES_LISTED, DeviceRecord, DeviceStore};
 pub use dialect::Backend;
 pub use directory::DirectoryStore;
+pub use groups::{
+    GroupApplied, GroupOp, GroupStore, MemberEntry, MemberSet, NewGroup, RuleFacts, authorize,
+};
 pub use messages::{Appended, Committed, MarkRead, MessageStore, NewMessage, SeqRange, WriteBatch};
 pub use people::{Outcome, PeopleStore, ProfileFields, Refusal, Relation, UserQuery, Written};
 pub use presence::PresenceStore;
@@ -92,6 +98,7 @@ pub trait Store:
     + DeviceStore
     + DirectoryStore
     + AdminStore
+    + GroupStore
     + Send
     + Sync
     + std::fmt::Debug

@@ -48,6 +48,11 @@ pub struct MarkRead {
 pub struct WriteBatch {
     pub messages: Vec<NewMessage>,
     pub reads: Vec<MarkRead>,
+    /// Conversations whose membership version (`members_seq`) to read
+    /// inside the batch: the groups the batch writes to. Routing compares
+    /// it with its cached member set, so that a message is never pushed
+    /// by a member list older than the message.
+    pub versions: Vec<ConvId>,
 }
 
 /// The outcome of a [`WriteBatch`], in input order.
@@ -57,6 +62,10 @@ pub struct Committed {
     /// Each read mark after the batch, or `None` where the user is not a
     /// member of the conversation.
     pub reads: Vec<Option<Seq>>,
+    /// The membership version of each conversation asked for in
+    /// [`WriteBatch::versions`], as of this batch, in no promised order
+    /// (empty for a batch with neither messages nor reads).
+    pub versions: Vec<(ConvId, Seq)>,
 }
 
 /// The entries of `conv` with `after < seq <= upto`.
@@ -83,7 +92,7 @@ pub trait MessageStore: Send + Sync {
     async fn append_batch(&self, messages: &[NewMessage]) -> Result<Vec<Appended>> {
         let batch = WriteBatch {
             messages: messages.to_vec(),
-            reads: Vec::new(),
+            ..WriteBatch::default()
         };
         Ok(self.commit_batch(&batch).await?.appended)
     }
@@ -92,8 +101,8 @@ pub trait MessageStore: Send + Sync {
     /// or `None` if the user is not a member.
     async fn mark_read(&self, user: UserId, conv: ConvId, seq: Seq) -> Result<Option<Seq>> {
         let batch = WriteBatch {
-            messages: Vec::new(),
             reads: vec![MarkRead { user, conv, seq }],
+            ..WriteBatch::default()
         };
         Ok(self.commit_batch(&batch).await?.reads.pop().flatten())
     }

@@ -61,6 +61,23 @@ pub enum Refusal {
     /// A deleted account cannot be changed.
     #[error("the account is deleted")]
     AccountDeleted,
+    /// The caller is not in the group (or it does not exist).
+    #[error("not a member of the group")]
+    NotMember,
+    /// The user acted on is not in the group.
+    #[error("that user is not a member of the group")]
+    TargetNotMember,
+    #[error("already a member of the group")]
+    AlreadyMember,
+    /// `group_join` on a group that only admits by invitation.
+    #[error("the group is invite-only")]
+    InviteOnly,
+    /// The owner of a permanent group must transfer it or dissolve it.
+    #[error("the owner must transfer the group first")]
+    OwnerMustTransfer,
+    /// The caller's role does not allow the change; says who may.
+    #[error("not allowed: {0}")]
+    GroupRole(&'static str),
 }
 
 /// A profile's editable fields, as a whole (the service merges an update

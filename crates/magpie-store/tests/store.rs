@@ -556,6 +556,7 @@ async fn reply_lands_in_the_same_conversation(store: &dyn Store) {
                 body: "hi bob".into(),
                 ts: T0 + 1,
                 cmid: "a1".into(),
+                event: None,
             },
             Message {
                 msg_id: reply.msg_id,
@@ -566,6 +567,7 @@ async fn reply_lands_in_the_same_conversation(store: &dyn Store) {
                 body: "hi alice".into(),
                 ts: T0 + 2,
                 cmid: "b1".into(),
+                event: None,
             },
         ]
     );
@@ -1073,6 +1075,8 @@ async fn conversation_list_shows_peer_last_message_and_marks(store: &dyn Store) 
                 conv: ab,
                 kind: ConvKind::Direct,
                 peer: Some("bob".into()),
+                name: None,
+                avatar: None,
                 last_seq: 2,
                 read_seq: 1,
                 active_ts: T0 + 3000,
@@ -1090,6 +1094,8 @@ async fn conversation_list_shows_peer_last_message_and_marks(store: &dyn Store) 
                 conv: ac,
                 kind: ConvKind::Direct,
                 peer: Some("carol".into()),
+                name: None,
+                avatar: None,
                 last_seq: 1,
                 read_seq: 0,
                 active_ts: T0 + 2000,
@@ -1803,6 +1809,7 @@ async fn commit_batch_with_messages_and_reads(store: &dyn Store) {
             read(alice, ab, 2),
             read(carol, ac, -1),
         ],
+        versions: Vec::new(),
     };
     let committed = store.commit_batch(&batch).await.expect("commit_batch");
     let stored = |a: &Appended| (a.conv, a.seq, a.duplicate);
@@ -1854,6 +1861,7 @@ async fn commit_batch_with_messages_and_reads(store: &dyn Store) {
                 new_msg(ab, bob, "b2", "x", T0 + 7),
             ],
             reads: vec![read(alice, ab, 6), read(carol, ab, 5), read(bob, ab, 1)],
+            versions: Vec::new(),
         })
         .await
         .expect("commit_batch");
@@ -1869,6 +1877,7 @@ async fn commit_batch_with_messages_and_reads(store: &dyn Store) {
         .commit_batch(&WriteBatch {
             messages: Vec::new(),
             reads: vec![read(carol, ac, 1), read(bob, ac, 1)],
+            versions: Vec::new(),
         })
         .await
         .expect("commit_batch");
@@ -1877,6 +1886,7 @@ async fn commit_batch_with_messages_and_reads(store: &dyn Store) {
         Committed {
             appended: Vec::new(),
             reads: vec![Some(1), None],
+            versions: Vec::new(),
         }
     );
     assert_eq!(

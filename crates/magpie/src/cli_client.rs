@@ -4,9 +4,10 @@
 //! document per line, so shell scripts and tests can pipe them through
 //! `jq`. The people commands (`profile`, `search`, `friend`, `category`,
 //! `block`, `unblock`, `blocks`, `changes`; see [`crate::cli_people`]),
-//! `presence`, `devices` and `device revoke` ([`crate::cli_presence`]) and
-//! `dept list` and `dept members` ([`crate::cli_directory`]) print compact
-//! text for people, or with `--json` exactly one JSON document. Errors go
+//! `presence`, `devices` and `device revoke` ([`crate::cli_presence`]),
+//! `dept list` and `dept members` ([`crate::cli_directory`]) and the
+//! `group` commands ([`crate::cli_groups`]) print compact text for people,
+//! or with `--json` exactly one JSON document. Errors go
 //! to stderr as `error: <code>: <message>` with a non-zero exit status (2
 //! for usage or configuration mistakes, 1 for server and connection
 //! failures). `magpie admin` ([`crate::cli_admin`]) shares the connection,
@@ -19,6 +20,7 @@
 //! password again.
 
 use crate::cli_directory::{self, DirectoryCommand};
+use crate::cli_groups::{self, GroupsCommand};
 use crate::cli_people::{self, PeopleCommand};
 use crate::cli_presence::{self, PresenceCommand};
 use clap::{Args, Subcommand};
@@ -52,16 +54,16 @@ Secrets come from the environment only:
                    resume that session instead of using the password
 
 Output: the messaging commands print one JSON document per line on stdout.
-The others (people, presence, devices, dept) print compact text, or with
---json one JSON document.
+The others (people, presence, devices, dept, group) print compact text, or
+with --json one JSON document.
 Exit status: 0 ok, 1 server or connection error, 2 usage or configuration error.")]
 pub struct ClientArgs {
     #[command(flatten)]
     pub conn: ServerArgs,
 
     /// Print one JSON document on stdout instead of text (the people,
-    /// presence, devices and dept commands; the messaging commands always
-    /// print JSON lines).
+    /// presence, devices, dept and group commands; the messaging commands
+    /// always print JSON lines).
     #[arg(long, global = true)]
     pub json: bool,
 
@@ -102,13 +104,13 @@ pub enum ClientCommand {
         device: Option<String>,
     },
     /// Send TEXT to user PEER (`send PEER TEXT`), or into a conversation
-    /// by its id (`send --conv ID TEXT`), and print the server's
-    /// acknowledgement.
+    /// or group by its id (`send --conv ID TEXT`, `send --group ID TEXT`),
+    /// and print the server's acknowledgement.
     Send {
-        /// The conversation to post in, instead of a PEER.
-        #[arg(long, value_name = "ID")]
+        /// The conversation or group to post in, instead of a PEER.
+        #[arg(long, visible_alias = "group", value_name = "ID")]
         conv: Option<magpie_proto::ConvId>,
-        /// PEER TEXT, or TEXT alone with --conv.
+        /// PEER TEXT, or TEXT alone with --conv/--group.
         #[arg(value_name = "[PEER] TEXT", num_args = 1..=2, required = true)]
         args: Vec<String>,
     },
@@ -121,10 +123,20 @@ pub enum ClientCommand {
         #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
         timeout: Option<Duration>,
     },
-    /// Print one page of the conversation with PEER, oldest first.
+    /// Print one page of the conversation with PEER, or of a conversation
+    /// or group by its id (`history --group ID`), oldest first.
     History {
         /// The other participant's username.
-        peer: String,
+        #[arg(required_unless_present = "conv")]
+        peer: Option<String>,
+        /// The conversation or group to read, instead of a PEER.
+        #[arg(
+            long,
+            visible_alias = "group",
+            value_name = "ID",
+            conflicts_with = "peer"
+        )]
+        conv: Option<magpie_proto::ConvId>,
         /// Only messages with a seq below this one.
         #[arg(long, value_name = "SEQ")]
         before: Option<Seq>,
@@ -142,6 +154,8 @@ pub enum ClientCommand {
     Presence(PresenceCommand),
     #[command(flatten)]
     Directory(DirectoryCommand),
+    #[command(flatten)]
+    Groups(GroupsCommand),
 }
 
 /// Run one `magpie client` command. Errors are reported on stderr here and
@@ -277,14 +291,16 @@ async fn perform(
         ClientCommand::Listen { count, timeout } => listen(client, out, *count, *timeout).await,
         ClientCommand::History {
             peer,
+            conv,
             before,
             limit,
         } => {
+            // clap lets exactly one of the two through.
             let query = History {
-                peer: Some(peer.clone()),
+                peer: peer.clone(),
+                conv: *conv,
                 before: *before,
                 limit: *limit,
-                ..History::default()
             };
             let page = client.history(query).await?;
             page.messages.iter().try_for_each(|m| out.line(m))
@@ -298,6 +314,7 @@ async fn perform(
         ClientCommand::Directory(command) => {
             cli_directory::perform(command, client, out, json).await
         }
+        ClientCommand::Groups(command) => cli_groups::perform(command, client, out, json).await,
         ClientCommand::Register | ClientCommand::Login { .. } | ClientCommand::Logout => Err(
             Failure::Usage("this command does not run in a session".to_owned()),
         ),
@@ -316,10 +333,10 @@ impl<'a> SendTarget<'a> {
             (None, [peer, text]) => Ok(SendTarget::Peer(peer, text)),
             (Some(conv), [text]) => Ok(SendTarget::Conv(conv, text)),
             (None, _) => Err(Failure::Usage(
-                "send PEER TEXT, or send --conv ID TEXT".into(),
+                "send PEER TEXT, or send --conv ID TEXT (--group ID for a group)".into(),
             )),
             (Some(_), _) => Err(Failure::Usage(
-                "with --conv, give only the TEXT (no PEER)".into(),
+                "with --conv or --group, give only the TEXT (no PEER)".into(),
             )),
         }
     }

@@ -30,8 +30,8 @@ use magpie_proto::limits::{
     SEARCH_QUERY_MAX, SIGNATURE_MAX, check_line, is_birthday, is_email, is_phone,
 };
 use magpie_proto::{
-    Category, CategoryId, Change, ChangeEvent, Friend, FriendRequestOk, Gender, PendingRequest,
-    Profile, ProfileSet, RequestOutcome, RequestStatus, UserCard, UserId, UsersOk,
+    Category, CategoryId, Change, ChangeEvent, Friend, FriendRequestOk, Gender, LeftReason,
+    PendingRequest, Profile, ProfileSet, RequestOutcome, RequestStatus, UserCard, UserId, UsersOk,
 };
 use serde::Serialize;
 
@@ -807,6 +807,29 @@ fn describe(event: &ChangeEvent) -> (&str, String) {
                 avatar: String::new(),
             }),
         ),
+        ChangeEvent::GroupJoined(g) => (
+            "group_joined",
+            format!(
+                "group {} {} as {}",
+                g.conv,
+                clean(&g.name),
+                crate::cli_groups::role_name(g.role)
+            ),
+        ),
+        ChangeEvent::GroupLeft(g) => {
+            let reason = match g.reason {
+                LeftReason::Left => "left",
+                LeftReason::Removed => "removed",
+                LeftReason::Dissolved => "dissolved",
+            };
+            (
+                "group_left",
+                format!(
+                    "group {}: {reason} (readable up to #{})",
+                    g.conv, g.last_seq
+                ),
+            )
+        }
         ChangeEvent::Unknown { kind, .. } => (kind.as_str(), "-".to_owned()),
     }
 }

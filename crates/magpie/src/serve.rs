@@ -94,6 +94,9 @@ pub struct ServeArgs {
     /// Most messages per group-commit transaction [default: 512].
     #[arg(long, env = "MAGPIE_MAX_BATCH")]
     pub max_batch: Option<usize>,
+    /// Most members a new group may have [default: 2000].
+    #[arg(long, env = "MAGPIE_GROUP_MEMBER_LIMIT")]
+    pub group_member_limit: Option<u32>,
     /// Seconds to let connections finish at shutdown [default: 10].
     #[arg(long, env = "MAGPIE_SHUTDOWN_GRACE_SECS")]
     pub shutdown_grace_secs: Option<u64>,
@@ -189,6 +192,7 @@ impl ServeArgs {
             max_inflight_queries: self.max_inflight_queries.or(file.max_inflight_queries),
             write_timeout_secs: self.write_timeout_secs.or(file.write_timeout_secs),
             max_batch: self.max_batch.or(file.max_batch),
+            group_member_limit: self.group_member_limit.or(file.group_member_limit),
             shutdown_grace_secs: self.shutdown_grace_secs.or(file.shutdown_grace_secs),
             log: self.log.or(file.log),
 
@@ -262,6 +266,7 @@ impl ServeArgs {
             max_inflight_queries: s.max_inflight_queries.unwrap_or(d.max_inflight_queries),
             write_timeout: s.write_timeout_secs.map_or(d.write_timeout, secs),
             max_batch: s.max_batch.unwrap_or(d.max_batch),
+            group_member_limit: s.group_member_limit.unwrap_or(d.group_member_limit),
             shutdown_grace: s.shutdown_grace_secs.map_or(d.shutdown_grace, secs),
 
             max_connections: s.max_connections.unwrap_or(d.max_connections),

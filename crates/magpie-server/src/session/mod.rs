@@ -31,6 +31,7 @@ mod admin;
 mod conversations;
 mod devices;
 mod directory;
+mod groups;
 mod messages;
 mod people;
 
@@ -504,6 +505,21 @@ impl Session {
             Request::Directory => self.directory(id),
             Request::DeptMembers(req) => self.dept_members(id, req),
             // Administration dispatches its own operations.
+            groups @ (Request::GroupCreate(_)
+            | Request::GroupInfo(_)
+            | Request::GroupMembers(_)
+            | Request::Groups(_)
+            | Request::GroupInvite(_)
+            | Request::GroupJoin(_)
+            | Request::GroupLeave(_)
+            | Request::GroupRemove(_)
+            | Request::GroupRole(_)
+            | Request::GroupTransfer(_)
+            | Request::GroupMute(_)
+            | Request::GroupMuteAll(_)
+            | Request::GroupNickname(_)
+            | Request::GroupSet(_)
+            | Request::GroupDissolve(_)) => self.groups(id, groups),
             admin @ (Request::AdminUserCreate(_)
             | Request::AdminUsers(_)
             | Request::AdminUser(_)

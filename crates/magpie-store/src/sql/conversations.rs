@@ -5,7 +5,7 @@ use crate::dialect::Backend;
 use crate::{ConvSummary, ConversationStore, Position, Result};
 use async_trait::async_trait;
 use magpie_proto::limits::EXCERPT_CHARS;
-use magpie_proto::{ConvCursor, ConvId, ConvKind, LastMessage, UserId};
+use magpie_proto::{ConvCursor, ConvId, ConvKind, LastMessage, MessageKind, Seq, UserId};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use std::collections::HashMap;
@@ -21,6 +21,7 @@ pub(super) struct Queries {
     create_conv: Arc<str>,
     add_member: Arc<str>,
     is_member: Arc<str>,
+    joined_seq: Arc<str>,
     members: Arc<str>,
     positions: Arc<str>,
     list_first: Arc<str>,
@@ -31,11 +32,12 @@ pub(super) struct Queries {
 /// body is cut in SQL, one character past the excerpt so that a longer
 /// body shows as truncated, and never read whole.
 const LIST_SELECT: &str = "SELECT c.id, c.kind, peer.username, c.last_seq, mem.read_seq, c.last_ts, \
-            m.id, m.seq, m.kind, s.username, SUBSTR(m.body, 1, {excerpt}), m.ts \
+            m.id, m.seq, m.kind, s.username, SUBSTR(m.body, 1, {excerpt}), m.ts, g.name, g.avatar \
      FROM members mem \
      JOIN conversations c ON c.id = mem.conv_id \
      LEFT JOIN users peer ON c.kind = 1 \
           AND peer.id = CASE WHEN c.user_a = mem.user_id THEN c.user_b ELSE c.user_a END \
+     LEFT JOIN chat_groups g ON c.kind = 2 AND g.conv_id = c.id \
      LEFT JOIN messages m ON m.conv_id = c.id AND m.seq = c.last_seq \
      LEFT JOIN users s ON s.id = m.sender_id \
      WHERE mem.user_id = ? AND c.last_seq > mem.joined_seq";
@@ -55,6 +57,9 @@ impl Queries {
                  VALUES (?, ?, 0, 0){on_conflict}",
             ),
             is_member: b.render("SELECT conv_id FROM members WHERE user_id = ? AND conv_id = ?"),
+            joined_seq: b.render(
+                "SELECT joined_seq FROM members WHERE user_id = ? AND conv_id = ?",
+            ),
             members: b.render("SELECT user_id FROM members WHERE conv_id = ? ORDER BY user_id"),
             positions: b.render(
                 "SELECT c.id, c.last_seq, mem.joined_seq \
@@ -142,6 +147,7 @@ impl SqlStore {
 fn summary_from_row(row: &AnyRow) -> sqlx::Result<ConvSummary> {
     let kind = match row.try_get::<i64, _>(1)? {
         KIND_DIRECT => ConvKind::Direct,
+        super::groups::KIND_GROUP => ConvKind::Group,
         other => {
             return Err(sqlx::Error::Decode(
                 format!("unknown conversation kind {other}").into(),
@@ -152,14 +158,17 @@ fn summary_from_row(row: &AnyRow) -> sqlx::Result<ConvSummary> {
         None => None,
         Some(msg_id) => {
             let body: String = row.try_get(10)?;
+            let kind = kind_from_code(row.try_get(8)?)?;
             let (excerpt, truncated) = match body.char_indices().nth(EXCERPT_CHARS) {
+                // An event's body is its JSON, not text to show.
+                _ if kind == MessageKind::Event => (String::new(), false),
                 Some((cut, _)) => (body[..cut].to_string(), true),
                 None => (body, false),
             };
             Some(LastMessage {
                 msg_id,
                 seq: row.try_get(7)?,
-                kind: kind_from_code(row.try_get(8)?)?,
+                kind,
                 from: row.try_get(9)?,
                 excerpt,
                 truncated,
@@ -171,6 +180,8 @@ fn summary_from_row(row: &AnyRow) -> sqlx::Result<ConvSummary> {
         conv: row.try_get(0)?,
         kind,
         peer: row.try_get(2)?,
+        name: row.try_get(12)?,
+        avatar: row.try_get(13)?,
         last_seq: row.try_get(3)?,
         read_seq: row.try_get(4)?,
         active_ts: row.try_get(5)?,
@@ -224,6 +235,16 @@ impl ConversationStore for SqlStore {
             .await
             .map_err(self.err())?;
         Ok(row.is_some())
+    }
+
+    async fn joined_seq(&self, user: UserId, conv: ConvId) -> Result<Option<Seq>> {
+        let row = sqlx::query(sql(&self.q.conversations.joined_seq))
+            .bind(user)
+            .bind(conv)
+            .fetch_optional(&self.readers)
+            .await
+            .map_err(self.err())?;
+        row.map(|r| r.try_get(0)).transpose().map_err(self.err())
     }
 
     async fn members(&self, conv: ConvId) -> Result<Vec<UserId>> {

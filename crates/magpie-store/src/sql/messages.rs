@@ -101,6 +101,7 @@ impl SqlStore {
             Shape::UpdateReadMarks => batch::update_read_marks(backend, a),
             Shape::ReadMarks => batch::read_marks(backend, a),
             Shape::Ranges => batch::messages_in_ranges(backend, MESSAGE_SELECT, a),
+            Shape::MemberVersions => batch::member_versions(backend, a),
         })
     }
 
@@ -360,7 +361,37 @@ impl SqlStore {
         let reads = self
             .move_read_marks(conn, &batch.messages, &appended, &batch.reads)
             .await?;
-        Ok(Committed { appended, reads })
+        let versions = self.member_versions(conn, &batch.versions).await?;
+        Ok(Committed {
+            appended,
+            reads,
+            versions,
+        })
+    }
+
+    /// The membership version of each of `convs`, read inside the batch's
+    /// transaction, after its conversations were locked (by the seq bump):
+    /// no group change can slip between these messages and this read.
+    async fn member_versions(
+        &self,
+        conn: &mut AnyConnection,
+        convs: &[ConvId],
+    ) -> sqlx::Result<Vec<(ConvId, Seq)>> {
+        let mut convs = convs.to_vec();
+        convs.sort_unstable();
+        convs.dedup();
+        let mut versions = Vec::with_capacity(convs.len());
+        for chunk in convs.chunks(PREDICATES_PER_STATEMENT) {
+            let text = self.shaped(Shape::MemberVersions, chunk.len(), 0);
+            let mut query = sqlx::query(sql(&text));
+            for conv in chunk {
+                query = query.bind(*conv);
+            }
+            for row in query.fetch_all(&mut *conn).await? {
+                versions.push((row.try_get(0)?, row.try_get(1)?));
+            }
+        }
+        Ok(versions)
     }
 
     /// Run a page query of one conversation (`conv`, a seq bound, a limit).

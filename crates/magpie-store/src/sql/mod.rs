@@ -21,6 +21,7 @@ mod changes;
 mod conversations;
 mod devices;
 mod directory;
+mod groups;
 mod messages;
 mod people;
 mod presence;
@@ -146,6 +147,7 @@ enum Shape {
     UpdateReadMarks,
     ReadMarks,
     Ranges,
+    MemberVersions,
 }
 
 /// Rendered multi-row statements by (shape, rows, second dimension).
@@ -567,6 +569,7 @@ fn text_column(row: &AnyRow, index: usize) -> sqlx::Result<String> {
 fn kind_code(kind: MessageKind) -> i64 {
     match kind {
         MessageKind::Text => 1,
+        MessageKind::Event => 2,
     }
 }
 
@@ -575,6 +578,7 @@ fn kind_code(kind: MessageKind) -> i64 {
 fn kind_from_code(code: i64) -> sqlx::Result<MessageKind> {
     match code {
         1 => Ok(MessageKind::Text),
+        2 => Ok(MessageKind::Event),
         other => Err(sqlx::Error::Decode(
             format!("unknown message kind {other}").into(),
         )),
@@ -588,14 +592,28 @@ const MESSAGE_SELECT: &str = "SELECT m.id, m.conv_id, m.seq, m.kind, s.username,
      FROM messages m JOIN users s ON s.id = m.sender_id";
 
 fn message_from_row(row: &AnyRow) -> sqlx::Result<Message> {
+    let kind = kind_from_code(row.try_get(3)?)?;
+    let body: String = row.try_get(5)?;
+    // An event entry stores its event as JSON in `body`; it is sent as
+    // the `event` object, kept as a JSON value so that a newer server's
+    // event type passes through unchanged.
+    let (body, event) = match kind {
+        MessageKind::Event => {
+            let event =
+                serde_json::from_str(&body).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+            (String::new(), Some(event))
+        }
+        MessageKind::Text => (body, None),
+    };
     Ok(Message {
         msg_id: row.try_get(0)?,
         conv: row.try_get(1)?,
         seq: row.try_get(2)?,
-        kind: kind_from_code(row.try_get(3)?)?,
+        kind,
         from: row.try_get(4)?,
-        body: row.try_get(5)?,
+        body,
         ts: row.try_get(6)?,
         cmid: text_column(row, 7)?,
+        event,
     })
 }
