@@ -496,7 +496,10 @@ async fn a_group_spans_nodes_and_a_removal_holds_on_every_node() {
     }
     assert_eq!(shown, (1..=12).collect::<Vec<_>>());
 
-    alice.group_remove(conv, &b).await.expect("remove on node 0");
+    alice
+        .group_remove(conv, &b)
+        .await
+        .expect("remove on node 0");
     // Bob's last entry is his removal; then nothing, and node 1 refuses
     // his sends at once.
     loop {
