@@ -63,8 +63,9 @@ pub use sync::{Accept, SyncState};
 use connection::{Command, Connection};
 use magpie_proto::{
     Authenticated, ConvCursor, ConvId, Conversation, Conversations, ConversationsOk, ErrorBody,
-    ErrorCode, Hello, HelloOk, History, HistoryOk, Login, Push, Read, ReadMark, Register,
-    Registered, Request, RequestFrame, Resume, Send, SendOk, Seq, ServerFrame, Sync, SyncOk,
+    ErrorCode, Hello, HelloOk, History, HistoryOk, Login, Push, Read, ReadBy, ReadByOk, ReadMark,
+    ReadReceipts, ReadReceiptsOk, Register, Registered, Request, RequestFrame, Resume, Send,
+    SendOk, Seq, ServerFrame, Sync, SyncOk,
 };
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
@@ -472,6 +473,26 @@ impl Client {
     /// resulting read position, which never moves backwards.
     pub async fn read(&self, conv: ConvId, seq: Seq) -> Result<ReadMark, ClientError> {
         self.call(Request::Read(Read { conv, seq })).await
+    }
+
+    /// How many members have read each of the caller's own entries `seqs`
+    /// of `conv` (entries the caller did not send are left out).
+    pub async fn read_receipts(
+        &self,
+        conv: ConvId,
+        seqs: &[Seq],
+    ) -> Result<ReadReceiptsOk, ClientError> {
+        self.call(Request::ReadReceipts(ReadReceipts {
+            conv,
+            seqs: seqs.to_vec(),
+        }))
+        .await
+    }
+
+    /// One page of who has read (or, with `unread`, not read) one of the
+    /// caller's own entries.
+    pub async fn read_by(&self, query: ReadBy) -> Result<ReadByOk, ClientError> {
+        self.call(Request::ReadBy(query)).await
     }
 
     /// One page of the user's conversations, most recently active first;

@@ -83,6 +83,8 @@ pub const CHANGES_LIMIT_DEFAULT: u32 = 200;
 /// … and the most it may ask for.
 pub const CHANGES_LIMIT_MAX: u32 = 1000;
 
+/// Most entries one `read_receipts` asks about.
+pub const READ_RECEIPTS_MAX: usize = 100;
 /// Longest group name, in bytes.
 pub const GROUP_NAME_MAX: usize = 64;
 /// Longest group description, in bytes.

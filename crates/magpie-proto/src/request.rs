@@ -26,6 +26,8 @@ pub enum Request {
     Sync(Sync),
     History(History),
     Read(Read),
+    ReadReceipts(ReadReceipts),
+    ReadBy(ReadBy),
     Conversations(Conversations),
     Ping,
     // The people area.
@@ -172,6 +174,8 @@ fn parse_op(op: &str, args: Option<&RawValue>) -> Result<Request, ErrorBody> {
         "sync" => Request::Sync(args_or_default(op, args)?),
         "history" => Request::History(args_of(op, args)?),
         "read" => Request::Read(args_of(op, args)?),
+        "read_receipts" => Request::ReadReceipts(args_of(op, args)?),
+        "read_by" => Request::ReadBy(args_of(op, args)?),
         "conversations" => Request::Conversations(args_or_default(op, args)?),
         "ping" => no_args(op, args, Request::Ping)?,
         "profile" => Request::Profile(args_or_default(op, args)?),
@@ -287,6 +291,8 @@ impl Request {
             Request::Sync(_) => "sync",
             Request::History(_) => "history",
             Request::Read(_) => "read",
+            Request::ReadReceipts(_) => "read_receipts",
+            Request::ReadBy(_) => "read_by",
             Request::Conversations(_) => "conversations",
             Request::Ping => "ping",
             Request::Profile(_) => "profile",
@@ -426,6 +432,17 @@ mod tests {
                 body: "in a conversation".into(),
             }),
             Request::Read(Read { conv: 3, seq: 4 }),
+            Request::ReadReceipts(ReadReceipts {
+                conv: 3,
+                seqs: vec![4, 5],
+            }),
+            Request::ReadBy(ReadBy {
+                conv: 3,
+                seq: 4,
+                unread: true,
+                after: Some(9),
+                limit: Some(20),
+            }),
             Request::Conversations(Conversations::default()),
             Request::Conversations(Conversations {
                 after: Some(ConvCursor {

@@ -9,7 +9,7 @@
 use crate::error::ErrorBody;
 #[cfg(test)]
 use crate::types::MessageKind;
-use crate::types::{Empty, GoAway, Message, ReadMark};
+use crate::types::{Empty, GoAway, Message, ReadMark, ReadReceipt};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -23,6 +23,8 @@ pub enum Push {
     Message(Message),
     /// The user's read position moved on another of their devices.
     Read(ReadMark),
+    /// The other member of a 1:1 conversation read up to a point.
+    Receipt(ReadReceipt),
     /// The server is closing this connection; reconnect later.
     Goaway(GoAway),
     /// A new entry of the user's change stream (friends, requests,

@@ -219,6 +219,76 @@ pub struct Read {
     pub seq: Seq,
 }
 
+/// Payload of the `receipt` push: in a 1:1 conversation, how far the
+/// other member has read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadReceipt {
+    pub conv: ConvId,
+    /// The reader's username.
+    pub user: String,
+    /// Every entry with seq ≤ this is read by them.
+    pub read_seq: Seq,
+}
+
+/// `read_receipts`: who has read the caller's own entries of a
+/// conversation (a group, typically).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadReceipts {
+    pub conv: ConvId,
+    /// Seqs of entries the caller sent (at most 100); others are left out
+    /// of the answer.
+    pub seqs: Vec<Seq>,
+}
+
+/// How many members have read one entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadCount {
+    pub seq: Seq,
+    /// Members (the sender aside) whose read mark is at or past it.
+    pub read: i64,
+    /// Members (the sender aside) who could see it and have not read it.
+    pub unread: i64,
+}
+
+/// Result of `read_receipts`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadReceiptsOk {
+    pub conv: ConvId,
+    pub counts: Vec<ReadCount>,
+}
+
+/// `read_by`: one page of the members who have read (or, with `unread`,
+/// have not read) one of the caller's own entries, by ascending user id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadBy {
+    pub conv: ConvId,
+    pub seq: Seq,
+    /// List those who have not read it instead.
+    #[serde(default)]
+    pub unread: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<UserId>,
+    /// Page size (default 200, at most 500).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+/// One member in a `read_by` page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reader {
+    pub user_id: UserId,
+    pub user: String,
+    pub read_seq: Seq,
+}
+
+/// Result of `read_by`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadByOk {
+    pub users: Vec<Reader>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<UserId>,
+}
+
 /// Result of `read` and payload of the `read` push: the conversation's read
 /// position after the operation (it never moves backwards).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

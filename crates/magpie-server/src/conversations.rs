@@ -10,10 +10,12 @@ use crate::members::{MemberSets, Members};
 use crate::page::{ByteBudget, clamp_limit};
 use crate::writer::{MessageWriter, ReadJob};
 use magpie_proto::limits::{
-    CONVERSATIONS_LIMIT_DEFAULT, CONVERSATIONS_LIMIT_MAX, normalize_username,
+    CONVERSATIONS_LIMIT_DEFAULT, CONVERSATIONS_LIMIT_MAX, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX,
+    READ_RECEIPTS_MAX, normalize_username,
 };
 use magpie_proto::{
-    ConvCursor, ConvId, Conversation, ConversationsOk, ErrorBody, ErrorCode, ReadMark, Seq, UserId,
+    ConvCursor, ConvId, Conversation, ConversationsOk, ErrorBody, ErrorCode, ReadBy, ReadByOk,
+    ReadMark, ReadReceipts, ReadReceiptsOk, Seq, UserId,
 };
 use magpie_store::{MarkRead, Store};
 use std::collections::HashMap;
@@ -114,11 +116,6 @@ impl Conversations {
         }
     }
 
-    /// Whether `user` is a member of `conv`, or `unknown_conversation`.
-    pub async fn require_member(&self, user: UserId, conv: ConvId) -> Result<(), ErrorBody> {
-        self.target(user, conv).await.map(drop)
-    }
-
     /// One page of `user`'s conversation list. Rows carry an excerpt of
     /// the last message, not the message, and the page stops early rather
     /// than outgrow a frame: the answer fits the frame limit whatever was
@@ -168,16 +165,17 @@ impl Conversations {
         })
     }
 
-    /// Move `user`'s read mark in `conv` to `seq`, through the writer so
+    /// Move `reader`'s read mark in `conv` to `seq`, through the writer so
     /// that read marks share the message batches' transactions and syncs.
-    /// The receiver yields the resulting mark once it is durable.
+    /// The receiver yields the resulting mark once it is durable. In a 1:1
+    /// conversation the other member gets a `receipt` push.
     pub async fn read(
         &self,
-        user: UserId,
+        reader: &crate::messages::Actor,
         conv: ConvId,
         seq: Seq,
-        origin: crate::router::SessionId,
     ) -> Result<oneshot::Receiver<Result<ReadMark, ErrorBody>>, ErrorBody> {
+        let user = reader.user_id;
         if seq < 0 {
             return Err(invalid_args("seq must not be negative"));
         }
@@ -185,11 +183,89 @@ impl Conversations {
         self.writer
             .mark_read(ReadJob {
                 mark: MarkRead { user, conv, seq },
-                origin: Some(origin),
+                reader: reader.username.clone(),
+                origin: Some(reader.session),
                 reply,
             })
             .await?;
         Ok(rx)
+    }
+}
+
+impl Conversations {
+    /// `read_receipts`: how many members have read each of the caller's
+    /// own entries. Membership is checked in the database.
+    pub async fn receipts(
+        &self,
+        me: UserId,
+        req: ReadReceipts,
+    ) -> Result<ReadReceiptsOk, ErrorBody> {
+        if req.seqs.is_empty() || req.seqs.len() > READ_RECEIPTS_MAX {
+            return Err(invalid_args(format!(
+                "seqs must name 1-{READ_RECEIPTS_MAX} entries"
+            )));
+        }
+        self.require_member_now(me, req.conv).await?;
+        let counts = self
+            .store
+            .read_counts(req.conv, me, &req.seqs)
+            .await
+            .map_err(from_store)?;
+        Ok(ReadReceiptsOk {
+            conv: req.conv,
+            counts,
+        })
+    }
+
+    /// `read_by`: who has read (or not) one of the caller's own entries.
+    pub async fn read_by(&self, me: UserId, req: ReadBy) -> Result<ReadByOk, ErrorBody> {
+        let limit = clamp_limit(req.limit, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX)?;
+        self.require_member_now(me, req.conv).await?;
+        let own = self
+            .store
+            .read_counts(req.conv, me, &[req.seq])
+            .await
+            .map_err(from_store)?;
+        if own.is_empty() {
+            return Err(invalid_args(format!(
+                "seq {} is not an entry you sent in this conversation",
+                req.seq
+            )));
+        }
+        let rows = self
+            .store
+            .readers(
+                req.conv,
+                me,
+                req.seq,
+                req.unread,
+                req.after.unwrap_or(0),
+                limit + 1,
+            )
+            .await
+            .map_err(from_store)?;
+        let (users, more) = ByteBudget::new(self.max_frame_bytes).page(rows, limit);
+        let next = if more {
+            users.last().map(|r| r.user_id)
+        } else {
+            None
+        };
+        Ok(ReadByOk { users, next })
+    }
+
+    /// `unknown_conversation` unless `user` is a member of `conv` now, by
+    /// the database (reads that reveal others' state do not trust a cache
+    /// another node may not have refreshed yet).
+    pub async fn require_member_now(&self, user: UserId, conv: ConvId) -> Result<(), ErrorBody> {
+        match self
+            .store
+            .joined_seq(user, conv)
+            .await
+            .map_err(from_store)?
+        {
+            Some(_) => Ok(()),
+            None => Err(unknown_conversation()),
+        }
     }
 }
 

@@ -117,7 +117,7 @@ impl Groups {
         req: GroupMembers,
     ) -> Result<GroupMembersOk, ErrorBody> {
         let limit = clamp_limit(req.limit, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX)?;
-        self.require_member(me, req.conv).await?;
+        self.conversations.require_member_now(me, req.conv).await?;
         let rows = self
             .store
             .group_members(req.conv, req.after.unwrap_or(0), limit + 1)
@@ -283,15 +283,6 @@ impl Groups {
             self.people.may_message(me, id).await?;
         }
         Ok(ids.into_iter().collect())
-    }
-
-    /// `unknown_conversation` unless `me` is in `conv` (checked in the
-    /// database: a member removed on another node loses access at once).
-    async fn require_member(&self, me: UserId, conv: ConvId) -> Result<(), ErrorBody> {
-        match self.store.joined_seq(me, conv).await.map_err(from_store)? {
-            Some(_) => Ok(()),
-            None => Err(unknown_conversation()),
-        }
     }
 }
 

@@ -37,7 +37,9 @@ use crate::error::from_store;
 use crate::members::{MemberSets, Members};
 use crate::metrics::Metrics;
 use crate::router::{Router, SessionId};
-use magpie_proto::{ConvId, ErrorBody, ErrorCode, Message, Push, ReadMark, Seq, UserId};
+use magpie_proto::{
+    ConvId, ErrorBody, ErrorCode, Message, Push, ReadMark, ReadReceipt, Seq, UserId,
+};
 use magpie_store::{
     Appended, GroupApplied, GroupOp, MarkRead, NewGroup, NewMessage, SeqRange, Store, WriteBatch,
 };
@@ -66,6 +68,8 @@ pub struct Outgoing {
 #[derive(Debug)]
 pub struct ReadJob {
     pub mark: MarkRead,
+    /// The reader's username, for the other member's `receipt` push.
+    pub reader: String,
     /// The connection that asked: the user's other devices get a push.
     pub origin: Option<SessionId>,
     pub reply: oneshot::Sender<Result<ReadMark, ErrorBody>>,
@@ -115,6 +119,12 @@ struct Delivery {
 #[derive(Debug)]
 enum To {
     Users(Arc<[UserId]>),
+    /// The other member of `conv` if it is a 1:1 conversation (nobody in
+    /// a group: group receipts are read on request, not pushed to all).
+    Peer {
+        conv: ConvId,
+        reader: UserId,
+    },
     /// The members who may see entry `seq` of `conv`, by a member set at
     /// least as new as `version` (`hint` if it is), and `also` (members
     /// who left with this entry: it is the last they get).
@@ -455,6 +465,20 @@ impl Writer {
                         except: read.origin,
                         message: false,
                     });
+                    let receipt = ReadReceipt {
+                        conv: read.mark.conv,
+                        user: read.reader,
+                        read_seq,
+                    };
+                    deliveries.push(Delivery {
+                        frame: Push::Receipt(receipt).encode(),
+                        to: To::Peer {
+                            conv: read.mark.conv,
+                            reader: read.mark.user,
+                        },
+                        except: None,
+                        message: false,
+                    });
                     Ok(mark)
                 }
                 None => Err(crate::conversations::unknown_conversation()),
@@ -525,6 +549,23 @@ async fn fanout(
 async fn recipients(to: To, sets: &MemberSets) -> Option<Arc<[UserId]>> {
     let (conv, seq, version, hint, also) = match to {
         To::Users(users) => return Some(users),
+        To::Peer { conv, reader } => {
+            return match sets.get(conv).await {
+                Ok(Some(members)) if !members.set.group => Some(
+                    members
+                        .users
+                        .iter()
+                        .copied()
+                        .filter(|&u| u != reader)
+                        .collect(),
+                ),
+                Ok(_) => None,
+                Err(e) => {
+                    tracing::warn!(error = %e, conv, "reading members for a receipt failed");
+                    None
+                }
+            };
+        }
         To::Entry {
             conv,
             seq,

@@ -11,7 +11,7 @@ use common::*;
 use magpie_client::{Client, SyncState};
 use magpie_proto::{
     ChangeEvent, ConvKind, GroupCreate, GroupEvent, GroupFields, GroupRole, History, JoinPolicy,
-    LeftReason, Message, MessageKind,
+    LeftReason, Message, MessageKind, Push, ReadBy, ReadCount,
 };
 use std::collections::BTreeSet;
 
@@ -25,6 +25,7 @@ on_both_transports!(
     dissolving_ends_the_group_for_everyone,
     bad_group_input_gets_clear_errors,
     joins_and_leaves_racing_with_sends_keep_the_sequence_and_converge,
+    read_receipts_count_readers_in_a_group_and_reach_the_peer_in_1_1,
 );
 
 /// The `event` of an entry, parsed.
@@ -680,4 +681,118 @@ async fn joins_and_leaves_racing_with_sends_keep_the_sequence_and_converge(t: Tr
         .collect();
     assert_eq!(members, listed);
     assert_eq!(listed.len(), 3, "the owner and the two who stayed");
+}
+
+/// Group receipts are positions, read on request: how many have read each
+/// of my entries, and who. In 1:1, the peer's position is pushed to me.
+async fn read_receipts_count_readers_in_a_group_and_reach_the_peer_in_1_1(t: Transport) {
+    let server = TestServer::start().await;
+    let url = server.url(t);
+    let (a, b, c, d) = (unique("ea"), unique("eb"), unique("ec"), unique("ed"));
+    let (alice, _) = user(&url, &a).await;
+    let (bob, _) = user(&url, &b).await;
+    let (carol, _) = user(&url, &c).await;
+    drop(user(&url, &d).await);
+    let conv = group(&alice, "receipts", &[&b, &c]).await;
+    let first = alice.send_to_conv(conv, "one").await.expect("send").seq;
+    let second = alice.send_to_conv(conv, "two").await.expect("send").seq;
+    let bobs = bob.send_to_conv(conv, "bob's").await.expect("send").seq;
+    bob.read(conv, second).await.expect("bob reads both");
+    carol.read(conv, first).await.expect("carol reads one");
+    // Dave joins after: he is not counted for entries before his join.
+    alice.group_invite(conv, &[&d]).await.expect("invite");
+
+    let counts = alice
+        .read_receipts(conv, &[first, second, bobs, 999])
+        .await
+        .expect("receipts")
+        .counts;
+    assert_eq!(
+        counts,
+        [
+            ReadCount {
+                seq: first,
+                read: 2,
+                unread: 0
+            },
+            ReadCount {
+                seq: second,
+                read: 1,
+                unread: 1
+            },
+        ],
+        "bob's entry and a missing one are left out"
+    );
+    let page = |unread: bool| ReadBy {
+        conv,
+        seq: second,
+        unread,
+        after: None,
+        limit: None,
+    };
+    let read: Vec<String> = alice
+        .read_by(page(false))
+        .await
+        .expect("read_by")
+        .users
+        .into_iter()
+        .map(|r| r.user)
+        .collect();
+    assert_eq!(read, [b.as_str()]);
+    let unread: Vec<String> = alice
+        .read_by(page(true))
+        .await
+        .expect("unread_by")
+        .users
+        .into_iter()
+        .map(|r| r.user)
+        .collect();
+    assert_eq!(unread, [c.as_str()]);
+    // Only for one's own entries, and only for members.
+    assert_eq!(
+        code_of(
+            alice
+                .read_by(ReadBy {
+                    seq: bobs,
+                    ..page(false)
+                })
+                .await
+        ),
+        "invalid_args"
+    );
+    let (outsider, _) = user(&url, &unique("ee")).await;
+    assert_eq!(
+        code_of(outsider.read_receipts(conv, &[first]).await),
+        "unknown_conversation"
+    );
+    assert_eq!(
+        code_of(alice.read_receipts(conv, &[]).await),
+        "invalid_args"
+    );
+    // Reading is a position, not a row per entry: a group read pushes no
+    // receipt to the others.
+
+    // 1:1: the peer's read position is pushed to the sender.
+    let (mut alice2, _) = user(&url, &a).await;
+    let ack = bob.send(&a, "ping").await.expect("direct");
+    next_message(&mut alice2).await;
+    alice2.read(ack.conv, ack.seq).await.expect("alice reads");
+    let (mut bob2, _) = user(&url, &b).await;
+    let ack2 = alice.send(&b, "pong").await.expect("direct back");
+    next_message(&mut bob2).await;
+    bob.read(ack2.conv, ack2.seq).await.expect("bob reads");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        match tokio::time::timeout_at(deadline, alice2.next_push()).await {
+            Ok(Some(Push::Receipt(r))) => {
+                assert_eq!(
+                    (r.conv, r.user.as_str(), r.read_seq),
+                    (ack2.conv, &*b, ack2.seq)
+                );
+                break;
+            }
+            Ok(Some(_)) => continue,
+            other => panic!("no receipt: {other:?}"),
+        }
+    }
 }

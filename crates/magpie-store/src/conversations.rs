@@ -3,7 +3,7 @@
 
 use crate::Result;
 use async_trait::async_trait;
-use magpie_proto::{ConvCursor, ConvId, ConvKind, LastMessage, Seq, UserId};
+use magpie_proto::{ConvCursor, ConvId, ConvKind, LastMessage, ReadCount, Reader, Seq, UserId};
 
 /// A conversation as seen by one member, for the conversation list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +50,30 @@ pub trait ConversationStore: Send + Sync {
     /// Where `user` joined `conv` (they see entries after it), or `None`
     /// if they are not a member: the authoritative check for reads.
     async fn joined_seq(&self, user: UserId, conv: ConvId) -> Result<Option<Seq>>;
+
+    /// Of `seqs`, the entries `sender` wrote in `conv`, each with how many
+    /// other members have read it and how many could see it but have not
+    /// (members who joined after it are not counted). Ascending by seq;
+    /// one scan of the members whatever the number of seqs.
+    async fn read_counts(
+        &self,
+        conv: ConvId,
+        sender: UserId,
+        seqs: &[Seq],
+    ) -> Result<Vec<ReadCount>>;
+
+    /// Members of `conv` other than `sender` who could see entry `seq` and
+    /// have read it (or, with `unread`, have not), with ids above `after`,
+    /// by id, at most `limit`.
+    async fn readers(
+        &self,
+        conv: ConvId,
+        sender: UserId,
+        seq: Seq,
+        unread: bool,
+        after: UserId,
+        limit: u32,
+    ) -> Result<Vec<Reader>>;
 
     /// Every member of `conv`, ascending (empty if it does not exist).
     async fn members(&self, conv: ConvId) -> Result<Vec<UserId>>;

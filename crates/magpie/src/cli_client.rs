@@ -431,7 +431,13 @@ async fn listen(
                 goaway = Some(notice.reason);
                 false
             }
-            Some(Push::Read(_) | Push::Change(_) | Push::Presence(_) | Push::Directory(_)) => false,
+            Some(
+                Push::Read(_)
+                | Push::Receipt(_)
+                | Push::Change(_)
+                | Push::Presence(_)
+                | Push::Directory(_),
+            ) => false,
             None => {
                 let detail = match goaway {
                     Some(reason) => format!("connection closed by the server ({reason})"),

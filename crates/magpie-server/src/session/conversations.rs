@@ -2,7 +2,7 @@
 //! marks (answered when done; a read mark once it is durable).
 
 use super::{Handled, Session, answer};
-use magpie_proto::{Conversations, ErrorBody, ErrorCode, Read};
+use magpie_proto::{Conversations, ErrorBody, ErrorCode, Read, ReadBy, ReadReceipts};
 
 impl Session {
     pub(super) fn conversations(
@@ -18,11 +18,11 @@ impl Session {
     }
 
     pub(super) async fn read(&mut self, id: u64, req: Read) -> Result<Handled, ErrorBody> {
-        let user = self.authed()?.actor.user_id;
+        let actor = self.authed()?.actor.clone();
         let marked = self
             .state
             .conversations
-            .read(user, req.conv, req.seq, self.id)
+            .read(&actor, req.conv, req.seq)
             .await?;
         Ok(Handled::Query(answer(id, async move {
             marked.await.unwrap_or_else(|_| {
@@ -31,6 +31,26 @@ impl Session {
                     "server is shutting down",
                 ))
             })
+        })))
+    }
+
+    pub(super) fn read_receipts(
+        &mut self,
+        id: u64,
+        req: ReadReceipts,
+    ) -> Result<Handled, ErrorBody> {
+        let state = self.state.clone();
+        let me = self.authed()?.actor.user_id;
+        Ok(Handled::Query(answer(id, async move {
+            state.conversations.receipts(me, req).await
+        })))
+    }
+
+    pub(super) fn read_by(&mut self, id: u64, req: ReadBy) -> Result<Handled, ErrorBody> {
+        let state = self.state.clone();
+        let me = self.authed()?.actor.user_id;
+        Ok(Handled::Query(answer(id, async move {
+            state.conversations.read_by(me, req).await
         })))
     }
 }

@@ -498,6 +498,8 @@ impl Session {
             Request::Sync(req) => self.sync(id, req),
             Request::History(req) => self.history(id, req),
             Request::Read(req) => self.read(id, req).await,
+            Request::ReadReceipts(req) => self.read_receipts(id, req),
+            Request::ReadBy(req) => self.read_by(id, req),
             Request::Conversations(req) => self.conversations(id, req),
             Request::Changes(req) => self.changes(id, req),
             Request::Devices => self.devices(id),

@@ -5,9 +5,11 @@ use crate::dialect::Backend;
 use crate::{ConvSummary, ConversationStore, Position, Result};
 use async_trait::async_trait;
 use magpie_proto::limits::EXCERPT_CHARS;
-use magpie_proto::{ConvCursor, ConvId, ConvKind, LastMessage, MessageKind, Seq, UserId};
+use magpie_proto::{
+    ConvCursor, ConvId, ConvKind, LastMessage, MessageKind, ReadCount, Reader, Seq, UserId,
+};
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqlx::{AnyConnection, AssertSqlSafe, Row};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -22,6 +24,8 @@ pub(super) struct Queries {
     add_member: Arc<str>,
     is_member: Arc<str>,
     joined_seq: Arc<str>,
+    read_by: Arc<str>,
+    unread_by: Arc<str>,
     members: Arc<str>,
     positions: Arc<str>,
     list_first: Arc<str>,
@@ -42,6 +46,13 @@ const LIST_SELECT: &str = "SELECT c.id, c.kind, peer.username, c.last_seq, mem.r
      LEFT JOIN users s ON s.id = m.sender_id \
      WHERE mem.user_id = ? AND c.last_seq > mem.joined_seq";
 
+/// Members who could see entry `seq` and whose read mark compares with it
+/// by `{cmp}`. Binds: conv, the sender (left out), seq, seq, after, limit.
+const READERS: &str = "SELECT m.user_id, u.username, m.read_seq \
+     FROM members m JOIN users u ON u.id = m.user_id \
+     WHERE m.conv_id = ? AND m.user_id <> ? AND m.joined_seq < ? AND m.read_seq {cmp} ? \
+       AND m.user_id > ? ORDER BY m.user_id LIMIT ?";
+
 impl Queries {
     pub(super) fn new(b: Backend) -> Queries {
         let list = LIST_SELECT.replace("{excerpt}", &(EXCERPT_CHARS + 1).to_string());
@@ -60,6 +71,8 @@ impl Queries {
             joined_seq: b.render(
                 "SELECT joined_seq FROM members WHERE user_id = ? AND conv_id = ?",
             ),
+            read_by: b.render(&READERS.replace("{cmp}", ">=")),
+            unread_by: b.render(&READERS.replace("{cmp}", "<")),
             members: b.render("SELECT user_id FROM members WHERE conv_id = ? ORDER BY user_id"),
             positions: b.render(
                 "SELECT c.id, c.last_seq, mem.joined_seq \
@@ -245,6 +258,103 @@ impl ConversationStore for SqlStore {
             .await
             .map_err(self.err())?;
         row.map(|r| r.try_get(0)).transpose().map_err(self.err())
+    }
+
+    async fn read_counts(
+        &self,
+        conv: ConvId,
+        sender: UserId,
+        seqs: &[Seq],
+    ) -> Result<Vec<ReadCount>> {
+        let mut seqs = seqs.to_vec();
+        seqs.sort_unstable();
+        seqs.dedup();
+        if seqs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks = vec!["?"; seqs.len()].join(", ");
+        let own = self.backend.render(&format!(
+            "SELECT seq FROM messages WHERE conv_id = ? AND sender_id = ? AND seq IN ({marks}) \
+             ORDER BY seq"
+        ));
+        let mut query = sqlx::query(AssertSqlSafe(own)).bind(conv).bind(sender);
+        for seq in &seqs {
+            query = query.bind(*seq);
+        }
+        let own: Vec<Seq> = query
+            .fetch_all(&self.readers)
+            .await
+            .and_then(|rows| rows.iter().map(|r| r.try_get(0)).collect())
+            .map_err(self.err())?;
+        if own.is_empty() {
+            return Ok(Vec::new());
+        }
+        // COUNT, not SUM: SUM is a DECIMAL on MySQL.
+        let columns: Vec<&str> = own
+            .iter()
+            .map(|_| {
+                "COUNT(CASE WHEN joined_seq < ? AND read_seq >= ? THEN 1 END), \
+                 COUNT(CASE WHEN joined_seq < ? AND read_seq < ? THEN 1 END)"
+            })
+            .collect();
+        let counts = self.backend.render(&format!(
+            "SELECT {} FROM members WHERE conv_id = ? AND user_id <> ?",
+            columns.join(", ")
+        ));
+        let mut query = sqlx::query(AssertSqlSafe(counts));
+        for seq in &own {
+            query = query.bind(*seq).bind(*seq).bind(*seq).bind(*seq);
+        }
+        let row = query
+            .bind(conv)
+            .bind(sender)
+            .fetch_one(&self.readers)
+            .await
+            .map_err(self.err())?;
+        own.iter()
+            .enumerate()
+            .map(|(i, &seq)| {
+                Ok(ReadCount {
+                    seq,
+                    read: row.try_get(2 * i)?,
+                    unread: row.try_get(2 * i + 1)?,
+                })
+            })
+            .collect::<sqlx::Result<_>>()
+            .map_err(self.err())
+    }
+
+    async fn readers(
+        &self,
+        conv: ConvId,
+        sender: UserId,
+        seq: Seq,
+        unread: bool,
+        after: UserId,
+        limit: u32,
+    ) -> Result<Vec<Reader>> {
+        let q = &self.q.conversations;
+        let text = if unread { &q.unread_by } else { &q.read_by };
+        let rows = sqlx::query(sql(text))
+            .bind(conv)
+            .bind(sender)
+            .bind(seq)
+            .bind(seq)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.readers)
+            .await
+            .map_err(self.err())?;
+        rows.iter()
+            .map(|r| {
+                Ok(Reader {
+                    user_id: r.try_get(0)?,
+                    user: r.try_get(1)?,
+                    read_seq: r.try_get(2)?,
+                })
+            })
+            .collect::<sqlx::Result<_>>()
+            .map_err(self.err())
     }
 
     async fn members(&self, conv: ConvId) -> Result<Vec<UserId>> {
