@@ -1,8 +1,9 @@
-//! `fanout`: one message, many connections to deliver it to. Until groups
-//! exist this is the stand-in for the group scenario: one recipient online
-//! on `devices` connections, one sender at a constant rate. Each message is
-//! stored once, encoded once, and pushed to every device; the latency that
-//! counts is until the *last* device has it.
+//! `fanout`: one message, many connections to deliver it to. Before groups
+//! existed this was the stand-in for the group scenario, and it stays as
+//! its baseline (see [`crate::group`], which shares its bookkeeping): one
+//! recipient online on `devices` connections, one sender at a constant
+//! rate. Each message is stored once, encoded once, and pushed to every
+//! device; the latency that counts is until the *last* device has it.
 
 use crate::direct::{body, open_loop, parse_body, progress_bar, wait_until};
 use crate::report::{self, Latency, Report, ServerUse};
@@ -10,7 +11,7 @@ use crate::{BenchError, Common};
 use crate::{fleet, procstat};
 use clap::Args;
 use magpie_client::PushStream;
-use magpie_proto::Push;
+use magpie_proto::{ConvId, Push};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -36,8 +37,9 @@ pub struct FanoutArgs {
 }
 
 /// Per message: how many devices have it, and the latency of the last one.
+/// Shared with [`crate::group`], where the devices are group members.
 #[derive(Debug, Default)]
-struct Deliveries {
+pub(crate) struct Deliveries {
     /// Indexed by message number.
     copies: Vec<u32>,
     last_micros: Vec<u64>,
@@ -47,7 +49,7 @@ struct Deliveries {
 }
 
 impl Deliveries {
-    fn new(total: usize) -> Deliveries {
+    pub(crate) fn new(total: usize) -> Deliveries {
         Deliveries {
             copies: vec![0; total],
             last_micros: vec![0; total],
@@ -58,7 +60,7 @@ impl Deliveries {
 
     /// Device `seen` (its own set of message numbers) got message `k`,
     /// scheduled `sent` µs after the epoch, at `now` µs.
-    fn record(&mut self, seen: &mut [bool], k: usize, sent: u64, now: u64) {
+    pub(crate) fn record(&mut self, seen: &mut [bool], k: usize, sent: u64, now: u64) {
         let (Some(copies), Some(was_seen)) = (self.copies.get_mut(k), seen.get_mut(k)) else {
             return;
         };
@@ -74,6 +76,53 @@ impl Deliveries {
             report::record(each, micros);
         }
     }
+
+    /// Whether every acked message has reached all `receivers`.
+    pub(crate) fn complete(&self, acked: &[bool], receivers: u32) -> bool {
+        acked
+            .iter()
+            .zip(&self.copies)
+            .all(|(a, c)| !a || *c >= receivers)
+    }
+
+    /// After the grace period: the latency until the last of `receivers`
+    /// had each acked message that reached them all, copies missing from
+    /// acked messages (lost), and copies delivered of acked messages.
+    pub(crate) fn tally(&self, acked: &[bool], receivers: u32) -> Tally {
+        let mut tally = Tally {
+            last: report::histogram(),
+            lost: 0,
+            delivered: 0,
+        };
+        for (k, was_acked) in acked.iter().enumerate() {
+            if !was_acked {
+                continue;
+            }
+            let copies = self.copies.get(k).copied().unwrap_or(0);
+            tally.lost += u64::from(receivers.saturating_sub(copies));
+            tally.delivered += u64::from(copies.min(receivers));
+            if copies >= receivers {
+                report::record(&mut tally.last, self.last_micros[k]);
+            }
+        }
+        tally
+    }
+
+    /// Every copy's latency (taken: call once).
+    pub(crate) fn take_each(&mut self) -> hdrhistogram::Histogram<u64> {
+        self.each.take().unwrap_or_else(report::histogram)
+    }
+
+    pub(crate) fn duplicates(&self) -> u64 {
+        self.duplicates
+    }
+}
+
+/// What [`Deliveries::tally`] found.
+pub(crate) struct Tally {
+    pub last: hdrhistogram::Histogram<u64>,
+    pub lost: u64,
+    pub delivered: u64,
 }
 
 pub async fn run(common: &Common, args: FanoutArgs) -> Result<Report, BenchError> {
@@ -105,6 +154,7 @@ pub async fn run(common: &Common, args: FanoutArgs) -> Result<Report, BenchError
             deliveries.clone(),
             epoch,
             total,
+            None,
         )));
         devices.push(client);
     }
@@ -139,11 +189,10 @@ pub async fn run(common: &Common, args: FanoutArgs) -> Result<Report, BenchError
     let wanted = acked.iter().filter(|a| **a).count() as u64;
     let devices_u32 = args.devices as u32;
     wait_until(args.grace, || {
-        let d = deliveries.lock().unwrap_or_else(|p| p.into_inner());
-        acked
-            .iter()
-            .zip(&d.copies)
-            .all(|(a, c)| !a || *c >= devices_u32)
+        deliveries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .complete(&acked, devices_u32)
     })
     .await;
     let after = common.server_pid.and_then(procstat::sample);
@@ -154,19 +203,9 @@ pub async fn run(common: &Common, args: FanoutArgs) -> Result<Report, BenchError
         p.finish_and_clear();
     }
     let mut d = std::mem::take(&mut *deliveries.lock().unwrap_or_else(|p| p.into_inner()));
-    let mut last = report::histogram();
-    let mut lost = 0u64;
-    for (k, was_acked) in acked.iter().enumerate() {
-        if !was_acked {
-            continue;
-        }
-        lost += u64::from(devices_u32.saturating_sub(d.copies[k]));
-        if d.copies[k] >= devices_u32 {
-            report::record(&mut last, d.last_micros[k]);
-        }
-    }
+    let Tally { last, lost, .. } = d.tally(&acked, devices_u32);
     let copies = wanted * args.devices as u64;
-    let each = d.each.take().unwrap_or_else(report::histogram);
+    let each = d.take_each();
     for device in devices {
         device.close().await;
     }
@@ -178,7 +217,7 @@ pub async fn run(common: &Common, args: FanoutArgs) -> Result<Report, BenchError
         succeeded: wanted,
         errors: errors.load(Ordering::Relaxed),
         lost,
-        duplicates: d.duplicates,
+        duplicates: d.duplicates(),
         target_rate: Some(args.rate),
         achieved_rate: Some(wanted as f64 / sending),
         elapsed_seconds: sending,
@@ -198,15 +237,19 @@ pub async fn run(common: &Common, args: FanoutArgs) -> Result<Report, BenchError
     })
 }
 
-async fn read_pushes(
+/// One device's (or member's) reader: records every bench message it is
+/// pushed (only those in `conv`, when given) until the connection ends.
+pub(crate) async fn read_pushes(
     mut pushes: PushStream,
     deliveries: Arc<Mutex<Deliveries>>,
     epoch: Instant,
     total: usize,
+    conv: Option<ConvId>,
 ) {
     let mut seen = vec![false; total];
     while let Some(push) = pushes.next_push().await {
         if let Push::Message(m) = push
+            && conv.is_none_or(|c| c == m.conv)
             && let Some((sent, k)) = parse_body(m.body.as_bytes())
         {
             let now = epoch.elapsed().as_micros() as u64;
@@ -234,5 +277,23 @@ mod tests {
         assert_eq!(d.copies, [2, 1]);
         assert_eq!(d.last_micros, [800, 50]);
         assert_eq!(d.duplicates, 1, "a device seeing a message twice");
+    }
+
+    #[test]
+    fn tally_counts_missing_copies_of_acked_messages_only() {
+        let mut d = Deliveries::new(3);
+        let (mut a, mut b) = (vec![false; 3], vec![false; 3]);
+        d.record(&mut a, 0, 0, 10);
+        d.record(&mut b, 0, 0, 30);
+        d.record(&mut a, 1, 0, 20);
+        d.record(&mut a, 2, 0, 5);
+        // Message 2 was never acked: its copy neither counts nor is missed.
+        let acked = [true, true, false];
+        assert!(!d.complete(&acked, 2));
+        let t = d.tally(&acked, 2);
+        assert_eq!((t.lost, t.delivered), (1, 3));
+        assert_eq!(t.last.len(), 1, "only message 0 reached both");
+        assert_eq!(t.last.max(), 30);
+        assert!(d.complete(&acked, 1));
     }
 }

@@ -10,13 +10,15 @@
 //!
 //! Scenarios, one module each: [`connect`], [`direct`] (also against an
 //! MQTT broker as a peer baseline, see [`mqtt`]), [`fanout`] (one user on
-//! many devices: the stand-in for groups), [`sync`]. The `group`
-//! scenario's interface exists; it runs once groups exist.
+//! many devices: the stand-in for groups before they existed, kept as the
+//! baseline a group is compared with), [`group`] (one large group, some
+//! of its members online), [`sync`].
 
 pub mod connect;
 pub mod direct;
 pub mod fanout;
 pub mod fleet;
+pub mod group;
 pub mod mqtt;
 pub mod procstat;
 pub mod report;
@@ -34,8 +36,6 @@ pub enum BenchError {
     Mqtt(String),
     #[error("{0}")]
     Setup(String),
-    #[error("{0}")]
-    NotAvailable(String),
 }
 
 /// `magpie bench ...`
@@ -69,27 +69,11 @@ pub enum Scenario {
     Fanout(fanout::FanoutArgs),
     /// Users who missed messages reconnect and catch up.
     Sync(sync::SyncArgs),
-    /// Messages into a large group (needs groups: not available yet).
-    Group(GroupArgs),
+    /// Messages into one large group, some of its members online.
+    Group(group::GroupArgs),
 }
 
-/// `group`: the interface is fixed now so that scripts can be written; it
-/// runs once the server has groups.
-#[derive(Args, Debug)]
-pub struct GroupArgs {
-    /// Group size.
-    #[arg(long, default_value_t = 1000)]
-    pub members: usize,
-    /// Members online.
-    #[arg(long, default_value_t = 1000)]
-    pub online: usize,
-    /// Messages per second into the group.
-    #[arg(long, default_value_t = 10.0)]
-    pub rate: f64,
-    /// Seconds to send for.
-    #[arg(long, default_value_t = 10.0)]
-    pub duration: f64,
-}
+pub use group::GroupArgs;
 
 /// Run the chosen scenario.
 pub async fn run(args: BenchArgs) -> Result<Report, BenchError> {
@@ -106,11 +90,7 @@ pub async fn run(args: BenchArgs) -> Result<Report, BenchError> {
         Scenario::Direct(a) => direct::run(&common, a).await,
         Scenario::Fanout(a) => fanout::run(&common, a).await,
         Scenario::Sync(a) => sync::run(&common, a).await,
-        Scenario::Group(_) => Err(BenchError::NotAvailable(
-            "the group scenario runs once the server has groups (a later issue); \
-             until then measure fanout with `magpie bench fanout` (one user on many devices)"
-                .into(),
-        )),
+        Scenario::Group(a) => group::run(&common, a).await,
     }
 }
 

@@ -4,6 +4,7 @@
 
 use magpie_bench::direct::DirectArgs;
 use magpie_bench::fanout::FanoutArgs;
+use magpie_bench::group::GroupArgs;
 use magpie_bench::sync::SyncArgs;
 use magpie_bench::{Common, Report};
 use magpie_server::{Config, RunningServer};
@@ -75,6 +76,48 @@ async fn fanout_reaches_every_device() {
         report.latency.count, 50,
         "a last-device latency for every message"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_reaches_every_online_member() {
+    let (_dir, server) = server().await;
+    let args = GroupArgs {
+        members: 12,
+        online: 8,
+        rate: 50.0,
+        duration: 1.0,
+        size: 64,
+        grace: 10.0,
+    };
+    let report = magpie_bench::group::run(&common(&server), args)
+        .await
+        .expect("group runs");
+    assert_clean(&report, 50);
+    assert_eq!(
+        report.latency.count, 50,
+        "a last-member latency for every message"
+    );
+    assert!(report.server.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_refuses_more_members_than_the_server_allows() {
+    let dir = TempDir::new().expect("temporary directory");
+    let mut config = Config::ephemeral(dir.path());
+    config.group_member_limit = 4;
+    let server = magpie_server::start(config).await.expect("server starts");
+    let args = GroupArgs {
+        members: 4,
+        online: 1,
+        rate: 10.0,
+        duration: 1.0,
+        size: 64,
+        grace: 1.0,
+    };
+    let err = magpie_bench::group::run(&common(&server), args)
+        .await
+        .expect_err("4 members and the owner do not fit in 4");
+    assert!(err.to_string().contains("--group-member-limit 5"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

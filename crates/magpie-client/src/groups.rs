@@ -10,9 +10,10 @@
 
 use crate::{Client, ClientError};
 use magpie_proto::{
-    ConvId, GroupChanged, GroupCreate, GroupFields, GroupInfo, GroupInvite, GroupMember,
-    GroupMembers, GroupMembersOk, GroupMute, GroupMuteAll, GroupNickname, GroupRef, GroupRole,
-    GroupRoleSet, GroupSet, GroupUser, Groups, GroupsOk, Request, UserId,
+    ConvId, GroupChanged, GroupCreate, GroupFields, GroupInfo, GroupInvite, GroupJoin,
+    GroupJoinRequest, GroupMember, GroupMembersOk, GroupMute, GroupMuteAll, GroupNickname,
+    GroupPage, GroupRef, GroupRequestsOk, GroupRole, GroupRoleSet, GroupSet, GroupUser, Groups,
+    GroupsOk, Request, UserId,
 };
 
 fn group(conv: ConvId) -> GroupRef {
@@ -45,7 +46,7 @@ impl Client {
         after: Option<UserId>,
         limit: Option<u32>,
     ) -> Result<GroupMembersOk, ClientError> {
-        self.call(Request::GroupMembers(GroupMembers { conv, after, limit }))
+        self.call(Request::GroupMembers(GroupPage { conv, after, limit }))
             .await
     }
 
@@ -102,7 +103,61 @@ impl Client {
 
     /// Join an open group by its id (an invite-only group refuses).
     pub async fn group_join(&self, conv: ConvId) -> Result<GroupChanged, ClientError> {
-        self.call(Request::GroupJoin(group(conv))).await
+        self.call(Request::GroupJoin(GroupJoin { conv, note: None }))
+            .await
+    }
+
+    /// Ask to join a group that takes requests (`requested` in the
+    /// answer), or join an open one; `note` is for the admins.
+    pub async fn group_ask(&self, conv: ConvId, note: &str) -> Result<GroupChanged, ClientError> {
+        self.call(Request::GroupJoin(GroupJoin {
+            conv,
+            note: Some(note.to_owned()),
+        }))
+        .await
+    }
+
+    /// One page of a group's pending requests to join (owner and admins).
+    pub async fn group_requests_page(
+        &self,
+        conv: ConvId,
+        after: Option<UserId>,
+        limit: Option<u32>,
+    ) -> Result<GroupRequestsOk, ClientError> {
+        self.call(Request::GroupRequests(GroupPage { conv, after, limit }))
+            .await
+    }
+
+    /// Every pending request to join a group, page by page.
+    pub async fn group_requests(&self, conv: ConvId) -> Result<Vec<GroupJoinRequest>, ClientError> {
+        let mut all = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self.group_requests_page(conv, after, None).await?;
+            all.extend(page.requests);
+            match page.next {
+                Some(next) => after = crate::next_cursor(after, next)?,
+                None => return Ok(all),
+            }
+        }
+    }
+
+    /// Let an applicant in (owner and admins).
+    pub async fn group_approve(
+        &self,
+        conv: ConvId,
+        user: &str,
+    ) -> Result<GroupChanged, ClientError> {
+        self.call(Request::GroupApprove(member(conv, user))).await
+    }
+
+    /// Turn an applicant down (owner and admins); they are told.
+    pub async fn group_reject(
+        &self,
+        conv: ConvId,
+        user: &str,
+    ) -> Result<GroupChanged, ClientError> {
+        self.call(Request::GroupReject(member(conv, user))).await
     }
 
     /// Leave a group. The owner of a permanent group must transfer

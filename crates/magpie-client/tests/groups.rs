@@ -25,6 +25,8 @@ fn member(user_id: i64) -> GroupMember {
         nickname: String::new(),
         muted_until: None,
         joined_at: 1,
+        status: magpie_proto::Status::Offline,
+        status_text: String::new(),
     }
 }
 
@@ -102,6 +104,7 @@ async fn changes_send_their_own_operation_and_arguments() {
     let changed = GroupChanged {
         conv: 7,
         seq: Some(4),
+        requested: false,
     };
     let server = async {
         let mut seen = Vec::new();

@@ -94,6 +94,11 @@ pub enum ChangeEvent {
     GroupJoined(crate::groups::GroupCard),
     /// The caller is no longer in this group.
     GroupLeft(crate::groups::GroupLeft),
+    /// A request to join a group the caller manages (or the caller's own
+    /// request) was filed or repeated.
+    GroupRequest(crate::groups::GroupJoinRequest),
+    /// Such a request ended.
+    GroupRequestClosed(crate::groups::GroupRequestClosed),
     /// A kind this build does not know (a newer server's), kept as read:
     /// clients skip it; a server passes it on unchanged.
     #[serde(skip)]
@@ -118,6 +123,8 @@ impl ChangeEvent {
         "profile",
         "group_joined",
         "group_left",
+        "group_request",
+        "group_request_closed",
     ];
 }
 

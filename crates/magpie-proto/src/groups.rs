@@ -29,6 +29,9 @@ pub enum JoinPolicy {
     Invite,
     /// Anyone who knows the group id may `group_join`.
     Open,
+    /// `group_join` files a request that an admin approves or rejects;
+    /// the applicant is told either way through their change stream.
+    Request,
 }
 
 /// A group's profile and settings, as `group_info` and `groups` return it.
@@ -74,6 +77,13 @@ pub struct GroupMember {
     pub muted_until: Option<i64>,
     /// When they joined (ms since the epoch).
     pub joined_at: i64,
+    /// Their presence as anyone sees it (`offline` when not connected or
+    /// invisible).
+    #[serde(default)]
+    pub status: crate::presence::Status,
+    /// Their status text, when online; absent if none.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub status_text: String,
 }
 
 /// `group_create`: a new group with the caller as its owner.
@@ -105,9 +115,60 @@ pub struct GroupRef {
     pub conv: ConvId,
 }
 
-/// `group_members`: one page of a group's members, by ascending user id.
+/// `group_join`: join an open group, or ask to join one that takes
+/// requests.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GroupMembers {
+pub struct GroupJoin {
+    pub conv: ConvId,
+    /// A note for the admins (request groups), one line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// A pending request to join a group, as admins list it and as the
+/// `group_request` change carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupJoinRequest {
+    pub conv: ConvId,
+    pub user_id: UserId,
+    pub user: String,
+    pub note: String,
+    /// When it was made, or last repeated (ms since the epoch).
+    pub ts: i64,
+}
+
+/// How a request to join ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JoinOutcome {
+    /// Approved, or the applicant was invited meanwhile: now a member.
+    Approved,
+    Rejected,
+    /// The group was dissolved.
+    Dropped,
+}
+
+/// A request to join ended (`group_request_closed` change).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupRequestClosed {
+    pub conv: ConvId,
+    pub user_id: UserId,
+    pub user: String,
+    pub outcome: JoinOutcome,
+}
+
+/// Result of `group_requests`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupRequestsOk {
+    pub requests: Vec<GroupJoinRequest>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<UserId>,
+}
+
+/// One page of a group's people by ascending user id: its members
+/// (`group_members`) or its pending applicants (`group_requests`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupPage {
     pub conv: ConvId,
     /// Continue after this user id (the `next` of the previous page).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -231,9 +292,14 @@ pub struct GroupsOk {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupChanged {
     pub conv: ConvId,
-    /// The event's seq; absent when nothing changed (a repeat).
+    /// The event's seq; absent when nothing changed (a repeat), or when
+    /// the change writes no event (a join request, a rejection).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seq: Option<Seq>,
+    /// `group_join` filed (or renewed) a request for the admins rather
+    /// than joining.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub requested: bool,
 }
 
 /// What an `event` entry of a group's sequence records. Users are named
@@ -251,8 +317,13 @@ pub enum GroupEvent {
     },
     /// Members added by `by`.
     Invited { by: String, users: Vec<String> },
-    /// `user` joined by themselves (an open group).
-    Joined { user: String },
+    /// `user` joined: by themselves (an open group), or with their
+    /// request approved by `by`.
+    Joined {
+        user: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+    },
     /// `user` left. When the owner of a temporary group leaves, `owner`
     /// names who owns it now.
     Left {

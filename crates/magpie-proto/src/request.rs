@@ -68,10 +68,13 @@ pub enum Request {
     // Groups.
     GroupCreate(crate::groups::GroupCreate),
     GroupInfo(crate::groups::GroupRef),
-    GroupMembers(crate::groups::GroupMembers),
+    GroupMembers(crate::groups::GroupPage),
     Groups(crate::groups::Groups),
     GroupInvite(crate::groups::GroupInvite),
-    GroupJoin(crate::groups::GroupRef),
+    GroupJoin(crate::groups::GroupJoin),
+    GroupRequests(crate::groups::GroupPage),
+    GroupApprove(crate::groups::GroupUser),
+    GroupReject(crate::groups::GroupUser),
     GroupLeave(crate::groups::GroupRef),
     GroupRemove(crate::groups::GroupUser),
     GroupRole(crate::groups::GroupRoleSet),
@@ -214,6 +217,9 @@ fn parse_op(op: &str, args: Option<&RawValue>) -> Result<Request, ErrorBody> {
         "groups" => Request::Groups(args_or_default(op, args)?),
         "group_invite" => Request::GroupInvite(args_of(op, args)?),
         "group_join" => Request::GroupJoin(args_of(op, args)?),
+        "group_requests" => Request::GroupRequests(args_of(op, args)?),
+        "group_approve" => Request::GroupApprove(args_of(op, args)?),
+        "group_reject" => Request::GroupReject(args_of(op, args)?),
         "group_leave" => Request::GroupLeave(args_of(op, args)?),
         "group_remove" => Request::GroupRemove(args_of(op, args)?),
         "group_role" => Request::GroupRole(args_of(op, args)?),
@@ -331,6 +337,9 @@ impl Request {
             Request::Groups(_) => "groups",
             Request::GroupInvite(_) => "group_invite",
             Request::GroupJoin(_) => "group_join",
+            Request::GroupRequests(_) => "group_requests",
+            Request::GroupApprove(_) => "group_approve",
+            Request::GroupReject(_) => "group_reject",
             Request::GroupLeave(_) => "group_leave",
             Request::GroupRemove(_) => "group_remove",
             Request::GroupRole(_) => "group_role",
@@ -510,7 +519,7 @@ mod tests {
                 ..Default::default()
             }),
             Request::GroupInfo(crate::groups::GroupRef { conv: 9 }),
-            Request::GroupMembers(crate::groups::GroupMembers {
+            Request::GroupMembers(crate::groups::GroupPage {
                 conv: 9,
                 after: Some(3),
                 limit: Some(10),
@@ -520,7 +529,23 @@ mod tests {
                 conv: 9,
                 users: vec!["dave".into()],
             }),
-            Request::GroupJoin(crate::groups::GroupRef { conv: 9 }),
+            Request::GroupJoin(crate::groups::GroupJoin {
+                conv: 9,
+                note: Some("我是新同事".into()),
+            }),
+            Request::GroupRequests(crate::groups::GroupPage {
+                conv: 9,
+                after: None,
+                limit: Some(5),
+            }),
+            Request::GroupApprove(crate::groups::GroupUser {
+                conv: 9,
+                user: "erin".into(),
+            }),
+            Request::GroupReject(crate::groups::GroupUser {
+                conv: 9,
+                user: "frank".into(),
+            }),
             Request::GroupLeave(crate::groups::GroupRef { conv: 9 }),
             Request::GroupRemove(crate::groups::GroupUser {
                 conv: 9,

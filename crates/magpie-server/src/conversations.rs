@@ -6,7 +6,7 @@
 //! store, cluster bus) deals in conversation ids and member sets only.
 
 use crate::error::{from_store, invalid_args};
-use crate::members::{MemberSets, Members};
+use crate::members::{MemberSets, Members, NotSender};
 use crate::page::{ByteBudget, clamp_limit};
 use crate::writer::{MessageWriter, ReadJob};
 use magpie_proto::limits::{
@@ -102,17 +102,23 @@ impl Conversations {
         self.store.direct_conv(me, peer).await.map_err(from_store)
     }
 
-    /// `conv` with its members, if `user` is one of them; otherwise
-    /// `unknown_conversation` (the same answer as for a conversation that
-    /// does not exist, so ids cannot be probed).
+    /// `conv` with its members, if `user` may send there at `now`:
+    /// otherwise `unknown_conversation` for a non-member (the same answer
+    /// as for a conversation that does not exist, so ids cannot be probed)
+    /// or `muted`.
     ///
     /// Members come from the member-set cache (`members.rs`), which every
-    /// group change on this node clears for its group, and which message
-    /// batches refresh when they find it older than the database.
-    pub async fn target(&self, user: UserId, conv: ConvId) -> Result<Target, ErrorBody> {
-        match self.sets.get(conv).await.map_err(from_store)? {
-            Some(members) if members.get(user).is_some() => Ok(Target { conv, members }),
-            _ => Err(unknown_conversation()),
+    /// group change clears for its group, and which routing refreshes when
+    /// it finds it older than the database.
+    pub async fn target(&self, user: UserId, conv: ConvId, now: i64) -> Result<Target, ErrorBody> {
+        match self
+            .sets
+            .sender(conv, user, now)
+            .await
+            .map_err(from_store)?
+        {
+            Ok(members) => Ok(Target { conv, members }),
+            Err(refused) => Err(not_sender(refused)),
         }
     }
 
@@ -266,6 +272,17 @@ impl Conversations {
             Some(_) => Ok(()),
             None => Err(unknown_conversation()),
         }
+    }
+}
+
+/// The answer to a sender a member set refuses.
+pub fn not_sender(refused: NotSender) -> ErrorBody {
+    match refused {
+        NotSender::NotMember => unknown_conversation(),
+        NotSender::Muted => ErrorBody::new(
+            ErrorCode::Muted,
+            "you are muted in this group, or only admins may speak now",
+        ),
     }
 }
 

@@ -12,15 +12,16 @@ use crate::conversations::{Conversations, unknown_conversation};
 use crate::error::{from_store, invalid_args};
 use crate::page::{ByteBudget, clamp_limit};
 use crate::people::People;
+use crate::router::Router;
 use crate::writer::{GroupChange, GroupJob, MessageWriter};
 use magpie_proto::limits::{
     AVATAR_MAX, GROUP_ANNOUNCEMENT_MAX, GROUP_DESCRIPTION_MAX, GROUP_HISTORY_VISIBLE_MAX,
     GROUP_INVITE_MAX, GROUP_MUTE_MAX_SECS, GROUP_NAME_MAX, NICKNAME_MAX, PAGE_LIMIT_DEFAULT,
-    PAGE_LIMIT_MAX, check_line, check_text,
+    PAGE_LIMIT_MAX, REQUEST_NOTE_MAX, check_line, check_text,
 };
 use magpie_proto::{
-    ConvId, ErrorBody, GroupChanged, GroupCreate, GroupFields, GroupInfo, GroupMembers,
-    GroupMembersOk, GroupRole, Groups as GroupsReq, GroupsOk, UserId,
+    ConvId, ErrorBody, ErrorCode, GroupChanged, GroupCreate, GroupFields, GroupInfo,
+    GroupMembersOk, GroupPage, GroupRequestsOk, GroupRole, Groups as GroupsReq, GroupsOk, UserId,
 };
 use magpie_store::{GroupApplied, GroupOp, NewGroup, Store};
 use std::collections::BTreeSet;
@@ -33,6 +34,7 @@ pub struct Groups {
     store: Arc<dyn Store>,
     conversations: Arc<Conversations>,
     people: Arc<People>,
+    router: Arc<dyn Router>,
     writer: MessageWriter,
     member_limit: u32,
     max_frame_bytes: usize,
@@ -43,6 +45,7 @@ impl Groups {
         store: Arc<dyn Store>,
         conversations: Arc<Conversations>,
         people: Arc<People>,
+        router: Arc<dyn Router>,
         writer: MessageWriter,
         member_limit: u32,
         max_frame_bytes: usize,
@@ -51,6 +54,7 @@ impl Groups {
             store,
             conversations,
             people,
+            router,
             writer,
             member_limit,
             max_frame_bytes,
@@ -110,12 +114,9 @@ impl Groups {
             .ok_or_else(unknown_conversation)
     }
 
-    /// `group_members`: members only.
-    pub async fn members(
-        &self,
-        me: UserId,
-        req: GroupMembers,
-    ) -> Result<GroupMembersOk, ErrorBody> {
+    /// `group_members`: members only, with their presence as anyone sees
+    /// it (one presence read and one `online` check per page).
+    pub async fn members(&self, me: UserId, req: GroupPage) -> Result<GroupMembersOk, ErrorBody> {
         let limit = clamp_limit(req.limit, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX)?;
         self.conversations.require_member_now(me, req.conv).await?;
         let rows = self
@@ -123,7 +124,23 @@ impl Groups {
             .group_members(req.conv, req.after.unwrap_or(0), limit + 1)
             .await
             .map_err(from_store)?;
-        let (members, more) = ByteBudget::new(self.max_frame_bytes).page(rows, limit);
+        let (mut members, more) = ByteBudget::new(self.max_frame_bytes).page(rows, limit);
+        let ids: Vec<UserId> = members.iter().map(|m| m.user_id).collect();
+        let chosen = self.store.presences(&ids).await.map_err(from_store)?;
+        let online = self.router.online(&ids).await;
+        let mut seen: std::collections::HashMap<UserId, _> = chosen
+            .into_iter()
+            .map(|p| {
+                let connected = online.contains(&p.user_id);
+                (p.user_id, crate::presence::as_seen(p, connected))
+            })
+            .collect();
+        for member in &mut members {
+            if let Some(p) = seen.remove(&member.user_id) {
+                member.status = p.status;
+                member.status_text = p.text;
+            }
+        }
         let next = if more {
             members.last().map(|m| m.user_id)
         } else {
@@ -236,6 +253,49 @@ impl Groups {
         self.apply(me, conv, GroupOp::Update(fields), now).await
     }
 
+    /// `group_join`: join an open group, or file a request with `note`.
+    pub async fn join(
+        &self,
+        me: UserId,
+        conv: ConvId,
+        note: Option<String>,
+        now: i64,
+    ) -> Result<GroupChanged, ErrorBody> {
+        let note = note.unwrap_or_default();
+        check_line("note", &note, REQUEST_NOTE_MAX).map_err(invalid_args)?;
+        self.apply(me, conv, GroupOp::Join(note), now).await
+    }
+
+    /// `group_requests`: the pending requests, for the owner and admins.
+    pub async fn requests(&self, me: UserId, req: GroupPage) -> Result<GroupRequestsOk, ErrorBody> {
+        let limit = clamp_limit(req.limit, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX)?;
+        let role = self
+            .store
+            .group_info(req.conv, me)
+            .await
+            .map_err(from_store)?
+            .ok_or_else(unknown_conversation)?
+            .role;
+        if role < GroupRole::Admin {
+            return Err(ErrorBody::new(
+                ErrorCode::Forbidden,
+                "not allowed: only the owner and admins see requests to join",
+            ));
+        }
+        let rows = self
+            .store
+            .group_requests(req.conv, req.after.unwrap_or(0), limit + 1)
+            .await
+            .map_err(from_store)?;
+        let (requests, more) = ByteBudget::new(self.max_frame_bytes).page(rows, limit);
+        let next = if more {
+            requests.last().map(|r| r.user_id)
+        } else {
+            None
+        };
+        Ok(GroupRequestsOk { requests, next })
+    }
+
     /// Apply a change to `conv` asked for by `me`.
     pub async fn apply(
         &self,
@@ -253,6 +313,7 @@ impl Groups {
         Ok(GroupChanged {
             conv,
             seq: applied.event.map(|e| e.seq),
+            requested: applied.requested,
         })
     }
 

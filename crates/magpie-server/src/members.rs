@@ -73,14 +73,23 @@ impl Members {
             .collect()
     }
 
-    /// Whether `user` may send now: why not, if muted.
-    pub fn muted(&self, user: UserId, now: i64) -> bool {
+    /// Whether `user` may send here at `now`: a member, and in a group
+    /// neither muted nor silenced by mute-all (owner and admins never are).
+    pub fn allows(&self, user: UserId, now: i64) -> Result<(), NotSender> {
         match self.get(user) {
-            Some(m) if m.role >= GroupRole::Admin => false,
-            Some(m) => self.set.muted_all || m.muted_until > now,
-            None => false,
+            None => Err(NotSender::NotMember),
+            Some(m) if m.role >= GroupRole::Admin => Ok(()),
+            Some(m) if self.set.muted_all || m.muted_until > now => Err(NotSender::Muted),
+            Some(_) => Ok(()),
         }
     }
+}
+
+/// Why a member set refuses a sender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotSender {
+    NotMember,
+    Muted,
 }
 
 /// The cache, shared by the conversations service and the writer.
@@ -94,6 +103,10 @@ pub struct MemberSets {
 struct Inner {
     map: HashMap<ConvId, Arc<Members>>,
     memberships: usize,
+    /// Bumped by every [`MemberSets::forget`]. A load that began before a
+    /// forget may have read the database before the change committed, so
+    /// it returns what it read but does not cache it.
+    forgets: u64,
 }
 
 impl MemberSets {
@@ -132,15 +145,44 @@ impl MemberSets {
         self.load(conv).await
     }
 
+    /// `conv`'s members if `user` may send there at `now`. A refusal is
+    /// checked again against the database first: the cached set may
+    /// predate a join or an unmute made on another node (or here, by a
+    /// load that raced the change).
+    pub async fn sender(
+        &self,
+        conv: ConvId,
+        user: UserId,
+        now: i64,
+    ) -> Result<Result<Arc<Members>, NotSender>, StoreError> {
+        if let Some(members) = self.get(conv).await?
+            && members.allows(user, now).is_ok()
+        {
+            return Ok(Ok(members));
+        }
+        Ok(match self.load(conv).await? {
+            Some(members) => members.allows(user, now).map(|()| members),
+            None => Err(NotSender::NotMember),
+        })
+    }
+
     /// Read `conv`'s set from the database and cache it, unless a newer
-    /// one was cached meanwhile.
+    /// one was cached meanwhile or a change was forgotten meanwhile.
     async fn load(&self, conv: ConvId) -> Result<Option<Arc<Members>>, StoreError> {
+        let forgets = self.cached().forgets;
         let Some(set) = self.store.member_set(conv).await? else {
-            self.forget(conv);
+            // Gone (dissolved): drop whatever was cached.
+            let mut inner = self.cached();
+            if let Some(old) = inner.map.remove(&conv) {
+                inner.memberships -= old.users.len();
+            }
             return Ok(None);
         };
         let loaded = Arc::new(Members::new(set));
         let mut inner = self.cached();
+        if inner.forgets != forgets {
+            return Ok(Some(loaded));
+        }
         if let Some(held) = inner.map.get(&conv)
             && held.set.version > loaded.set.version
         {
@@ -160,6 +202,7 @@ impl MemberSets {
     /// Drop `conv`'s set (it changed here; the next use reloads it).
     pub fn forget(&self, conv: ConvId) {
         let mut inner = self.cached();
+        inner.forgets += 1;
         if let Some(old) = inner.map.remove(&conv) {
             inner.memberships -= old.users.len();
         }
@@ -237,11 +280,14 @@ mod tests {
             &[(1, 0, GroupRole::Admin, 0), (2, 0, GroupRole::Member, 100)],
             false,
         );
-        assert!(m.muted(2, 99) && !m.muted(2, 100));
+        assert_eq!(m.allows(2, 99), Err(NotSender::Muted));
+        assert_eq!(m.allows(2, 100), Ok(()));
+        assert_eq!(m.allows(3, 0), Err(NotSender::NotMember));
         let all = set(
             &[(1, 0, GroupRole::Admin, 0), (2, 0, GroupRole::Member, 0)],
             true,
         );
-        assert!(all.muted(2, 0) && !all.muted(1, 0));
+        assert_eq!(all.allows(2, 0), Err(NotSender::Muted));
+        assert_eq!(all.allows(1, 0), Ok(()));
     }
 }

@@ -119,6 +119,7 @@ impl AppState {
             store.clone(),
             conversations.clone(),
             people.clone(),
+            router.clone(),
             writer.clone(),
             config.group_member_limit,
             config.max_frame_bytes,

@@ -335,16 +335,13 @@ impl Writer {
         if !outgoing.members.set.group {
             return Ok(());
         }
-        let conv = outgoing.message.conv;
-        let sender = outgoing.message.sender;
-        let members = match self.sets.get(conv).await {
-            Ok(Some(members)) if members.get(sender).is_some() => members,
-            Ok(_) => return Err(crate::conversations::unknown_conversation()),
-            Err(e) => return Err(from_store(e)),
-        };
-        if members.muted(sender, outgoing.message.ts) {
-            return Err(crate::messages::muted());
-        }
+        let (conv, sender) = (outgoing.message.conv, outgoing.message.sender);
+        let members = self
+            .sets
+            .sender(conv, sender, outgoing.message.ts)
+            .await
+            .map_err(from_store)?
+            .map_err(crate::conversations::not_sender)?;
         outgoing.members = members;
         Ok(())
     }

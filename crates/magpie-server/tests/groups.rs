@@ -10,8 +10,8 @@ mod common;
 use common::*;
 use magpie_client::{Client, SyncState};
 use magpie_proto::{
-    ChangeEvent, ConvKind, GroupCreate, GroupEvent, GroupFields, GroupRole, History, JoinPolicy,
-    LeftReason, Message, MessageKind, Push, ReadBy, ReadCount,
+    ChangeEvent, ConvKind, GroupCreate, GroupEvent, GroupFields, GroupRole, History, JoinOutcome,
+    JoinPolicy, LeftReason, Message, MessageKind, Push, ReadBy, ReadCount,
 };
 use std::collections::BTreeSet;
 
@@ -26,6 +26,7 @@ on_both_transports!(
     bad_group_input_gets_clear_errors,
     joins_and_leaves_racing_with_sends_keep_the_sequence_and_converge,
     read_receipts_count_readers_in_a_group_and_reach_the_peer_in_1_1,
+    join_requests_are_approved_or_rejected_and_the_applicant_is_told,
 );
 
 /// The `event` of an entry, parsed.
@@ -237,6 +238,10 @@ async fn membership_changes_are_events_in_the_sequence_and_changes_of_who_came_o
         "{roles:?}"
     );
     assert!(roles.contains(&(&*d, GroupRole::Member, "")), "{roles:?}");
+    // With presence: alice is connected, dave is not.
+    let status = |name: &str| members.iter().find(|m| m.user == name).map(|m| m.status);
+    assert_eq!(status(&a), Some(magpie_proto::Status::Online));
+    assert_eq!(status(&d), Some(magpie_proto::Status::Offline));
 
     // Dave, offline throughout, finds the group through his change stream
     // and its events through sync.
@@ -667,7 +672,7 @@ async fn joins_and_leaves_racing_with_sends_keep_the_sequence_and_converge(t: Tr
         }
         match event_of(m) {
             GroupEvent::Created { members: first, .. } => members.extend(first),
-            GroupEvent::Joined { user } => assert!(members.insert(user)),
+            GroupEvent::Joined { user, .. } => assert!(members.insert(user)),
             GroupEvent::Left { user, .. } => assert!(members.remove(&user)),
             other => panic!("unexpected {other:?}"),
         }
@@ -795,4 +800,136 @@ async fn read_receipts_count_readers_in_a_group_and_reach_the_peer_in_1_1(t: Tra
             other => panic!("no receipt: {other:?}"),
         }
     }
+}
+
+/// A group that takes requests: an applicant asks (with a note), the
+/// admins hear of it and list it, one is approved and joins, another is
+/// rejected; the applicants are told through their change stream, also
+/// when offline, and every refusal holds.
+async fn join_requests_are_approved_or_rejected_and_the_applicant_is_told(t: Transport) {
+    let server = TestServer::start().await;
+    let url = server.url(t);
+    let (o, ad, x, y, m) = (
+        unique("qo"),
+        unique("qa"),
+        unique("qx"),
+        unique("qy"),
+        unique("qm"),
+    );
+    let (owner, _) = user(&url, &o).await;
+    let (mut admin, _) = user(&url, &ad).await;
+    let (mut xavier, _) = user(&url, &x).await;
+    let (member, _) = user(&url, &m).await;
+    drop(user(&url, &y).await);
+    let conv = owner
+        .group_create(GroupCreate {
+            name: "by request".into(),
+            members: vec![ad.clone(), m.clone()],
+            join_policy: Some(JoinPolicy::Request),
+            ..GroupCreate::default()
+        })
+        .await
+        .expect("create")
+        .conv;
+    owner
+        .group_role(conv, &ad, GroupRole::Admin)
+        .await
+        .expect("admin");
+    // An outsider may see the group to ask, and asking joins nobody.
+    assert_eq!(xavier.group_info(conv).await.expect("public").members, 3);
+    let asked = xavier.group_ask(conv, "我是新同事").await.expect("ask");
+    assert!(asked.requested && asked.seq.is_none(), "{asked:?}");
+    let filed = loop {
+        if let ChangeEvent::GroupRequest(r) = next_change(&mut admin).await.event {
+            break r;
+        }
+    };
+    assert_eq!(
+        (filed.conv, filed.user.as_str(), filed.note.as_str()),
+        (conv, &*x, "我是新同事")
+    );
+    assert!(matches!(
+        next_change(&mut xavier).await.event,
+        ChangeEvent::GroupRequest(_)
+    ));
+    assert_eq!(
+        code_of(xavier.send_to_conv(conv, "am I in?").await),
+        "unknown_conversation"
+    );
+    // Asking again renews the note, not a second request.
+    xavier.group_ask(conv, "again").await.expect("renew");
+    let (yvonne, _) = user(&url, &y).await;
+    yvonne.group_ask(conv, "").await.expect("ask");
+    let pending = owner.group_requests(conv).await.expect("requests");
+    let listed: Vec<(&str, &str)> = pending
+        .iter()
+        .map(|r| (r.user.as_str(), r.note.as_str()))
+        .collect();
+    assert_eq!(listed.len(), 2);
+    assert!(
+        listed.contains(&(&*x, "again")) && listed.contains(&(&*y, "")),
+        "{listed:?}"
+    );
+
+    // Only managers list and answer.
+    assert_eq!(code_of(member.group_requests(conv).await), "forbidden");
+    assert_eq!(code_of(member.group_approve(conv, &x).await), "forbidden");
+    assert_eq!(
+        code_of(xavier.group_requests(conv).await),
+        "unknown_conversation"
+    );
+    assert_eq!(code_of(owner.group_approve(conv, &m).await), "not_allowed");
+    let nobody = unique("qn");
+    drop(user(&url, &nobody).await);
+    assert_eq!(
+        code_of(owner.group_reject(conv, &nobody).await),
+        "no_such_request"
+    );
+
+    // Approved: a `joined` event by the approver, then the stream.
+    let approved = admin.group_approve(conv, &x).await.expect("approve");
+    let joined = loop {
+        let got = next_in(&mut xavier, conv).await;
+        if got.seq == approved.seq.expect("an event") {
+            break got;
+        }
+    };
+    assert!(
+        matches!(event_of(&joined), GroupEvent::Joined { user, by } if user == x && by.as_deref() == Some(&*ad))
+    );
+    let mut closed = None;
+    while closed.is_none() {
+        if let ChangeEvent::GroupRequestClosed(c) = next_change(&mut xavier).await.event {
+            closed = Some(c);
+        }
+    }
+    assert_eq!(closed.map(|c| c.outcome), Some(JoinOutcome::Approved));
+    xavier
+        .send_to_conv(conv, "thanks!")
+        .await
+        .expect("a member now");
+
+    // Rejected while offline: told at the next login, through the stream.
+    drop(yvonne);
+    owner.group_reject(conv, &y).await.expect("reject");
+    let (yvonne, _) = user(&url, &y).await;
+    let changes = yvonne.catch_up_changes(0).await.expect("changes").changes;
+    assert!(changes.iter().any(|c| matches!(&c.event,
+        ChangeEvent::GroupRequestClosed(r) if r.conv == conv && r.outcome == JoinOutcome::Rejected)));
+    assert_eq!(
+        code_of(yvonne.send_to_conv(conv, "no?").await),
+        "unknown_conversation"
+    );
+    assert!(
+        owner
+            .group_requests(conv)
+            .await
+            .expect("requests")
+            .is_empty()
+    );
+    // A note is one line.
+    assert_eq!(
+        code_of(yvonne.group_ask(conv, "two\nlines").await),
+        "invalid_args"
+    );
 }

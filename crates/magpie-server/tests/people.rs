@@ -45,6 +45,8 @@ fn kind(event: &ChangeEvent) -> &'static str {
         ChangeEvent::Profile(_) => "profile",
         ChangeEvent::GroupJoined(_) => "group_joined",
         ChangeEvent::GroupLeft(_) => "group_left",
+        ChangeEvent::GroupRequest(_) => "group_request",
+        ChangeEvent::GroupRequestClosed(_) => "group_request_closed",
         ChangeEvent::Unknown { .. } => "unknown",
     }
 }

@@ -14,7 +14,8 @@
 use crate::{Refusal, Result, Written};
 use async_trait::async_trait;
 use magpie_proto::{
-    ConvId, GroupFields, GroupInfo, GroupMember, GroupRole, JoinPolicy, Message, Seq, UserId,
+    ConvId, GroupFields, GroupInfo, GroupJoinRequest, GroupMember, GroupRole, JoinPolicy, Message,
+    Seq, UserId,
 };
 
 /// A new group, as the service has checked it.
@@ -37,8 +38,13 @@ pub struct NewGroup {
 pub enum GroupOp {
     /// Add these users (distinct; current members are skipped).
     Invite(Vec<UserId>),
-    /// The actor joins (an open group).
-    Join,
+    /// The actor joins an open group, or asks to join one that takes
+    /// requests (with this note).
+    Join(String),
+    /// Let a pending applicant in.
+    Approve(UserId),
+    /// Turn a pending applicant down.
+    Reject(UserId),
     /// The actor leaves.
     Leave,
     Remove(UserId),
@@ -94,6 +100,8 @@ pub struct GroupApplied {
     pub came: Vec<UserId>,
     /// Change-stream entries written.
     pub written: Vec<Written>,
+    /// A join request was filed or renewed rather than a member added.
+    pub requested: bool,
 }
 
 /// What the rules look at: the group's state and the two people involved,
@@ -112,10 +120,10 @@ pub struct RuleFacts {
 /// under the conversation's lock, and the rules are tested as a table.
 pub fn authorize(op: &GroupOp, f: RuleFacts) -> Result<(), Refusal> {
     use GroupRole::{Admin, Member, Owner};
-    if matches!(op, GroupOp::Join) {
+    if matches!(op, GroupOp::Join(_)) {
         return match (f.actor, f.join_policy) {
             (Some(_), _) => Err(Refusal::AlreadyMember),
-            (None, JoinPolicy::Open) => Ok(()),
+            (None, JoinPolicy::Open | JoinPolicy::Request) => Ok(()),
             (None, JoinPolicy::Invite) => Err(Refusal::InviteOnly),
         };
     }
@@ -123,7 +131,14 @@ pub fn authorize(op: &GroupOp, f: RuleFacts) -> Result<(), Refusal> {
     let manager = actor >= Admin;
     let target = || f.target.ok_or(Refusal::TargetNotMember);
     match op {
-        GroupOp::Join => Ok(()),
+        GroupOp::Join(_) => Ok(()),
+        GroupOp::Approve(_) | GroupOp::Reject(_) if !manager => Err(Refusal::GroupRole(
+            "only the owner and admins answer requests",
+        )),
+        GroupOp::Approve(_) | GroupOp::Reject(_) if f.target.is_some() => {
+            Err(Refusal::AlreadyMember)
+        }
+        GroupOp::Approve(_) | GroupOp::Reject(_) => Ok(()),
         // In a temporary group anyone may bring people in (as from a 1:1
         // chat); elsewhere owner and admins do.
         GroupOp::Invite(_) if manager || f.temporary => Ok(()),
@@ -194,9 +209,19 @@ pub trait GroupStore: Send + Sync {
     /// (`role` is theirs).
     async fn group_info(&self, conv: ConvId, user: UserId) -> Result<Option<GroupInfo>>;
 
-    /// The group's profile for someone who is not a member (to join an
-    /// open group): `None` unless it exists and is open. `role` is Member.
+    /// The group's profile for someone who is not a member (to join it):
+    /// `None` unless it exists and is open or takes requests. `role` is
+    /// Member.
     async fn group_public(&self, conv: ConvId) -> Result<Option<GroupInfo>>;
+
+    /// Pending requests to join `conv` from users with ids above `after`,
+    /// by id, at most `limit`.
+    async fn group_requests(
+        &self,
+        conv: ConvId,
+        after: UserId,
+        limit: u32,
+    ) -> Result<Vec<GroupJoinRequest>>;
 
     /// Members with ids above `after`, by id, at most `limit`.
     async fn group_members(
@@ -260,8 +285,13 @@ mod tests {
             (GroupOp::MuteAll(true), Some(Admin), None, true),
             (update.clone(), Some(Member), None, false),
             (update, Some(Admin), None, true),
-            (GroupOp::Join, None, None, false),
-            (GroupOp::Join, Some(Member), None, false),
+            (GroupOp::Join(String::new()), None, None, false),
+            (GroupOp::Join(String::new()), Some(Member), None, false),
+            (GroupOp::Approve(1), Some(Admin), None, true),
+            (GroupOp::Approve(1), Some(Member), None, false),
+            (GroupOp::Approve(1), Some(Owner), Some(Member), false),
+            (GroupOp::Reject(1), Some(Owner), None, true),
+            (GroupOp::Reject(1), Some(Member), None, false),
         ];
         for (op, actor, target, allowed) in cases {
             assert_eq!(
@@ -278,7 +308,12 @@ mod tests {
             join_policy: JoinPolicy::Open,
             ..facts(None, None)
         };
-        assert!(authorize(&GroupOp::Join, open).is_ok());
+        assert!(authorize(&GroupOp::Join(String::new()), open).is_ok());
+        let by_request = RuleFacts {
+            join_policy: JoinPolicy::Request,
+            ..facts(None, None)
+        };
+        assert!(authorize(&GroupOp::Join(String::new()), by_request).is_ok());
         let temporary = RuleFacts {
             temporary: true,
             ..facts(Some(Member), None)

@@ -33,7 +33,7 @@ use std::sync::Arc;
 use tokio::sync::Barrier;
 
 mod common;
-use common::{Harness, MySqlHarness, PostgresHarness, SqliteHarness, T0, user};
+use common::{Harness, T0, user};
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -188,6 +188,7 @@ async fn no_op(store: &dyn Store, actor: &Who, conv: ConvId, op: GroupOp) {
         gone: Vec::new(),
         came: Vec::new(),
         written: Vec::new(),
+        requested: false,
     };
     assert_eq!(applied, nothing, "{op:?} by {} is a repeat", actor.name);
     assert_eq!(snapshot(store, conv).await, before, "{op:?} wrote nothing");
@@ -479,6 +480,9 @@ async fn a_new_group_has_its_owner_and_members(store: &dyn Store) {
         nickname: String::new(),
         muted_until: None,
         joined_at: T0,
+        // The store keeps no presence; the server fills it in.
+        status: magpie_proto::Status::Offline,
+        status_text: String::new(),
     };
     assert_eq!(
         store
@@ -877,8 +881,22 @@ async fn invites_follow_roles_and_the_limit(store: &dyn Store) {
 async fn joining_needs_an_open_group_with_room(store: &dyn Store) {
     let [alice, bob, carol, dave] = people(store, ["alice", "bob", "carol", "dave"]).await;
     let closed = create(store, &alice, &group("closed", &[])).await;
-    refused(store, &bob, closed, GroupOp::Join, Refusal::InviteOnly).await;
-    refused(store, &alice, closed, GroupOp::Join, Refusal::AlreadyMember).await;
+    refused(
+        store,
+        &bob,
+        closed,
+        GroupOp::Join(String::new()),
+        Refusal::InviteOnly,
+    )
+    .await;
+    refused(
+        store,
+        &alice,
+        closed,
+        GroupOp::Join(String::new()),
+        Refusal::AlreadyMember,
+    )
+    .await;
 
     let new = NewGroup {
         join_policy: JoinPolicy::Open,
@@ -888,8 +906,14 @@ async fn joining_needs_an_open_group_with_room(store: &dyn Store) {
     };
     let open = create(store, &alice, &new).await;
     say(store, open, &alice, "hello", T0 + 1).await;
-    let (applied, ev) = event(store, &bob, open, GroupOp::Join, T0 + 2).await;
-    assert_eq!(ev, GroupEvent::Joined { user: "bob".into() });
+    let (applied, ev) = event(store, &bob, open, GroupOp::Join(String::new()), T0 + 2).await;
+    assert_eq!(
+        ev,
+        GroupEvent::Joined {
+            user: "bob".into(),
+            by: None,
+        }
+    );
     assert_eq!(applied.came, [bob.id]);
     assert!(applied.gone.is_empty());
     check_written(
@@ -901,9 +925,23 @@ async fn joining_needs_an_open_group_with_room(store: &dyn Store) {
     assert_eq!(entry(store, open, &bob).await.joined_seq, 1);
     assert_eq!(row(store, &bob, open).await.expect("listed").read_seq, 3);
 
-    refused(store, &bob, open, GroupOp::Join, Refusal::AlreadyMember).await;
-    event(store, &carol, open, GroupOp::Join, T0 + 3).await;
-    refused(store, &dave, open, GroupOp::Join, Refusal::LimitReached("")).await;
+    refused(
+        store,
+        &bob,
+        open,
+        GroupOp::Join(String::new()),
+        Refusal::AlreadyMember,
+    )
+    .await;
+    event(store, &carol, open, GroupOp::Join(String::new()), T0 + 3).await;
+    refused(
+        store,
+        &dave,
+        open,
+        GroupOp::Join(String::new()),
+        Refusal::LimitReached(""),
+    )
+    .await;
     assert_eq!(info(store, open, &alice).await.members, 3);
 }
 
@@ -1255,7 +1293,7 @@ async fn updates_record_only_what_changed(store: &dyn Store) {
         (JoinPolicy::Open, 3)
     );
     // Newcomers are told the group's current name.
-    let (applied, _) = event(store, &carol, conv, GroupOp::Join, T0).await;
+    let (applied, _) = event(store, &carol, conv, GroupOp::Join(String::new()), T0).await;
     check_written(
         &applied.written,
         vec![(&carol, joined(conv, "新名字", Member, false))],
@@ -1303,7 +1341,14 @@ async fn dissolving_ends_the_group_for_everyone(store: &dyn Store) {
     }
     assert_eq!(store.group_public(conv).await.expect("group_public"), None);
     // Joining it (it was open) finds no group.
-    refused(store, &dave, conv, GroupOp::Join, Refusal::NotMember).await;
+    refused(
+        store,
+        &dave,
+        conv,
+        GroupOp::Join(String::new()),
+        Refusal::NotMember,
+    )
+    .await;
     refused(store, &alice, conv, GroupOp::Dissolve, Refusal::NotMember).await;
     assert_eq!(
         entries(store, conv).await.len(),
@@ -1393,7 +1438,14 @@ async fn a_temporary_group_lives_while_anyone_is_in_it(store: &dyn Store) {
         None,
         "dissolved"
     );
-    refused(store, &alice, conv, GroupOp::Join, Refusal::NotMember).await;
+    refused(
+        store,
+        &alice,
+        conv,
+        GroupOp::Join(String::new()),
+        Refusal::NotMember,
+    )
+    .await;
 }
 
 // ---------------------------------------------------------------------------
@@ -1685,10 +1737,10 @@ fn schedule(i: usize) -> Vec<GroupOp> {
     const CYCLES: usize = 3;
     let mut ops = Vec::new();
     for _ in 0..CYCLES {
-        ops.extend([GroupOp::Join, GroupOp::Leave]);
+        ops.extend([GroupOp::Join(String::new()), GroupOp::Leave]);
     }
     if i % 2 == 1 {
-        ops.push(GroupOp::Join);
+        ops.push(GroupOp::Join(String::new()));
     }
     ops
 }
@@ -1806,7 +1858,7 @@ async fn joins_leaves_removals_and_sends_from_two_nodes<H: Harness>(harness: H) 
                 members.extend(first.iter().map(|n| id_of[n.as_str()]));
                 continue;
             }
-            GroupEvent::Joined { user } => (id_of[user.as_str()], "joined"),
+            GroupEvent::Joined { user, .. } => (id_of[user.as_str()], "joined"),
             GroupEvent::Left { user, .. } => (id_of[user.as_str()], "left"),
             GroupEvent::Removed { user, by } => {
                 assert_eq!(by, "owner");
@@ -1830,7 +1882,7 @@ async fn joins_leaves_removals_and_sends_from_two_nodes<H: Harness>(harness: H) 
         let want: Vec<&str> = schedule(i)
             .iter()
             .map(|op| {
-                if *op == GroupOp::Join {
+                if matches!(op, GroupOp::Join(_)) {
                     "joined"
                 } else {
                     "left"
@@ -1916,7 +1968,10 @@ async fn two_nodes_race_for_the_last_place<H: Harness>(harness: H) {
         event(store, &owner, conv, GroupOp::SetRole(admin.id, Admin), T0).await;
         let [n1, n2] = nodes.clone();
         let (x_op, y_op) = if by_join {
-            ((x.id, GroupOp::Join), (y.id, GroupOp::Join))
+            (
+                (x.id, GroupOp::Join(String::new())),
+                (y.id, GroupOp::Join(String::new())),
+            )
         } else {
             (
                 (owner.id, GroupOp::Invite(vec![x.id])),
@@ -1958,70 +2013,32 @@ async fn two_nodes_race_for_the_last_place<H: Harness>(harness: H) {
 // The suite, per backend
 // ---------------------------------------------------------------------------
 
-/// Instantiate the suite for one backend: `groups_suite!(module, Harness)`.
-macro_rules! groups_suite {
-    ($backend:ident, $harness:ty $(, #[$attr:meta])*) => {
-        groups_suite!(@tests $backend, $harness, [$(#[$attr])*];
-            store: [
-                a_group_begins_with_its_created_event,
-                a_new_group_has_its_owner_and_members,
-                group_info_is_for_members,
-                every_first_member_is_told_it_joined,
-                a_group_over_its_limit_is_refused,
-                a_group_with_an_unknown_user_is_refused_whole,
-                invited_members_see_history_visible_entries,
-                re_inviting_members_writes_nothing,
-                invites_follow_roles_and_the_limit,
-                joining_needs_an_open_group_with_room,
-                leaving_ends_the_membership,
-                removal_follows_roles,
-                roles_are_set_by_the_owner_and_ownership_transferred,
-                mutes_show_in_the_member_set,
-                nicknames_are_each_members_own,
-                updates_record_only_what_changed,
-                dissolving_ends_the_group_for_everyone,
-                a_temporary_group_lives_while_anyone_is_in_it,
-                events_and_messages_share_one_sequence,
-                a_batch_reads_the_membership_version,
-            ]
-            harness: [
-                groups_survive_reopen,
-                joins_leaves_removals_and_sends_from_two_nodes,
-                two_nodes_race_for_the_last_place,
-            ]
-        );
-    };
-    (@tests $backend:ident, $harness:ty, $attrs:tt;
-        store: [$($test:ident),* $(,)?]
-        harness: [$($htest:ident),* $(,)?]
-    ) => {
-        mod $backend {
-            use super::Harness as _;
-
-            $( groups_suite!(@store $attrs, $harness, $test); )*
-            $( groups_suite!(@harness $attrs, $harness, $htest); )*
-        }
-    };
-    (@store [$(#[$attr:meta])*], $harness:ty, $test:ident) => {
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        $(#[$attr])*
-        async fn $test() {
-            let harness = <$harness>::fresh().await;
-            super::$test(harness.store()).await;
-            harness.close().await;
-        }
-    };
-    (@harness [$(#[$attr:meta])*], $harness:ty, $test:ident) => {
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        $(#[$attr])*
-        async fn $test() {
-            super::$test(<$harness>::fresh().await).await;
-        }
-    };
+common::contract_suite! {
+    store: [
+        a_group_begins_with_its_created_event,
+        a_new_group_has_its_owner_and_members,
+        group_info_is_for_members,
+        every_first_member_is_told_it_joined,
+        a_group_over_its_limit_is_refused,
+        a_group_with_an_unknown_user_is_refused_whole,
+        invited_members_see_history_visible_entries,
+        re_inviting_members_writes_nothing,
+        invites_follow_roles_and_the_limit,
+        joining_needs_an_open_group_with_room,
+        leaving_ends_the_membership,
+        removal_follows_roles,
+        roles_are_set_by_the_owner_and_ownership_transferred,
+        mutes_show_in_the_member_set,
+        nicknames_are_each_members_own,
+        updates_record_only_what_changed,
+        dissolving_ends_the_group_for_everyone,
+        a_temporary_group_lives_while_anyone_is_in_it,
+        events_and_messages_share_one_sequence,
+        a_batch_reads_the_membership_version,
+    ],
+    harness: [
+        groups_survive_reopen,
+        joins_leaves_removals_and_sends_from_two_nodes,
+        two_nodes_race_for_the_last_place,
+    ],
 }
-
-groups_suite!(sqlite, super::SqliteHarness);
-// The server engines run under `.ci/run`, which starts them; locally:
-// `cargo test -p magpie-store --test groups -- --ignored`.
-groups_suite!(postgres, super::PostgresHarness, #[ignore = "needs PostgreSQL; .ci/run runs it"]);
-groups_suite!(mysql, super::MySqlHarness, #[ignore = "needs MySQL/MariaDB; .ci/run runs it"]);

@@ -28,7 +28,7 @@ use std::sync::Arc;
 use tokio::sync::Barrier;
 
 mod common;
-use common::{Harness, MySqlHarness, PostgresHarness, SqliteHarness, T0, user};
+use common::{Harness, T0, user};
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -2308,95 +2308,57 @@ async fn unrelated_requests_at_once<H: Harness>(harness: H) {
 // The suite, per backend
 // ---------------------------------------------------------------------------
 
-/// Instantiate the suite for one backend: `people_suite!(module, Harness)`.
-macro_rules! people_suite {
-    ($backend:ident, $harness:ty $(, #[$attr:meta])*) => {
-        people_suite!(@tests $backend, $harness, [$(#[$attr])*];
-            store: [
-                a_new_user_has_the_default_profile,
-                profile_of_an_unknown_user_is_none,
-                set_profile_round_trips_every_field,
-                set_profile_tells_the_user_and_each_friend,
-                search_matches_username_prefixes,
-                search_matches_chinese_nickname_substrings,
-                search_ignores_the_case_of_nicknames,
-                search_matches_phones_exactly,
-                search_matches_emails_exactly,
-                search_takes_like_metacharacters_literally,
-                search_pages_by_after,
-                search_leaves_out_the_searcher_and_whoever_blocked_them,
-                a_request_is_pending_and_told_to_both,
-                a_repeated_request_updates_the_pending_one,
-                request_lists_are_newest_first,
-                crossed_requests_make_friends,
-                accepting_makes_friends,
-                rejecting_closes_the_request_for_both,
-                cancelling_closes_the_request_for_both,
-                answering_needs_a_pending_request_to_me,
-                a_request_to_a_friend_is_refused,
-                graph_changes_with_an_unknown_user_are_refused,
-                outgoing_requests_are_limited,
-                removing_a_friend_ends_both_sides,
-                friends_page_by_id,
-                set_friend_changes_remark_and_category,
-                set_friend_refuses_a_stranger_and_another_users_category,
-                categories_are_created_renamed_and_deleted,
-                categories_are_limited,
-                blocking_a_friend_ends_the_friendship,
-                blocking_withdraws_my_pending_request,
-                blocking_hides_their_pending_request,
-                cancelling_a_hidden_request_tells_only_the_requester,
-                a_request_to_someone_i_blocked_is_refused,
-                a_request_from_someone_i_blocked_stays_hidden,
-                blocking_twice_writes_nothing_and_unblocking_undoes_it,
-                relation_reports_friends_and_blocks_each_way,
-                blocks_page_by_id,
-                change_seqs_are_gapless_per_user,
-                changes_page_after_a_seq,
-                changes_reset_when_after_is_beyond_the_head,
-            ]
-            harness: [
-                changes_survive_reopen,
-                crossed_requests_race_to_one_friendship,
-                accept_races_cancel,
-                block_races_accept,
-                friends_set_profiles_at_once,
-                profile_save_races_a_new_friendship,
-                unrelated_requests_at_once,
-            ]
-        );
-    };
-    (@tests $backend:ident, $harness:ty, $attrs:tt;
-        store: [$($test:ident),* $(,)?]
-        harness: [$($htest:ident),* $(,)?]
-    ) => {
-        mod $backend {
-            use super::Harness as _;
-
-            $( people_suite!(@store $attrs, $harness, $test); )*
-            $( people_suite!(@harness $attrs, $harness, $htest); )*
-        }
-    };
-    (@store [$(#[$attr:meta])*], $harness:ty, $test:ident) => {
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        $(#[$attr])*
-        async fn $test() {
-            let harness = <$harness>::fresh().await;
-            super::$test(harness.store()).await;
-            harness.close().await;
-        }
-    };
-    (@harness [$(#[$attr:meta])*], $harness:ty, $test:ident) => {
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        $(#[$attr])*
-        async fn $test() {
-            super::$test(<$harness>::fresh().await).await;
-        }
-    };
+common::contract_suite! {
+    store: [
+        a_new_user_has_the_default_profile,
+        profile_of_an_unknown_user_is_none,
+        set_profile_round_trips_every_field,
+        set_profile_tells_the_user_and_each_friend,
+        search_matches_username_prefixes,
+        search_matches_chinese_nickname_substrings,
+        search_ignores_the_case_of_nicknames,
+        search_matches_phones_exactly,
+        search_matches_emails_exactly,
+        search_takes_like_metacharacters_literally,
+        search_pages_by_after,
+        search_leaves_out_the_searcher_and_whoever_blocked_them,
+        a_request_is_pending_and_told_to_both,
+        a_repeated_request_updates_the_pending_one,
+        request_lists_are_newest_first,
+        crossed_requests_make_friends,
+        accepting_makes_friends,
+        rejecting_closes_the_request_for_both,
+        cancelling_closes_the_request_for_both,
+        answering_needs_a_pending_request_to_me,
+        a_request_to_a_friend_is_refused,
+        graph_changes_with_an_unknown_user_are_refused,
+        outgoing_requests_are_limited,
+        removing_a_friend_ends_both_sides,
+        friends_page_by_id,
+        set_friend_changes_remark_and_category,
+        set_friend_refuses_a_stranger_and_another_users_category,
+        categories_are_created_renamed_and_deleted,
+        categories_are_limited,
+        blocking_a_friend_ends_the_friendship,
+        blocking_withdraws_my_pending_request,
+        blocking_hides_their_pending_request,
+        cancelling_a_hidden_request_tells_only_the_requester,
+        a_request_to_someone_i_blocked_is_refused,
+        a_request_from_someone_i_blocked_stays_hidden,
+        blocking_twice_writes_nothing_and_unblocking_undoes_it,
+        relation_reports_friends_and_blocks_each_way,
+        blocks_page_by_id,
+        change_seqs_are_gapless_per_user,
+        changes_page_after_a_seq,
+        changes_reset_when_after_is_beyond_the_head,
+    ],
+    harness: [
+        changes_survive_reopen,
+        crossed_requests_race_to_one_friendship,
+        accept_races_cancel,
+        block_races_accept,
+        friends_set_profiles_at_once,
+        profile_save_races_a_new_friendship,
+        unrelated_requests_at_once,
+    ],
 }
-
-people_suite!(sqlite, super::SqliteHarness);
-// The server engines run under `.ci/run`, which starts them; locally:
-// `cargo test -p magpie-store --test people -- --ignored`.
-people_suite!(postgres, super::PostgresHarness, #[ignore = "needs PostgreSQL; .ci/run runs it"]);
-people_suite!(mysql, super::MySqlHarness, #[ignore = "needs MySQL/MariaDB; .ci/run runs it"]);

@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 // The backends (the `Harness` and one implementation per engine) and the
 // helpers every suite shares: tests/common/mod.rs.
 mod common;
-use common::{Harness, MySqlHarness, PostgresHarness, SqliteHarness, T0, hash_for, user};
+use common::{Harness, T0, hash_for, user};
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -2198,92 +2198,54 @@ async fn every_write_kind_survives_reopen<H: Harness>(harness: H) {
 // The suite, per backend
 // ---------------------------------------------------------------------------
 
-/// Instantiate the suite for one backend: `store_suite!(module, Harness)`.
-macro_rules! store_suite {
-    ($backend:ident, $harness:ty $(, #[$attr:meta])*) => {
-        store_suite!(@tests $backend, $harness, [$(#[$attr])*];
-            store: [
-                create_user_and_look_it_up,
-                create_user_rejects_a_taken_name,
-                usernames_with_every_allowed_character,
-                token_create_and_lookup,
-                expired_token_is_not_returned,
-                revoke_token_removes_only_that_session,
-                purge_expired_tokens_counts_and_keeps_valid_ones,
-                live_tokens_reports_only_unexpired_unrevoked_ones,
-                trim_tokens_keeps_the_newest,
-                append_empty_batch,
-                append_assigns_gapless_seqs,
-                conversations_have_independent_seqs,
-                reply_lands_in_the_same_conversation,
-                resend_in_a_later_batch_is_a_duplicate,
-                duplicate_within_one_batch,
-                resend_inside_a_batch_of_new_messages,
-                batch_larger_than_one_statement,
-                cmid_is_scoped_per_sender,
-                cmid_comparison_is_exact,
-                duplicate_cmid_to_another_recipient_returns_the_original,
-                failed_batch_stores_nothing,
-                concurrent_appends_stay_gapless,
-                sender_read_mark_moves_to_its_own_message,
-                direct_conv_is_symmetric,
-                is_member_only_for_participants,
-                positions_list_every_conversation,
-                conversation_list_shows_peer_last_message_and_marks,
-                conversation_list_pages_by_cursor,
-                conversation_list_shows_an_excerpt_of_the_last_message,
-                members_of_a_direct_conversation,
-                messages_after_pages_forward,
-                messages_before_pages_backward,
-                messages_in_reads_many_ranges_at_once,
-                mark_read_moves_forward_only_and_clamps,
-                commit_batch_with_messages_and_reads,
-                mark_read_is_per_member,
-                awkward_bodies_round_trip_exactly,
-                awkward_cmids_and_devices_round_trip,
-            ]
-            harness: [
-                data_survives_reopen,
-                every_write_kind_survives_reopen,
-                several_nodes_share_one_conversation_without_gaps,
-                open_direct_is_the_same_from_every_node,
-            ]
-        );
-    };
-    (@tests $backend:ident, $harness:ty, $attrs:tt;
-        store: [$($test:ident),* $(,)?]
-        harness: [$($htest:ident),* $(,)?]
-    ) => {
-        mod $backend {
-            use super::Harness as _;
-
-            $( store_suite!(@store $attrs, $harness, $test); )*
-            $( store_suite!(@harness $attrs, $harness, $htest); )*
-        }
-    };
-    (@store [$(#[$attr:meta])*], $harness:ty, $test:ident) => {
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        $(#[$attr])*
-        async fn $test() {
-            let harness = <$harness>::fresh().await;
-            super::$test(harness.store()).await;
-            harness.close().await;
-        }
-    };
-    (@harness [$(#[$attr:meta])*], $harness:ty, $test:ident) => {
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        $(#[$attr])*
-        async fn $test() {
-            super::$test(<$harness>::fresh().await).await;
-        }
-    };
+common::contract_suite! {
+    store: [
+        create_user_and_look_it_up,
+        create_user_rejects_a_taken_name,
+        usernames_with_every_allowed_character,
+        token_create_and_lookup,
+        expired_token_is_not_returned,
+        revoke_token_removes_only_that_session,
+        purge_expired_tokens_counts_and_keeps_valid_ones,
+        live_tokens_reports_only_unexpired_unrevoked_ones,
+        trim_tokens_keeps_the_newest,
+        append_empty_batch,
+        append_assigns_gapless_seqs,
+        conversations_have_independent_seqs,
+        reply_lands_in_the_same_conversation,
+        resend_in_a_later_batch_is_a_duplicate,
+        duplicate_within_one_batch,
+        resend_inside_a_batch_of_new_messages,
+        batch_larger_than_one_statement,
+        cmid_is_scoped_per_sender,
+        cmid_comparison_is_exact,
+        duplicate_cmid_to_another_recipient_returns_the_original,
+        failed_batch_stores_nothing,
+        concurrent_appends_stay_gapless,
+        sender_read_mark_moves_to_its_own_message,
+        direct_conv_is_symmetric,
+        is_member_only_for_participants,
+        positions_list_every_conversation,
+        conversation_list_shows_peer_last_message_and_marks,
+        conversation_list_pages_by_cursor,
+        conversation_list_shows_an_excerpt_of_the_last_message,
+        members_of_a_direct_conversation,
+        messages_after_pages_forward,
+        messages_before_pages_backward,
+        messages_in_reads_many_ranges_at_once,
+        mark_read_moves_forward_only_and_clamps,
+        commit_batch_with_messages_and_reads,
+        mark_read_is_per_member,
+        awkward_bodies_round_trip_exactly,
+        awkward_cmids_and_devices_round_trip,
+    ],
+    harness: [
+        data_survives_reopen,
+        every_write_kind_survives_reopen,
+        several_nodes_share_one_conversation_without_gaps,
+        open_direct_is_the_same_from_every_node,
+    ],
 }
-
-store_suite!(sqlite, super::SqliteHarness);
-// The server engines run under `.ci/run`, which starts them; locally:
-// `cargo test -p magpie-store --test store -- --ignored`.
-store_suite!(postgres, super::PostgresHarness, #[ignore = "needs PostgreSQL; .ci/run runs it"]);
-store_suite!(mysql, super::MySqlHarness, #[ignore = "needs MySQL/MariaDB; .ci/run runs it"]);
 
 /// `open_direct` from two nodes: the pair's one conversation whichever
 /// node asks, which way round, and in which order, also when both create

@@ -1,9 +1,12 @@
 //! The group commands of `magpie client`: `group create|info|members|list`
-//! to make and read groups, and one command per change to a group
-//! (`invite`, `remove`, `leave`, `join`, `role`, `mute`, `unmute`,
-//! `mute-all`, `transfer`, `dissolve`, `set`, `nickname`). A group is a
-//! conversation: post in it with `send --group ID TEXT` and read it with
-//! `history --group ID`.
+//! to make and read groups, `group requests` to see who asks to join, and
+//! one command per change to a group (`invite`, `remove`, `leave`, `join`,
+//! `approve`, `reject`, `role`, `mute`, `unmute`, `mute-all`, `transfer`,
+//! `dissolve`, `set`, `nickname`). A group is a conversation: post in it
+//! with `send --group ID TEXT` and read it with `history --group ID`.
+//! `receipts` and `read-by` tell who has read your own messages, which is
+//! mostly a question about groups (in a 1:1 chat the other side's read
+//! mark arrives as a push).
 //!
 //! Like the people commands (see [`crate::cli_people`]) they print compact
 //! text, or with `--json` exactly one JSON document shaped like the
@@ -11,8 +14,13 @@
 //! - `group create`, `group info`: the group;
 //! - `group members`: `{"members": [...]}`, every page;
 //! - `group list`: `{"groups": [...]}`, every page;
+//! - `group requests`: `{"requests": [...]}`, every page;
 //! - the changes: `{"conv": ID, "seq": N}`, the position of the event the
-//!   change wrote in the group (no `seq` when nothing changed).
+//!   change wrote in the group (no `seq` when nothing changed, nor for a
+//!   rejection, which writes no event); a `group join` that filed a
+//!   request for the admins instead answers `{"conv": ID, "requested": true}`;
+//! - `receipts`: `{"conv": ID, "counts": [{"seq", "read", "unread"}]}`;
+//! - `read-by`: `{"users": [...]}`, every page.
 //!
 //! Input the protocol bounds (names, texts, the mute's length, the
 //! history shown to new members) is checked while the command line is
@@ -20,20 +28,24 @@
 //! usage error (exit status 2) that names the field, and nothing is sent.
 
 use crate::cli_client::{Failure, Output};
-use crate::cli_people::{Printer, cell, clean, line, nickname, table, time};
+use crate::cli_people::{Printer, cell, clean, line, nickname, note, table, time};
 use clap::{Args, Subcommand};
 use magpie_client::Client;
+use magpie_client::ClientError;
 use magpie_proto::limits::{
     AVATAR_MAX, GROUP_ANNOUNCEMENT_MAX, GROUP_DESCRIPTION_MAX, GROUP_HISTORY_VISIBLE_MAX,
-    GROUP_MUTE_MAX_SECS, GROUP_NAME_MAX, check_text,
+    GROUP_MUTE_MAX_SECS, GROUP_NAME_MAX, READ_RECEIPTS_MAX, check_text,
 };
 use magpie_proto::{
-    ConvId, GroupChanged, GroupCreate, GroupFields, GroupInfo, GroupMember, GroupRole, JoinPolicy,
+    ConvId, GroupChanged, GroupCreate, GroupFields, GroupInfo, GroupJoinRequest, GroupMember,
+    GroupRole, JoinPolicy, ReadBy, ReadCount, ReadReceiptsOk, Reader, Seq,
 };
 use serde::Serialize;
 
 /// The help of every command's ID argument.
 const GROUP_ID: &str = "The group's id (its conversation; see `group list`)";
+/// The help of the CONV argument of `receipts` and `read-by`.
+const CONV_ID: &str = "The conversation's id (a group's id; see `conversations`)";
 
 /// The group commands, flattened into `magpie client`'s own.
 #[derive(Subcommand, Debug)]
@@ -43,6 +55,27 @@ pub enum GroupsCommand {
     Group {
         #[command(subcommand)]
         command: GroupCommand,
+    },
+    /// How many members have read each of your messages SEQ... in
+    /// conversation CONV (a group, typically): one line per SEQ.
+    Receipts {
+        #[arg(value_name = "CONV", value_parser = conversation, help = CONV_ID)]
+        conv: ConvId,
+        /// Seqs of messages you sent there (others are not counted).
+        #[arg(value_name = "SEQ", required = true, value_parser = seq)]
+        seqs: Vec<Seq>,
+    },
+    /// List who has read your message SEQ in conversation CONV (every
+    /// page), or with --unread who has not.
+    ReadBy {
+        #[arg(value_name = "CONV", value_parser = conversation, help = CONV_ID)]
+        conv: ConvId,
+        /// The seq of a message you sent there.
+        #[arg(value_name = "SEQ", value_parser = seq)]
+        seq: Seq,
+        /// List the members who have not read it instead.
+        #[arg(long)]
+        unread: bool,
     },
 }
 
@@ -87,10 +120,35 @@ pub enum GroupCommand {
         #[arg(value_name = "ID", value_parser = conv_id, help = GROUP_ID)]
         conv: ConvId,
     },
-    /// Join group ID, if anyone may join it (`--policy open`).
+    /// Join group ID if anyone may join it (`--policy open`), or ask its
+    /// owner and admins to let you in (`--policy request`).
     Join {
         #[arg(value_name = "ID", value_parser = conv_id, help = GROUP_ID)]
         conv: ConvId,
+        /// A note for the admins with your request.
+        #[arg(long, value_name = "TEXT", value_parser = note)]
+        note: Option<String>,
+    },
+    /// List the pending requests to join group ID, with their notes
+    /// (owner and admins; every page).
+    Requests {
+        #[arg(value_name = "ID", value_parser = conv_id, help = GROUP_ID)]
+        conv: ConvId,
+    },
+    /// Let USER, who asked to join group ID, in (owner and admins).
+    Approve {
+        #[arg(value_name = "ID", value_parser = conv_id, help = GROUP_ID)]
+        conv: ConvId,
+        #[arg(value_name = "USER")]
+        name: String,
+    },
+    /// Turn down USER's request to join group ID (owner and admins); they
+    /// are told.
+    Reject {
+        #[arg(value_name = "ID", value_parser = conv_id, help = GROUP_ID)]
+        conv: ConvId,
+        #[arg(value_name = "USER")]
+        name: String,
     },
     /// Make USER an admin of group ID, or a plain member again (owner
     /// only; ownership moves with `group transfer`).
@@ -172,9 +230,13 @@ pub struct CreateArgs {
     /// last member leaves.
     #[arg(long)]
     temporary: bool,
-    /// Anyone who knows the group's id may join (default: invite only).
-    #[arg(long)]
+    /// Anyone who knows the group's id may join (the same as `--policy
+    /// open`; default: invite only).
+    #[arg(long, conflicts_with = "policy")]
     open: bool,
+    /// Who may become a member: invite, open or request (see `group set`).
+    #[arg(long, value_name = "POLICY", value_parser = policy)]
+    policy: Option<JoinPolicy>,
     /// What the group is about.
     #[arg(long, value_name = "TEXT", value_parser = description)]
     description: Option<String>,
@@ -191,7 +253,7 @@ impl CreateArgs {
             description: self.description.clone(),
             announcement: self.announcement.clone(),
             // Only when asked: otherwise the server's default applies.
-            join_policy: self.open.then_some(JoinPolicy::Open),
+            join_policy: self.policy.or(self.open.then_some(JoinPolicy::Open)),
             temporary: self.temporary,
             ..GroupCreate::default()
         }
@@ -214,8 +276,9 @@ pub struct SetArgs {
     /// The announcement shown to members.
     #[arg(long, value_name = "TEXT", value_parser = announcement)]
     announcement: Option<String>,
-    /// Who may become a member: invite (added by the owner and admins) or
-    /// open (anyone with the id may join).
+    /// Who may become a member: invite (added by the owner and admins),
+    /// open (anyone with the id may join) or request (anyone may ask; the
+    /// owner and admins approve).
     #[arg(long, value_name = "POLICY", value_parser = policy)]
     policy: Option<JoinPolicy>,
     /// How many entries from before they joined new members may read.
@@ -271,6 +334,23 @@ fn conv_id(value: &str) -> Result<ConvId, String> {
     }
 }
 
+/// Any conversation, not only a group: receipts are counted in both.
+fn conversation(value: &str) -> Result<ConvId, String> {
+    match value.parse::<ConvId>() {
+        Ok(id) if id > 0 => Ok(id),
+        _ => Err(
+            "a conversation is named by its id, a positive number (see `conversations`)".to_owned(),
+        ),
+    }
+}
+
+fn seq(value: &str) -> Result<Seq, String> {
+    match value.parse::<Seq>() {
+        Ok(seq) if seq > 0 => Ok(seq),
+        _ => Err("a message is named by its seq, a positive number (see `history`)".to_owned()),
+    }
+}
+
 fn role(value: &str) -> Result<GroupRole, String> {
     match value {
         "admin" => Ok(GroupRole::Admin),
@@ -291,7 +371,8 @@ fn policy(value: &str) -> Result<JoinPolicy, String> {
     match value {
         "invite" => Ok(JoinPolicy::Invite),
         "open" => Ok(JoinPolicy::Open),
-        _ => Err("policy must be invite or open".to_owned()),
+        "request" => Ok(JoinPolicy::Request),
+        _ => Err("policy must be invite, open or request".to_owned()),
     }
 }
 
@@ -334,7 +415,8 @@ fn mute_duration(value: &str) -> Result<u64, String> {
     Ok(seconds)
 }
 
-/// Run a group command on an authenticated client.
+/// Run a group command (or `receipts`, `read-by`) on an authenticated
+/// client.
 pub(crate) async fn perform(
     command: &GroupsCommand,
     client: &Client,
@@ -342,7 +424,27 @@ pub(crate) async fn perform(
     json: bool,
 ) -> Result<(), Failure> {
     let mut print = Printer { out, json };
-    let GroupsCommand::Group { command } = command;
+    match command {
+        GroupsCommand::Group { command } => group(command, client, &mut print).await,
+        GroupsCommand::Receipts { conv, seqs } => {
+            let answer = receipts(client, *conv, seqs).await?;
+            print.emit(&answer, || show_receipts(seqs, &answer.counts))
+        }
+        GroupsCommand::ReadBy { conv, seq, unread } => {
+            let list = ReaderList {
+                users: all_readers(client, *conv, *seq, *unread).await?,
+            };
+            print.emit(&list, || show_readers(*seq, *unread, &list.users))
+        }
+    }
+}
+
+/// Run one `group ...` command.
+async fn group(
+    command: &GroupCommand,
+    client: &Client,
+    print: &mut Printer<'_>,
+) -> Result<(), Failure> {
     match command {
         GroupCommand::Create(args) => {
             let group = client.group_create(args.request()).await?;
@@ -371,6 +473,23 @@ pub(crate) async fn perform(
             };
             print.emit(&list, || show_groups(&list.groups))
         }
+        GroupCommand::Requests { conv } => {
+            let list = RequestList {
+                requests: client.group_requests(*conv).await?,
+            };
+            print.emit(&list, || show_requests(*conv, &list.requests))
+        }
+        GroupCommand::Reject { conv, name } => {
+            // A rejection writes no event in the group, so its answer has
+            // no seq; here that does not mean nothing changed.
+            let done = client.group_reject(*conv, name).await?;
+            print.emit(&done, || {
+                format!(
+                    "rejected the request of {} to join group {conv}",
+                    clean(name)
+                )
+            })
+        }
         change => {
             let (done, text) = apply(change, client).await?;
             print.emit(&done, || changed(&done, text))
@@ -397,9 +516,24 @@ async fn apply(command: &GroupCommand, client: &Client) -> Result<(GroupChanged,
             client.group_leave(*conv).await?,
             format!("left group {conv}"),
         ),
-        C::Join { conv } => (
-            client.group_join(*conv).await?,
-            format!("joined group {conv}"),
+        C::Join { conv, note } => {
+            let done = match note {
+                Some(note) => client.group_ask(*conv, note).await?,
+                None => client.group_join(*conv).await?,
+            };
+            // The group's policy decides, not the command: an open group
+            // lets a note's author in, a request group files a request
+            // without one.
+            let text = if done.requested {
+                format!("asked to join group {conv}: request sent to the group's admins")
+            } else {
+                format!("joined group {conv}")
+            };
+            (done, text)
+        }
+        C::Approve { conv, name } => (
+            client.group_approve(*conv, name).await?,
+            format!("{} is a member of group {conv} now", clean(name)),
         ),
         C::Role { conv, name, role } => (
             client.group_role(*conv, name, *role).await?,
@@ -453,7 +587,12 @@ async fn apply(command: &GroupCommand, client: &Client) -> Result<(GroupChanged,
                 format!("your nickname in group {conv} is {}", clean(text))
             },
         ),
-        C::Create(_) | C::Info { .. } | C::Members { .. } | C::List => {
+        C::Create(_)
+        | C::Info { .. }
+        | C::Members { .. }
+        | C::List
+        | C::Requests { .. }
+        | C::Reject { .. } => {
             return Err(Failure::Usage("this command changes nothing".to_owned()));
         }
     };
@@ -472,6 +611,62 @@ struct GroupList {
     groups: Vec<GroupInfo>,
 }
 
+/// `group requests --json`: every page at once.
+#[derive(Serialize)]
+struct RequestList {
+    requests: Vec<GroupJoinRequest>,
+}
+
+/// `read-by --json`: every page at once.
+#[derive(Serialize)]
+struct ReaderList {
+    users: Vec<Reader>,
+}
+
+/// The counts of every seq in `seqs`, in as many requests as the
+/// protocol's limit per request makes it take, so that the command line
+/// need not know that limit.
+async fn receipts(client: &Client, conv: ConvId, seqs: &[Seq]) -> Result<ReadReceiptsOk, Failure> {
+    let mut counts = Vec::new();
+    for chunk in seqs.chunks(READ_RECEIPTS_MAX) {
+        counts.extend(client.read_receipts(conv, chunk).await?.counts);
+    }
+    Ok(ReadReceiptsOk { conv, counts })
+}
+
+/// Every page of who has read (or, with `unread`, not read) entry `seq`.
+async fn all_readers(
+    client: &Client,
+    conv: ConvId,
+    seq: Seq,
+    unread: bool,
+) -> Result<Vec<Reader>, Failure> {
+    let mut users = Vec::new();
+    let mut after = None;
+    loop {
+        let query = ReadBy {
+            conv,
+            seq,
+            unread,
+            after,
+            limit: None,
+        };
+        let page = client.read_by(query).await?;
+        users.extend(page.users);
+        match page.next {
+            None => return Ok(users),
+            // A next page must start past this one, or the loop would
+            // never end.
+            Some(next) if after.is_none_or(|a| next > a) => after = Some(next),
+            Some(_) => {
+                return Err(
+                    ClientError::Protocol("the read-by pages do not advance".into()).into(),
+                );
+            }
+        }
+    }
+}
+
 // Text output.
 
 /// What a change did, and whether it did anything: a repeat (muting the
@@ -479,6 +674,9 @@ struct GroupList {
 fn changed(done: &GroupChanged, text: String) -> String {
     match done.seq {
         Some(_) => text,
+        // A request to join writes no event either: it waits for the
+        // admins.
+        None if done.requested => text,
         None => format!("{text} (it already was: nothing changed)"),
     }
 }
@@ -504,6 +702,7 @@ fn policy_name(policy: JoinPolicy) -> &'static str {
     match policy {
         JoinPolicy::Invite => "invite",
         JoinPolicy::Open => "open",
+        JoinPolicy::Request => "request",
     }
 }
 
@@ -536,6 +735,7 @@ fn show_info(g: &GroupInfo) -> String {
     let join = match g.join_policy {
         JoinPolicy::Invite => "invite only",
         JoinPolicy::Open => "open: anyone with the id may join",
+        JoinPolicy::Request => "by request: the owner and admins approve who asks",
     };
     let history = match g.history_visible {
         0 => "new members see nothing from before they joined".to_owned(),
@@ -619,6 +819,56 @@ fn show_groups(groups: &[GroupInfo]) -> String {
         })
         .collect();
     table(&["ID", "NAME", "ROLE", "MEMBERS", "NOTES"], &rows)
+}
+
+/// One line per pending request to join, oldest user id first.
+fn show_requests(conv: ConvId, requests: &[GroupJoinRequest]) -> String {
+    if requests.is_empty() {
+        return format!("no pending requests to join group {conv}");
+    }
+    let rows: Vec<Vec<String>> = requests
+        .iter()
+        .map(|r| {
+            vec![
+                r.user_id.to_string(),
+                cell(&r.user),
+                cell(&r.note),
+                time(r.ts),
+            ]
+        })
+        .collect();
+    table(&["ID", "USER", "NOTE", "ASKED"], &rows)
+}
+
+/// One line per seq asked about, in the order asked. The server leaves
+/// out the entries the caller did not send; they are named as such rather
+/// than silently dropped.
+fn show_receipts(seqs: &[Seq], counts: &[ReadCount]) -> String {
+    let lines: Vec<String> = seqs
+        .iter()
+        .map(|seq| match counts.iter().find(|c| c.seq == *seq) {
+            Some(c) => format!("seq {seq}: read {}, unread {}", c.read, c.unread),
+            None => format!("seq {seq}: not a message you sent there"),
+        })
+        .collect();
+    lines.join("\n")
+}
+
+/// The members who have read entry `seq` (or not, with `unread`), with
+/// how far each has read.
+fn show_readers(seq: Seq, unread: bool, users: &[Reader]) -> String {
+    if users.is_empty() {
+        return if unread {
+            format!("everyone has read seq {seq}")
+        } else {
+            format!("nobody has read seq {seq} yet")
+        };
+    }
+    let rows: Vec<Vec<String>> = users
+        .iter()
+        .map(|r| vec![r.user_id.to_string(), cell(&r.user), r.read_seq.to_string()])
+        .collect();
+    table(&["ID", "USER", "READ UP TO"], &rows)
 }
 
 /// Now, in ms since the epoch (0 if the clock is before it).
@@ -750,6 +1000,8 @@ mod tests {
             nickname: nickname.to_owned(),
             muted_until,
             joined_at: 1,
+            status: magpie_proto::Status::default(),
+            status_text: String::new(),
         };
         let now = 1_700_000_000_000;
         let text = show_members(
@@ -801,12 +1053,158 @@ mod tests {
     }
 
     #[test]
+    fn join_policies_include_requests() {
+        let GroupCommand::Set { fields, .. } =
+            group_command(&["group", "set", "7", "--policy", "request"])
+        else {
+            panic!("set")
+        };
+        assert_eq!(fields.fields().join_policy, Some(JoinPolicy::Request));
+        for (args, policy) in [
+            (
+                &["group", "create", "x", "--policy", "request"][..],
+                Some(JoinPolicy::Request),
+            ),
+            (
+                &["group", "create", "x", "--policy", "invite"],
+                Some(JoinPolicy::Invite),
+            ),
+            (&["group", "create", "x", "--open"], Some(JoinPolicy::Open)),
+        ] {
+            let GroupCommand::Create(create) = group_command(args) else {
+                panic!("{args:?}")
+            };
+            assert_eq!(create.request().join_policy, policy, "{args:?}");
+        }
+        let err = parse(&["group", "create", "x", "--open", "--policy", "invite"])
+            .expect_err("--open and --policy conflict");
+        assert_eq!(err.exit_code(), 2);
+        let err = policy("closed").expect_err("closed");
+        assert!(err.contains("request"), "{err}");
+    }
+
+    #[test]
+    fn join_takes_a_note_for_the_admins() {
+        let GroupCommand::Join { conv, note } =
+            group_command(&["group", "join", "7", "--note", "hi"])
+        else {
+            panic!("join")
+        };
+        assert_eq!((conv, note.as_deref()), (7, Some("hi")));
+        let GroupCommand::Join { note, .. } = group_command(&["group", "join", "7"]) else {
+            panic!("join")
+        };
+        assert_eq!(note, None);
+        let long = "x".repeat(magpie_proto::limits::REQUEST_NOTE_MAX + 1);
+        for bad in [
+            &["group", "join", "7", "--note", "a\nb"][..],
+            &["group", "join", "7", "--note", &long],
+            &["group", "approve", "7"],
+            &["group", "reject", "0", "bob"],
+            &["group", "requests"],
+        ] {
+            let err = parse(bad).expect_err(&bad.join(" "));
+            assert_eq!(err.exit_code(), 2, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn receipts_and_read_by_name_a_conversation_and_seqs() {
+        match parse(&["receipts", "7", "3", "5"]).map(|c| c.args.command) {
+            Ok(crate::cli_client::ClientCommand::Groups(GroupsCommand::Receipts {
+                conv,
+                seqs,
+            })) => {
+                assert_eq!((conv, seqs), (7, vec![3, 5]));
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&["read-by", "7", "3", "--unread"]).map(|c| c.args.command) {
+            Ok(crate::cli_client::ClientCommand::Groups(GroupsCommand::ReadBy {
+                conv,
+                seq,
+                unread,
+            })) => assert_eq!((conv, seq, unread), (7, 3, true)),
+            other => panic!("{other:?}"),
+        }
+        for bad in [
+            &["receipts", "7"][..],
+            &["receipts", "7", "0"],
+            &["receipts", "x", "1"],
+            &["read-by", "7"],
+            &["read-by", "7", "-1"],
+        ] {
+            let err = parse(bad).expect_err(&bad.join(" "));
+            assert_eq!(err.exit_code(), 2, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn receipts_print_one_line_per_seq_asked() {
+        let counts = [
+            ReadCount {
+                seq: 5,
+                read: 2,
+                unread: 1,
+            },
+            ReadCount {
+                seq: 3,
+                read: 0,
+                unread: 3,
+            },
+        ];
+        assert_eq!(
+            show_receipts(&[3, 4, 5], &counts),
+            "seq 3: read 0, unread 3\n\
+             seq 4: not a message you sent there\n\
+             seq 5: read 2, unread 1"
+        );
+        let reader = |user_id, user: &str, read_seq| Reader {
+            user_id,
+            user: user.to_owned(),
+            read_seq,
+        };
+        assert_eq!(
+            show_readers(4, false, &[reader(2, "bob", 4), reader(13, "carol", 9)]),
+            "ID  USER   READ UP TO\n2   bob    4\n13  carol  9\n"
+        );
+        assert_eq!(show_readers(4, false, &[]), "nobody has read seq 4 yet");
+        assert_eq!(show_readers(4, true, &[]), "everyone has read seq 4");
+    }
+
+    #[test]
+    fn requests_print_user_note_and_time() {
+        let request = GroupJoinRequest {
+            conv: 7,
+            user_id: 4,
+            user: "dave".to_owned(),
+            note: "hi".to_owned(),
+            ts: 1_700_000_000_000,
+        };
+        assert_eq!(
+            show_requests(7, &[request]),
+            "ID  USER  NOTE  ASKED\n4   dave  hi    2023-11-14 22:13\n"
+        );
+        assert_eq!(show_requests(7, &[]), "no pending requests to join group 7");
+    }
+
+    #[test]
     fn a_repeated_change_says_nothing_changed() {
-        let done = |seq| GroupChanged { conv: 7, seq };
+        let done = |seq| GroupChanged {
+            conv: 7,
+            seq,
+            requested: false,
+        };
         assert_eq!(
             changed(&done(Some(3)), "joined group 7".into()),
             "joined group 7"
         );
         assert!(changed(&done(None), "joined group 7".into()).contains("nothing changed"));
+        let asked = GroupChanged {
+            conv: 7,
+            seq: None,
+            requested: true,
+        };
+        assert_eq!(changed(&asked, "asked".into()), "asked");
     }
 }

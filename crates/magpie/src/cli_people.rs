@@ -30,8 +30,9 @@ use magpie_proto::limits::{
     SEARCH_QUERY_MAX, SIGNATURE_MAX, check_line, is_birthday, is_email, is_phone,
 };
 use magpie_proto::{
-    Category, CategoryId, Change, ChangeEvent, Friend, FriendRequestOk, Gender, LeftReason,
-    PendingRequest, Profile, ProfileSet, RequestOutcome, RequestStatus, UserCard, UserId, UsersOk,
+    Category, CategoryId, Change, ChangeEvent, Friend, FriendRequestOk, Gender, JoinOutcome,
+    LeftReason, PendingRequest, Profile, ProfileSet, RequestOutcome, RequestStatus, UserCard,
+    UserId, UsersOk,
 };
 use serde::Serialize;
 
@@ -234,7 +235,8 @@ fn signature(value: &str) -> Result<String, String> {
     line("signature", value, SIGNATURE_MAX)
 }
 
-fn note(value: &str) -> Result<String, String> {
+/// A note with a request: to be friends, or to join a group.
+pub(crate) fn note(value: &str) -> Result<String, String> {
     line("note", value, REQUEST_NOTE_MAX)
 }
 
@@ -830,6 +832,21 @@ fn describe(event: &ChangeEvent) -> (&str, String) {
                 ),
             )
         }
+        ChangeEvent::GroupRequest(r) => (
+            "group_request",
+            format!("{} {}{}", r.conv, clean(&r.user), quoted_note(&r.note)),
+        ),
+        ChangeEvent::GroupRequestClosed(r) => {
+            let outcome = match r.outcome {
+                JoinOutcome::Approved => "approved",
+                JoinOutcome::Rejected => "rejected",
+                JoinOutcome::Dropped => "dropped",
+            };
+            (
+                "group_request_closed",
+                format!("{} {} {outcome}", r.conv, clean(&r.user)),
+            )
+        }
         ChangeEvent::Unknown { kind, .. } => (kind.as_str(), "-".to_owned()),
     }
 }
@@ -937,6 +954,32 @@ mod tests {
         assert!(parse(&["search", " "]).is_err());
         assert!(parse(&["search", "bo", "--limit", "51"]).is_err());
         assert!(parse(&["friend", "category", "bob", "-1"]).is_err());
+    }
+
+    #[test]
+    fn group_requests_in_the_change_stream_name_group_user_and_note() {
+        use magpie_proto::{GroupJoinRequest, GroupRequestClosed};
+        let asked = ChangeEvent::GroupRequest(GroupJoinRequest {
+            conv: 7,
+            user_id: 4,
+            user: "dave".into(),
+            note: "note".into(),
+            ts: 1,
+        });
+        assert_eq!(
+            describe(&asked),
+            ("group_request", r#"7 dave: "note""#.to_owned())
+        );
+        let closed = ChangeEvent::GroupRequestClosed(GroupRequestClosed {
+            conv: 7,
+            user_id: 4,
+            user: "dave".into(),
+            outcome: JoinOutcome::Approved,
+        });
+        assert_eq!(
+            describe(&closed),
+            ("group_request_closed", "7 dave approved".to_owned())
+        );
     }
 
     #[test]

@@ -2,111 +2,10 @@
 //! removal) and posting in a group with `send --group`, driven as a
 //! script would drive them against a real server.
 
-use magpie_testkit::ServerProcess;
+mod common;
+
+use common::*;
 use serde_json::Value;
-use std::process::{Command, Output};
-
-const PASSWORD: &str = "correct horse battery";
-
-struct Server {
-    process: ServerProcess,
-    _dir: tempfile::TempDir,
-}
-
-fn start_server() -> Server {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let command = ServerProcess::serve_command(env!("CARGO_BIN_EXE_magpie"), dir.path());
-    Server {
-        process: ServerProcess::spawn(command),
-        _dir: dir,
-    }
-}
-
-/// One user of the test: registered, logged in once, and from then on
-/// using the session token (a password login per command would soon hit
-/// the per-account login rate limit).
-struct User {
-    server: String,
-    name: String,
-    token: String,
-}
-
-impl User {
-    fn register(server: &str, name: &str) -> User {
-        let with_password = |op: &str| {
-            let mut cmd = bare(server, name);
-            cmd.env("MAGPIE_PASSWORD", PASSWORD).arg(op);
-            let out = cmd.output().expect("run magpie client");
-            assert!(out.status.success(), "{op} {name}: {}", stderr(&out));
-            out
-        };
-        with_password("register");
-        let login: Value =
-            serde_json::from_slice(&with_password("login").stdout).expect("login JSON");
-        User {
-            server: server.to_string(),
-            name: name.to_string(),
-            token: login["token"].as_str().expect("token").to_string(),
-        }
-    }
-
-    /// `magpie client ARGS` as this user.
-    fn run(&self, args: &[&str]) -> Output {
-        let mut cmd = bare(&self.server, &self.name);
-        cmd.env("MAGPIE_TOKEN", &self.token).args(args);
-        cmd.output().expect("run magpie client")
-    }
-
-    /// `magpie client ARGS` as this user, logging in with the password
-    /// (--user and MAGPIE_PASSWORD) instead of the session token.
-    fn run_with_password(&self, args: &[&str]) -> Output {
-        let mut cmd = bare(&self.server, &self.name);
-        cmd.env("MAGPIE_PASSWORD", PASSWORD).args(args);
-        cmd.output().expect("run magpie client")
-    }
-
-    /// `magpie client --json ARGS`, which must succeed and print exactly
-    /// one JSON document.
-    fn json(&self, args: &[&str]) -> Value {
-        let mut all = vec!["--json"];
-        all.extend_from_slice(args);
-        let lines = self.lines(&all);
-        assert_eq!(lines.len(), 1, "{args:?}: one document: {lines:?}");
-        lines.into_iter().next().expect("one document")
-    }
-
-    /// A messaging command (`send`, `history`, `conversations`), which
-    /// must succeed; it prints one JSON document per line.
-    fn lines(&self, args: &[&str]) -> Vec<Value> {
-        let out = self.run(args);
-        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l:?}: {e}")))
-            .collect()
-    }
-
-    /// `magpie client ARGS` in text mode, which must succeed.
-    fn text(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
-
-fn bare(server: &str, user: &str) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_magpie"));
-    cmd.args(["client", "--server", server, "--user", user]);
-    cmd.env_remove("MAGPIE_PASSWORD")
-        .env_remove("MAGPIE_TOKEN")
-        .env_remove("MAGPIE_SERVER")
-        .env_remove("MAGPIE_USER");
-    cmd
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 /// `user → role` of a `group members --json` answer, in its order.
 fn roles(members: &Value) -> Vec<(String, String)> {
@@ -277,4 +176,60 @@ fn refusals_and_bad_input_fail_clearly() {
     let out = alice.run(&["group", "role", &conv, "bob", "owner"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("group transfer"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_group_that_takes_requests_lets_in_whom_the_admins_approve() {
+    let server = start_server();
+    let alice = User::register(&server.process.tcp_url, "alice");
+    let bob = User::register(&server.process.tcp_url, "bob");
+    let carol = User::register(&server.process.ws_url, "carol");
+    let group = alice.json(&["group", "create", "Door"]);
+    let id = group["conv"].as_i64().expect("the group's id");
+    let conv = id.to_string();
+    let changed = alice.json(&["group", "set", &conv, "--policy", "request"]);
+    assert!(changed["seq"].as_i64().is_some(), "{changed}");
+    assert_eq!(
+        alice.json(&["group", "info", &conv])["join_policy"],
+        "request"
+    );
+
+    // Bob asks, with a note: a request for the admins, not a membership.
+    let asked = bob.json(&["group", "join", &conv, "--note", "hi"]);
+    assert_eq!(asked["conv"], id, "{asked}");
+    assert_eq!(asked["requested"], true, "{asked}");
+    assert!(asked.get("seq").is_none(), "no event yet: {asked}");
+    let refused = bob.run(&["send", "--group", &conv, "am I in?"]);
+    assert_eq!(refused.status.code(), Some(1), "not a member yet");
+
+    // Alice sees it with its note, and lets bob in.
+    let pending = alice.json(&["group", "requests", &conv]);
+    let requests = pending["requests"].as_array().expect("requests");
+    assert_eq!(requests.len(), 1, "{pending}");
+    assert_eq!(requests[0]["user"], "bob", "{pending}");
+    assert_eq!(requests[0]["note"], "hi", "{pending}");
+    let approved = alice.json(&["group", "approve", &conv, "bob"]);
+    assert!(approved["seq"].as_i64().is_some(), "{approved}");
+    let ack = &bob.lines(&["send", "--group", &conv, "thanks for having me"])[0];
+    assert_eq!(ack["conv"], id, "{ack}");
+
+    // Carol asks without a note (in text mode); alice turns her down.
+    let text = carol.text(&["group", "join", &conv]);
+    assert!(
+        text.contains("request sent to the group's admins"),
+        "{text}"
+    );
+    let pending = alice.json(&["group", "requests", &conv]);
+    assert_eq!(pending["requests"][0]["user"], "carol", "{pending}");
+    let rejected = alice.json(&["group", "reject", &conv, "carol"]);
+    assert_eq!(rejected["conv"], id, "{rejected}");
+    let text = alice.text(&["group", "requests", &conv]);
+    assert!(text.contains("no pending requests"), "{text}");
+    let refused = carol.run(&["send", "--group", &conv, "let me in"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("unknown_conversation"),
+        "{}",
+        stderr(&refused)
+    );
 }

@@ -1,94 +1,10 @@
 //! The people commands of `magpie client` (profiles, search, friends,
 //! categories, blocks, changes), driven as a script would drive them.
 
-use magpie_testkit::ServerProcess;
+mod common;
+
+use common::*;
 use serde_json::Value;
-use std::process::{Command, Output};
-
-const PASSWORD: &str = "correct horse battery";
-
-struct Server {
-    process: ServerProcess,
-    _dir: tempfile::TempDir,
-}
-
-fn start_server() -> Server {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let command = ServerProcess::serve_command(env!("CARGO_BIN_EXE_magpie"), dir.path());
-    Server {
-        process: ServerProcess::spawn(command),
-        _dir: dir,
-    }
-}
-
-/// One user of the test: registered, logged in once, and from then on
-/// using the session token (a password login per command would soon hit
-/// the per-account login rate limit).
-struct User {
-    server: String,
-    name: String,
-    token: String,
-}
-
-impl User {
-    fn register(server: &str, name: &str) -> User {
-        let with_password = |op: &str| {
-            let mut cmd = bare(server, name);
-            cmd.env("MAGPIE_PASSWORD", PASSWORD).arg(op);
-            let out = cmd.output().expect("run magpie client");
-            assert!(out.status.success(), "{op} {name}: {}", stderr(&out));
-            out
-        };
-        with_password("register");
-        let login: Value =
-            serde_json::from_slice(&with_password("login").stdout).expect("login JSON");
-        User {
-            server: server.to_string(),
-            name: name.to_string(),
-            token: login["token"].as_str().expect("token").to_string(),
-        }
-    }
-
-    /// `magpie client ARGS` as this user.
-    fn run(&self, args: &[&str]) -> Output {
-        let mut cmd = bare(&self.server, &self.name);
-        cmd.env("MAGPIE_TOKEN", &self.token).args(args);
-        cmd.output().expect("run magpie client")
-    }
-
-    /// `magpie client --json ARGS`, which must succeed and print exactly
-    /// one JSON document.
-    fn json(&self, args: &[&str]) -> Value {
-        let mut all = vec!["--json"];
-        all.extend_from_slice(args);
-        let out = self.run(&all);
-        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(text.lines().count(), 1, "{args:?}: one document: {text:?}");
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{args:?}: not JSON: {text:?}: {e}"))
-    }
-
-    /// `magpie client ARGS` in text mode, which must succeed.
-    fn text(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
-
-fn bare(server: &str, user: &str) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_magpie"));
-    cmd.args(["client", "--server", server, "--user", user]);
-    cmd.env_remove("MAGPIE_PASSWORD")
-        .env_remove("MAGPIE_TOKEN")
-        .env_remove("MAGPIE_SERVER")
-        .env_remove("MAGPIE_USER");
-    cmd
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 fn names(users: &Value) -> Vec<&str> {
     users

@@ -14,7 +14,10 @@ impl Session {
         let me = self.authed()?.actor.user_id;
         if !matches!(
             request,
-            Request::GroupInfo(_) | Request::GroupMembers(_) | Request::Groups(_)
+            Request::GroupInfo(_)
+                | Request::GroupMembers(_)
+                | Request::Groups(_)
+                | Request::GroupRequests(_)
         ) {
             state.throttle.check_people(me)?;
         }
@@ -31,7 +34,28 @@ impl Session {
                     .await
                     .and_then(to_value),
                 Request::GroupJoin(r) => groups
-                    .apply(me, r.conv, magpie_store::GroupOp::Join, now)
+                    .join(me, r.conv, r.note, now)
+                    .await
+                    .and_then(to_value),
+                Request::GroupRequests(req) => groups.requests(me, req).await.and_then(to_value),
+                Request::GroupApprove(r) => groups
+                    .on_member(
+                        me,
+                        r.conv,
+                        &r.user,
+                        |u| Ok(magpie_store::GroupOp::Approve(u)),
+                        now,
+                    )
+                    .await
+                    .and_then(to_value),
+                Request::GroupReject(r) => groups
+                    .on_member(
+                        me,
+                        r.conv,
+                        &r.user,
+                        |u| Ok(magpie_store::GroupOp::Reject(u)),
+                        now,
+                    )
                     .await
                     .and_then(to_value),
                 Request::GroupLeave(r) => groups

@@ -274,8 +274,9 @@ impl ConversationStore for SqlStore {
         }
         let marks = vec!["?"; seqs.len()].join(", ");
         let own = self.backend.render(&format!(
-            "SELECT seq FROM messages WHERE conv_id = ? AND sender_id = ? AND seq IN ({marks}) \
-             ORDER BY seq"
+            "SELECT seq FROM messages WHERE conv_id = ? AND sender_id = ? AND kind <> {event} \
+             AND seq IN ({marks}) ORDER BY seq",
+            event = super::kind_code(MessageKind::Event)
         ));
         let mut query = sqlx::query(AssertSqlSafe(own)).bind(conv).bind(sender);
         for seq in &seqs {
@@ -289,7 +290,9 @@ impl ConversationStore for SqlStore {
         if own.is_empty() {
             return Ok(Vec::new());
         }
-        // COUNT, not SUM: SUM is a DECIMAL on MySQL.
+        // Receipts are for what the sender wrote, not for group events
+        // the server wrote in their name. COUNT, not SUM: SUM is a DECIMAL
+        // on MySQL.
         let columns: Vec<&str> = own
             .iter()
             .map(|_| {

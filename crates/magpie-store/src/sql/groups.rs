@@ -8,8 +8,9 @@ use crate::groups::{GroupApplied, GroupOp, GroupStore, MemberEntry, MemberSet, N
 use crate::{Refusal, Result, RuleFacts, authorize};
 use async_trait::async_trait;
 use magpie_proto::{
-    ChangeEvent, ConvId, GroupCard, GroupEvent, GroupFields, GroupInfo, GroupLeft, GroupMember,
-    GroupRole, JoinPolicy, LeftReason, Message, MessageKind, Seq, UserId,
+    ChangeEvent, ConvId, GroupCard, GroupEvent, GroupFields, GroupInfo, GroupJoinRequest,
+    GroupLeft, GroupMember, GroupRequestClosed, GroupRole, JoinOutcome, JoinPolicy, LeftReason,
+    Message, MessageKind, Seq, UserId,
 };
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
@@ -40,15 +41,20 @@ fn policy_code(policy: JoinPolicy) -> i64 {
     match policy {
         JoinPolicy::Invite => 0,
         JoinPolicy::Open => 1,
+        JoinPolicy::Request => 2,
     }
 }
 
 fn policy_from_code(code: i64) -> JoinPolicy {
     match code {
         1 => JoinPolicy::Open,
+        2 => JoinPolicy::Request,
         _ => JoinPolicy::Invite,
     }
 }
+
+/// Most pending requests to join one group.
+const REQUESTS_MAX: i64 = 500;
 
 /// `?, ?, ...` for `n` parameters.
 fn marks(n: usize) -> String {
@@ -116,6 +122,10 @@ struct Effect {
     gone: Vec<UserId>,
     reason: Option<LeftReason>,
     dissolve: bool,
+    /// Change-stream entries besides `group_joined`/`group_left` (join
+    /// requests filed and closed).
+    changes: Vec<(UserId, ChangeEvent)>,
+    requested: bool,
 }
 
 impl SqlStore {
@@ -357,6 +367,7 @@ impl SqlStore {
             gone: Vec::new(),
             came: everyone,
             written,
+            requested: false,
         })
     }
 
@@ -437,6 +448,135 @@ impl SqlStore {
             .collect()
     }
 
+    /// The owner and admins of `conv`: who hears of join requests.
+    async fn managers(&self, conn: &mut AnyConnection, conv: ConvId) -> sqlx::Result<Vec<UserId>> {
+        let text = self
+            .backend
+            .render("SELECT user_id FROM members WHERE conv_id = ? AND role >= 1");
+        sqlx::query(AssertSqlSafe(text))
+            .bind(conv)
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect()
+    }
+
+    /// Whether `user` has a pending request to join `conv`.
+    async fn has_request(
+        &self,
+        conn: &mut AnyConnection,
+        conv: ConvId,
+        user: UserId,
+    ) -> sqlx::Result<bool> {
+        let text = self
+            .backend
+            .render("SELECT 1 FROM group_requests WHERE conv_id = ? AND user_id = ?");
+        Ok(sqlx::query(AssertSqlSafe(text))
+            .bind(conv)
+            .bind(user)
+            .fetch_optional(&mut *conn)
+            .await?
+            .is_some())
+    }
+
+    /// File `user`'s request to join `conv`, or renew it (new note and
+    /// time); the applicant and the managers hear of it.
+    async fn file_request(
+        &self,
+        conn: &mut AnyConnection,
+        conv: ConvId,
+        (user, name): (UserId, &str),
+        note: &str,
+        now: i64,
+    ) -> Tx<Vec<(UserId, ChangeEvent)>> {
+        if self.has_request(conn, conv, user).await? {
+            self.exec(
+                conn,
+                "UPDATE group_requests SET note = ?, ts = ? WHERE conv_id = ? AND user_id = ?",
+                &[Bind::S(note), Bind::I(now), Bind::I(conv), Bind::I(user)],
+            )
+            .await?;
+        } else {
+            let text = self
+                .backend
+                .render("SELECT COUNT(*) FROM group_requests WHERE conv_id = ?");
+            let pending: i64 = sqlx::query(AssertSqlSafe(text))
+                .bind(conv)
+                .fetch_one(&mut *conn)
+                .await?
+                .try_get(0)?;
+            if pending >= REQUESTS_MAX {
+                return Err(Refusal::LimitReached("pending requests to join the group").into());
+            }
+            self.exec(
+                conn,
+                "INSERT INTO group_requests (conv_id, user_id, note, ts) VALUES (?, ?, ?, ?)",
+                &[Bind::I(conv), Bind::I(user), Bind::S(note), Bind::I(now)],
+            )
+            .await?;
+        }
+        let request = GroupJoinRequest {
+            conv,
+            user_id: user,
+            user: name.to_string(),
+            note: note.to_string(),
+            ts: now,
+        };
+        let mut told = self.managers(conn, conv).await?;
+        told.push(user);
+        Ok(told
+            .into_iter()
+            .map(|u| (u, ChangeEvent::GroupRequest(request.clone())))
+            .collect())
+    }
+
+    /// End the pending requests of `users` (those that have one) with
+    /// `outcome`: each applicant hears of it, and so do the managers
+    /// (unless the group is gone, `outcome` dropped).
+    async fn close_requests(
+        &self,
+        conn: &mut AnyConnection,
+        conv: ConvId,
+        users: &[(UserId, String)],
+        outcome: JoinOutcome,
+    ) -> sqlx::Result<Vec<(UserId, ChangeEvent)>> {
+        let mut closed = Vec::new();
+        for (user, name) in users {
+            if !self.has_request(conn, conv, *user).await? {
+                continue;
+            }
+            self.exec(
+                conn,
+                "DELETE FROM group_requests WHERE conv_id = ? AND user_id = ?",
+                &[Bind::I(conv), Bind::I(*user)],
+            )
+            .await?;
+            closed.push(GroupRequestClosed {
+                conv,
+                user_id: *user,
+                user: name.clone(),
+                outcome,
+            });
+        }
+        if closed.is_empty() {
+            return Ok(Vec::new());
+        }
+        let managers = if outcome == JoinOutcome::Dropped {
+            Vec::new()
+        } else {
+            self.managers(conn, conv).await?
+        };
+        let mut changes = Vec::new();
+        for c in closed {
+            for &m in managers.iter().filter(|&&m| m != c.user_id) {
+                changes.push((m, ChangeEvent::GroupRequestClosed(c.clone())));
+            }
+            changes.push((c.user_id, ChangeEvent::GroupRequestClosed(c)));
+        }
+        Ok(changes)
+    }
+
     /// Who takes over a temporary group its owner leaves: an admin
     /// before a member, the earliest to join first.
     async fn successor(
@@ -470,7 +610,9 @@ impl SqlStore {
             GroupOp::Remove(t)
             | GroupOp::SetRole(t, _)
             | GroupOp::Transfer(t)
-            | GroupOp::Mute(t, _) => Some(*t),
+            | GroupOp::Mute(t, _)
+            | GroupOp::Approve(t)
+            | GroupOp::Reject(t) => Some(*t),
             _ => None,
         };
         let mut involved = vec![actor];
@@ -517,15 +659,58 @@ impl SqlStore {
                         by: by.clone(),
                         users: fresh.iter().map(|&u| name(u)).collect(),
                     });
+                    // An applicant invited meanwhile is in: their request
+                    // is answered.
+                    let named: Vec<(UserId, String)> =
+                        fresh.iter().map(|&u| (u, name(u))).collect();
+                    effect.changes = self
+                        .close_requests(conn, conv, &named, JoinOutcome::Approved)
+                        .await?;
                     effect.came = fresh.into_iter().map(|u| (u, GroupRole::Member)).collect();
                 }
             }
-            GroupOp::Join => {
+            GroupOp::Join(note) if group.join_policy == JoinPolicy::Request => {
+                effect.changes = self
+                    .file_request(conn, conv, (actor, &by), note, now)
+                    .await?;
+                effect.requested = true;
+            }
+            GroupOp::Join(_) => {
                 if group.member_count + 1 > group.member_limit {
                     return Err(Refusal::LimitReached("group members").into());
                 }
-                effect.event = Some(GroupEvent::Joined { user: by.clone() });
+                effect.event = Some(GroupEvent::Joined {
+                    user: by.clone(),
+                    by: None,
+                });
                 effect.came = vec![(actor, GroupRole::Member)];
+                effect.changes = self
+                    .close_requests(conn, conv, &[(actor, by.clone())], JoinOutcome::Approved)
+                    .await?;
+            }
+            GroupOp::Approve(t) => {
+                if !self.has_request(conn, conv, *t).await? {
+                    return Err(Refusal::NoSuchRequest.into());
+                }
+                if group.member_count + 1 > group.member_limit {
+                    return Err(Refusal::LimitReached("group members").into());
+                }
+                effect.event = Some(GroupEvent::Joined {
+                    user: name(*t),
+                    by: Some(by.clone()),
+                });
+                effect.came = vec![(*t, GroupRole::Member)];
+                effect.changes = self
+                    .close_requests(conn, conv, &[(*t, name(*t))], JoinOutcome::Approved)
+                    .await?;
+            }
+            GroupOp::Reject(t) => {
+                if !self.has_request(conn, conv, *t).await? {
+                    return Err(Refusal::NoSuchRequest.into());
+                }
+                effect.changes = self
+                    .close_requests(conn, conv, &[(*t, name(*t))], JoinOutcome::Rejected)
+                    .await?;
             }
             GroupOp::Leave => {
                 let mut heir = None;
@@ -677,12 +862,15 @@ impl SqlStore {
             }
         }
         let Some(event) = effect.event else {
+            // No event: a request filed or turned down, or a repeat.
+            let written = self.append_changes(conn, now, effect.changes).await?;
             return Ok(GroupApplied {
                 conv,
                 event: None,
                 gone: Vec::new(),
                 came: Vec::new(),
-                written: Vec::new(),
+                written,
+                requested: effect.requested,
             });
         };
         let message = self
@@ -703,6 +891,20 @@ impl SqlStore {
             if matches!(op, GroupOp::Dissolve) {
                 effect.reason = Some(LeftReason::Dissolved);
             }
+            let text = self.backend.render(
+                "SELECT r.user_id, u.username FROM group_requests r \
+                         JOIN users u ON u.id = r.user_id WHERE r.conv_id = ?",
+            );
+            let applicants: Vec<(UserId, String)> = sqlx::query(AssertSqlSafe(text))
+                .bind(conv)
+                .fetch_all(&mut *conn)
+                .await?
+                .iter()
+                .map(|r| Ok((r.try_get(0)?, text_column(r, 1)?)))
+                .collect::<sqlx::Result<_>>()?;
+            effect.changes = self
+                .close_requests(conn, conv, &applicants, JoinOutcome::Dropped)
+                .await?;
             self.exec(
                 conn,
                 "DELETE FROM members WHERE conv_id = ?",
@@ -770,6 +972,7 @@ impl SqlStore {
             };
             changes.push((user, ChangeEvent::GroupLeft(left)));
         }
+        changes.extend(effect.changes);
         let written = self.append_changes(conn, now, changes).await?;
         Ok(GroupApplied {
             conv,
@@ -777,6 +980,7 @@ impl SqlStore {
             gone: effect.gone,
             came: effect.came.into_iter().map(|(u, _)| u).collect(),
             written,
+            requested: false,
         })
     }
 }
@@ -868,7 +1072,7 @@ impl GroupStore for SqlStore {
     async fn group_public(&self, conv: ConvId) -> Result<Option<GroupInfo>> {
         let text = self.backend.render(&format!(
             "SELECT {INFO_COLUMNS}, 0 {INFO_FROM} \
-             WHERE g.conv_id = ? AND g.dissolved = 0 AND g.join_policy = 1"
+             WHERE g.conv_id = ? AND g.dissolved = 0 AND g.join_policy IN (1, 2)"
         ));
         let row = sqlx::query(AssertSqlSafe(text))
             .bind(conv)
@@ -878,6 +1082,38 @@ impl GroupStore for SqlStore {
         row.as_ref()
             .map(info_from_row)
             .transpose()
+            .map_err(self.err())
+    }
+
+    async fn group_requests(
+        &self,
+        conv: ConvId,
+        after: UserId,
+        limit: u32,
+    ) -> Result<Vec<GroupJoinRequest>> {
+        let text = self.backend.render(
+            "SELECT r.user_id, u.username, r.note, r.ts FROM group_requests r \
+             JOIN users u ON u.id = r.user_id \
+             WHERE r.conv_id = ? AND r.user_id > ? ORDER BY r.user_id LIMIT ?",
+        );
+        let rows = sqlx::query(AssertSqlSafe(text))
+            .bind(conv)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.readers)
+            .await
+            .map_err(self.err())?;
+        rows.iter()
+            .map(|r| {
+                Ok(GroupJoinRequest {
+                    conv,
+                    user_id: r.try_get(0)?,
+                    user: text_column(r, 1)?,
+                    note: text_column(r, 2)?,
+                    ts: r.try_get(3)?,
+                })
+            })
+            .collect::<sqlx::Result<_>>()
             .map_err(self.err())
     }
 
@@ -909,6 +1145,9 @@ impl GroupStore for SqlStore {
                     nickname: text_column(r, 3)?,
                     muted_until: (muted_until > 0).then_some(muted_until),
                     joined_at: r.try_get(5)?,
+                    // Presence is the server's to fill in (it is not stored).
+                    status: Default::default(),
+                    status_text: String::new(),
                 })
             })
             .collect::<sqlx::Result<_>>()

@@ -171,3 +171,53 @@ pub async fn user(store: &dyn Store, name: &str) -> UserId {
         .await
         .expect("create_user with a fresh name")
 }
+
+// ---------------------------------------------------------------------------
+// Suites
+// ---------------------------------------------------------------------------
+
+/// Instantiate a contract suite on every backend: a module per engine
+/// (`sqlite`; `postgres` and `mysql` ignored unless asked for, as
+/// `.ci/run` does), with one test per function named. A `store:` function
+/// takes `&dyn Store` on a fresh store; a `harness:` function takes the
+/// harness itself (to reopen the store or open a second node).
+macro_rules! contract_suite {
+    (store: [$($test:ident),* $(,)?], harness: [$($htest:ident),* $(,)?] $(,)?) => {
+        $crate::common::contract_suite!(@backend sqlite, $crate::common::SqliteHarness, [];
+            [$($test),*]; [$($htest),*]);
+        // The server engines run under `.ci/run`, which starts them;
+        // locally: `cargo test -p magpie-store --test <suite> -- --ignored`.
+        $crate::common::contract_suite!(@backend postgres, $crate::common::PostgresHarness,
+            [#[ignore = "needs PostgreSQL; .ci/run runs it"]];
+            [$($test),*]; [$($htest),*]);
+        $crate::common::contract_suite!(@backend mysql, $crate::common::MySqlHarness,
+            [#[ignore = "needs MySQL/MariaDB; .ci/run runs it"]];
+            [$($test),*]; [$($htest),*]);
+    };
+    (@backend $backend:ident, $harness:ty, $attrs:tt; [$($test:ident),*]; [$($htest:ident),*]) => {
+        mod $backend {
+            use $crate::common::Harness as _;
+
+            $( $crate::common::contract_suite!(@store $attrs, $harness, $test); )*
+            $( $crate::common::contract_suite!(@harness $attrs, $harness, $htest); )*
+        }
+    };
+    (@store [$(#[$attr:meta])*], $harness:ty, $test:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $(#[$attr])*
+        async fn $test() {
+            let harness = <$harness>::fresh().await;
+            super::$test(harness.store()).await;
+            harness.close().await;
+        }
+    };
+    (@harness [$(#[$attr:meta])*], $harness:ty, $test:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $(#[$attr])*
+        async fn $test() {
+            super::$test(<$harness>::fresh().await).await;
+        }
+    };
+}
+
+pub(crate) use contract_suite;
