@@ -419,6 +419,8 @@ impl Client {
             conv: None,
             cmid: cmid.to_owned(),
             body: body.to_owned(),
+            mention_all: false,
+            mentions: Vec::new(),
         }))
         .await
     }
@@ -445,6 +447,28 @@ impl Client {
             conv: Some(conv),
             cmid: cmid.to_owned(),
             body: body.to_owned(),
+            mention_all: false,
+            mentions: Vec::new(),
+        }))
+        .await
+    }
+
+    /// Send `body` into group `conv` mentioning `users` (usernames) and,
+    /// with `all`, everyone (owner and admins only).
+    pub async fn send_mentioning(
+        &self,
+        conv: ConvId,
+        body: &str,
+        users: &[&str],
+        all: bool,
+    ) -> Result<SendOk, ClientError> {
+        self.call(Request::Send(Send {
+            to: None,
+            conv: Some(conv),
+            cmid: uuid::Uuid::new_v4().to_string(),
+            body: body.to_owned(),
+            mentions: users.iter().map(|u| (*u).to_owned()).collect(),
+            mention_all: all,
         }))
         .await
     }

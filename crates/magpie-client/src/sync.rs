@@ -137,6 +137,8 @@ mod tests {
             ts: 0,
             cmid: format!("c{conv}-{seq}"),
             event: None,
+            mention_all: false,
+            mentions: Vec::new(),
         }
     }
 

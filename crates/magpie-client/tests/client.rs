@@ -25,6 +25,8 @@ fn message(conv: i64, seq: i64) -> Message {
         ts: 1,
         cmid: format!("c{conv}.{seq}"),
         event: None,
+        mention_all: false,
+        mentions: Vec::new(),
     }
 }
 
@@ -136,6 +138,7 @@ async fn concurrent_requests_are_routed_by_id() {
                                 max_seq: 5,
                                 read_seq: 4,
                                 unread: 1,
+                                mentioned: false,
                             }],
                             next: None,
                         },

@@ -32,6 +32,8 @@ fn message(seq: i64) -> Message {
         ts: 1,
         cmid: format!("c{seq}"),
         event: None,
+        mention_all: false,
+        mentions: Vec::new(),
     }
 }
 

@@ -49,6 +49,8 @@ fn message() -> Message {
         ts: 1_767_225_600_000,
         cmid: "6f1c2a3e-8d4b-4f7a-9e21-0c5d7b3a9f18".into(),
         event: None,
+        mention_all: false,
+        mentions: Vec::new(),
     }
 }
 
@@ -116,6 +118,8 @@ fn request_parse_benches(c: &mut Criterion) {
             conv: None,
             cmid: "6f1c2a3e-8d4b-4f7a-9e21-0c5d7b3a9f18".into(),
             body: body_100(),
+            mention_all: false,
+            mentions: Vec::new(),
         }),
     };
     let json = frame.to_json();

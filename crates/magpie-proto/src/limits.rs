@@ -83,6 +83,8 @@ pub const CHANGES_LIMIT_DEFAULT: u32 = 200;
 /// … and the most it may ask for.
 pub const CHANGES_LIMIT_MAX: u32 = 1000;
 
+/// Most members one message mentions by name.
+pub const MENTIONS_MAX: usize = 50;
 /// Most entries one `read_receipts` asks about.
 pub const READ_RECEIPTS_MAX: usize = 100;
 /// Longest group name, in bytes.

@@ -424,6 +424,8 @@ mod tests {
                 conv: None,
                 cmid: "c1".into(),
                 body: "héllo 你好 🐦".into(),
+                mention_all: false,
+                mentions: Vec::new(),
             }),
             Request::Sync(Sync {
                 cursors: [(1, 5), (9, 0)].into_iter().collect(),
@@ -439,6 +441,8 @@ mod tests {
                 conv: Some(12),
                 cmid: "c2".into(),
                 body: "in a conversation".into(),
+                mention_all: true,
+                mentions: vec!["bob".into(), "王五".into()],
             }),
             Request::Read(Read { conv: 3, seq: 4 }),
             Request::ReadReceipts(ReadReceipts {
@@ -800,7 +804,7 @@ mod tests {
 
         #[test]
         fn arbitrary_text_round_trips(to in ".{0,40}", cmid in ".{0,40}", body in ".{0,400}", id in any::<u64>()) {
-            let frame = RequestFrame { id, request: Request::Send(Send { to: Some(to), conv: None, cmid, body }) };
+            let frame = RequestFrame { id, request: Request::Send(Send { to: Some(to), conv: None, cmid, body, mention_all: false, mentions: Vec::new(), }) };
             prop_assert_eq!(RequestFrame::parse(&frame.to_json()).expect("parse"), frame);
         }
     }

@@ -241,6 +241,8 @@ mod tests {
             ts: 5,
             cmid: "c".into(),
             event: None,
+            mention_all: false,
+            mentions: Vec::new(),
         });
         let bytes = push.encode();
         let json: serde_json::Value = serde_json::from_slice(&bytes).expect("json");

@@ -104,6 +104,13 @@ pub struct Send {
     pub cmid: String,
     /// The text, at most `max_body_bytes` bytes of UTF-8.
     pub body: String,
+    /// Group members the message mentions (@name), by username: their
+    /// conversation-list row is flagged until they read past it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<String>,
+    /// @all: mentions every member (the owner and admins only).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mention_all: bool,
 }
 
 /// Result of `send`: sent only once the message is durably stored.
@@ -155,6 +162,12 @@ pub struct Message {
     /// this build does not know is passed on unchanged).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<serde_json::Value>,
+    /// Members the message mentions, by username (see [`Send::mentions`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<String>,
+    /// The message mentions every member (@all).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mention_all: bool,
 }
 
 /// `sync`: fetch every message newer than what the client already has.
@@ -348,6 +361,10 @@ pub struct Conversation {
     /// Messages after `read_seq`. Sending a message marks everything before
     /// it read for the sender.
     pub unread: i64,
+    /// An unread entry mentions the caller (by name or @all): on every
+    /// device until they read past it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mentioned: bool,
 }
 
 /// Where a page of the conversation list ends: the next page starts after

@@ -71,6 +71,8 @@ fn frame() -> Bytes {
         ts: 1_767_225_600_000,
         cmid: "6f1c2a3e-8d4b-4f7a-9e21-0c5d7b3a9f18".into(),
         event: None,
+        mention_all: false,
+        mentions: Vec::new(),
     })
     .encode()
 }

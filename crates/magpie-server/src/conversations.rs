@@ -155,6 +155,7 @@ impl Conversations {
                 active_ts: c.active_ts,
                 max_seq: c.last_seq,
                 read_seq: c.read_seq,
+                mentioned: c.mentioned,
             })
             .collect();
         let (conversations, more) = ByteBudget::new(self.max_frame_bytes).page(rows, limit);

@@ -5,17 +5,19 @@
 
 use crate::conversations::{Conversations, Target};
 use crate::error::{from_store, invalid_args};
+use crate::members::Members;
 use crate::page::{ByteBudget, clamp_limit};
 use crate::people::People;
 use crate::router::SessionId;
 use crate::writer::{MessageWriter, Outgoing};
 use magpie_proto::limits::{
-    CMID_MAX, HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX, SYNC_LIMIT_DEFAULT, SYNC_LIMIT_MAX,
+    CMID_MAX, HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX, MENTIONS_MAX, SYNC_LIMIT_DEFAULT,
+    SYNC_LIMIT_MAX, normalize_username,
 };
 use magpie_proto::{
-    ErrorBody, ErrorCode, History, HistoryOk, MessageKind, Seq, Sync, SyncOk, UserId,
+    ErrorBody, ErrorCode, GroupRole, History, HistoryOk, MessageKind, Seq, Sync, SyncOk, UserId,
 };
-use magpie_store::{Appended, NewMessage, SeqRange, Store};
+use magpie_store::{Appended, Mentions, NewMessage, SeqRange, Store};
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
@@ -114,6 +116,9 @@ impl Messages {
             }
             _ => return Err(invalid_args("send takes exactly one of to or conv")),
         };
+        let mention = self
+            .mentions(actor.user_id, &members, &send.mentions, send.mention_all)
+            .await?;
         let (reply, rx) = oneshot::channel();
         self.writer
             .send(Outgoing {
@@ -124,6 +129,7 @@ impl Messages {
                     cmid: send.cmid,
                     body: send.body,
                     ts: now,
+                    mention,
                 },
                 from: actor.username.clone(),
                 members,
@@ -132,6 +138,53 @@ impl Messages {
             })
             .await?;
         Ok(rx)
+    }
+
+    /// Check a message's @mentions against the group it goes to: members
+    /// only, at most [`MENTIONS_MAX`], and @all from the owner and admins
+    /// only. `None` when it mentions nobody.
+    async fn mentions(
+        &self,
+        sender: UserId,
+        members: &Members,
+        names: &[String],
+        all: bool,
+    ) -> Result<Option<Mentions>, ErrorBody> {
+        if names.is_empty() && !all {
+            return Ok(None);
+        }
+        if !members.set.group {
+            return Err(invalid_args("mentions are for group messages"));
+        }
+        if names.len() > MENTIONS_MAX {
+            return Err(invalid_args(format!(
+                "at most {MENTIONS_MAX} mentions per message"
+            )));
+        }
+        if all
+            && members
+                .get(sender)
+                .is_none_or(|m| m.role < GroupRole::Admin)
+        {
+            return Err(ErrorBody::new(
+                ErrorCode::Forbidden,
+                "not allowed: only the owner and admins mention everyone",
+            ));
+        }
+        let mut users: Vec<(UserId, String)> = Vec::with_capacity(names.len());
+        for name in names {
+            let id = self.conversations.resolve_user(name).await?;
+            if members.get(id).is_none() {
+                return Err(ErrorBody::new(
+                    ErrorCode::UnknownUser,
+                    format!("{name:?} is not a member of the group"),
+                ));
+            }
+            if !users.iter().any(|(u, _)| *u == id) {
+                users.push((id, normalize_username(name).unwrap_or_else(|| name.clone())));
+            }
+        }
+        Ok(Some(Mentions { users, all }))
     }
 
     /// Entries the client lacks, across all its conversations, in

@@ -426,6 +426,11 @@ impl Writer {
                     ts: stored.ts,
                     cmid: message.cmid,
                     event: None,
+                    mention_all: message.mention.as_ref().is_some_and(|m| m.all),
+                    mentions: message
+                        .mention
+                        .map(|m| m.users.into_iter().map(|(_, name)| name).collect())
+                        .unwrap_or_default(),
                 });
                 let to = if outgoing.members.set.group {
                     To::Entry {

@@ -27,6 +27,7 @@ on_both_transports!(
     joins_and_leaves_racing_with_sends_keep_the_sequence_and_converge,
     read_receipts_count_readers_in_a_group_and_reach_the_peer_in_1_1,
     join_requests_are_approved_or_rejected_and_the_applicant_is_told,
+    mentions_flag_the_mentioned_until_they_read_past_them,
 );
 
 /// The `event` of an entry, parsed.
@@ -930,6 +931,85 @@ async fn join_requests_are_approved_or_rejected_and_the_applicant_is_told(t: Tra
     // A note is one line.
     assert_eq!(
         code_of(yvonne.group_ask(conv, "two\nlines").await),
+        "invalid_args"
+    );
+}
+
+/// @name and @all: the message carries them, the mentioned member's
+/// conversation row is flagged on every device until they read past it,
+/// and only members may be named, and only managers mention everyone.
+async fn mentions_flag_the_mentioned_until_they_read_past_them(t: Transport) {
+    let server = TestServer::start().await;
+    let url = server.url(t);
+    let (o, b, c, x) = (unique("to"), unique("tb"), unique("tc"), unique("tx"));
+    let (owner, _) = user(&url, &o).await;
+    let (mut bob, _) = user(&url, &b).await;
+    let (bob_phone, _) = user(&url, &b).await;
+    let (carol, _) = user(&url, &c).await;
+    drop(user(&url, &x).await);
+    let conv = group(&owner, "mentions", &[&b, &c]).await;
+    next_in(&mut bob, conv).await;
+    let flagged = |rows: Vec<magpie_proto::Conversation>| {
+        rows.into_iter()
+            .find(|r| r.conv == conv)
+            .expect("listed")
+            .mentioned
+    };
+
+    let upper = b.to_uppercase();
+    let ack = carol
+        .send_mentioning(conv, "bob, look", &[&upper, &upper], false)
+        .await
+        .expect("mention bob");
+    let pushed = next_in(&mut bob, conv).await;
+    assert_eq!(
+        (pushed.mentions.clone(), pushed.mention_all),
+        (vec![b.clone()], false)
+    );
+    assert!(
+        flagged(bob_phone.conversations().await.expect("list")),
+        "on every device"
+    );
+    assert!(
+        !flagged(owner.conversations().await.expect("list")),
+        "not mentioned"
+    );
+    let history = whole_history(&owner, conv).await;
+    assert_eq!(
+        history.last().map(|m| m.mentions.clone()),
+        Some(vec![b.clone()])
+    );
+    // Reading past it clears the flag, on every device.
+    bob.read(conv, ack.seq).await.expect("read");
+    assert!(!flagged(bob_phone.conversations().await.expect("list")));
+
+    // @all flags everyone but the sender, from an admin or the owner only.
+    assert_eq!(
+        code_of(carol.send_mentioning(conv, "everyone!", &[], true).await),
+        "forbidden"
+    );
+    owner
+        .send_mentioning(conv, "all hands", &[], true)
+        .await
+        .expect("owner mentions all");
+    assert!(flagged(bob.conversations().await.expect("list")));
+    assert!(flagged(carol.conversations().await.expect("list")));
+    assert!(!flagged(owner.conversations().await.expect("list")));
+
+    // Only members may be named; mentions are for groups.
+    assert_eq!(
+        code_of(owner.send_mentioning(conv, "hey", &[&x], false).await),
+        "unknown_user"
+    );
+    let direct = owner.send(&b, "1:1").await.expect("direct").conv;
+    assert_eq!(
+        code_of(owner.send_mentioning(direct, "hey", &[&b], false).await),
+        "invalid_args"
+    );
+    let many: Vec<String> = (0..51).map(|_| b.clone()).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    assert_eq!(
+        code_of(owner.send_mentioning(conv, "hey", &many, false).await),
         "invalid_args"
     );
 }

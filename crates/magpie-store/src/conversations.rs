@@ -21,6 +21,8 @@ pub struct ConvSummary {
     pub active_ts: i64,
     /// The newest entry, its body cut to an excerpt.
     pub last: Option<LastMessage>,
+    /// An entry after the member's read mark mentions them.
+    pub mentioned: bool,
 }
 
 /// One member's position in one conversation, for sync.

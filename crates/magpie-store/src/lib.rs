@@ -57,7 +57,9 @@ pub use directory::DirectoryStore;
 pub use groups::{
     GroupApplied, GroupOp, GroupStore, MemberEntry, MemberSet, NewGroup, RuleFacts, authorize,
 };
-pub use messages::{Appended, Committed, MarkRead, MessageStore, NewMessage, SeqRange, WriteBatch};
+pub use messages::{
+    Appended, Committed, MarkRead, Mentions, MessageStore, NewMessage, SeqRange, WriteBatch,
+};
 pub use people::{Outcome, PeopleStore, ProfileFields, Refusal, Relation, UserQuery, Written};
 pub use presence::PresenceStore;
 pub use sql::{PoolSettings, SqlStore};

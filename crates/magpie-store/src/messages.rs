@@ -19,9 +19,41 @@ pub struct NewMessage {
     pub cmid: String,
     pub body: String,
     pub ts: i64,
+    /// Whom a group message mentions, as the server checked it.
+    pub mention: Option<Mentions>,
 }
 
-/// The outcome of storing one [`NewMessage`].
+/// The members a message mentions by name (ids for their flags, names for
+/// the message as shown), and whether it mentions everyone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mentions {
+    pub users: Vec<(UserId, String)>,
+    pub all: bool,
+}
+
+impl Mentions {
+    /// As stored in `messages.mentions` and read back by
+    /// [`Mentions::names_from_json`].
+    pub fn to_json(&self) -> String {
+        let names: Vec<&str> = self.users.iter().map(|(_, n)| n.as_str()).collect();
+        serde_json::json!({"users": names, "all": self.all}).to_string()
+    }
+
+    /// The usernames and the @all flag of a stored `mentions` value; an
+    /// unreadable one counts as none.
+    pub fn names_from_json(text: &str) -> (Vec<String>, bool) {
+        let value: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+        let users = value["users"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        (users, value["all"].as_bool().unwrap_or(false))
+    }
+}
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Appended {
     pub msg_id: i64,

@@ -268,6 +268,7 @@ fn text(conv: ConvId, sender: &Who, body: &str, ts: i64) -> NewMessage {
         cmid: body.into(),
         body: body.into(),
         ts,
+        mention: None,
     }
 }
 
@@ -1536,6 +1537,7 @@ async fn events_and_messages_share_one_sequence(store: &dyn Store) {
             truncated: false,
             ts: last.ts,
         }),
+        mentioned: false,
     };
     assert_eq!(row(store, &bob, conv).await, Some(listed.clone()));
     assert_eq!(

@@ -46,6 +46,7 @@ fn new_msg(conv: ConvId, sender: UserId, cmid: &str, body: &str, ts: i64) -> New
         cmid: cmid.to_owned(),
         body: body.to_owned(),
         ts,
+        mention: None,
     }
 }
 
@@ -557,6 +558,8 @@ async fn reply_lands_in_the_same_conversation(store: &dyn Store) {
                 ts: T0 + 1,
                 cmid: "a1".into(),
                 event: None,
+                mention_all: false,
+                mentions: Vec::new(),
             },
             Message {
                 msg_id: reply.msg_id,
@@ -568,6 +571,8 @@ async fn reply_lands_in_the_same_conversation(store: &dyn Store) {
                 ts: T0 + 2,
                 cmid: "b1".into(),
                 event: None,
+                mention_all: false,
+                mentions: Vec::new(),
             },
         ]
     );
@@ -1089,6 +1094,7 @@ async fn conversation_list_shows_peer_last_message_and_marks(store: &dyn Store) 
                     truncated: false,
                     ts: T0 + 3000,
                 }),
+                mentioned: false,
             },
             ConvSummary {
                 conv: ac,
@@ -1108,6 +1114,7 @@ async fn conversation_list_shows_peer_last_message_and_marks(store: &dyn Store) 
                     truncated: false,
                     ts: T0 + 2000,
                 }),
+                mentioned: false,
             },
         ]
     );

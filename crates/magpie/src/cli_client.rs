@@ -113,6 +113,12 @@ pub enum ClientCommand {
         /// PEER TEXT, or TEXT alone with --conv/--group.
         #[arg(value_name = "[PEER] TEXT", num_args = 1..=2, required = true)]
         args: Vec<String>,
+        /// Mention a member of the group (@USER); repeat for several.
+        #[arg(long = "mention", value_name = "USER", requires = "conv")]
+        mentions: Vec<String>,
+        /// Mention everyone in the group (@all; owner and admins).
+        #[arg(long, requires = "conv")]
+        mention_all: bool,
     },
     /// Print incoming messages as they arrive, one JSON line each.
     Listen {
@@ -223,7 +229,7 @@ async fn execute(args: &ClientArgs, secrets: &Secrets) -> Result<(), Failure> {
             .await
         }
         command => {
-            if let ClientCommand::Send { conv, args } = command {
+            if let ClientCommand::Send { conv, args, .. } = command {
                 SendTarget::parse(*conv, args)?;
             }
             let credentials = session_credentials(&args.conn, secrets)?;
@@ -281,10 +287,23 @@ async fn perform(
     out: &mut Output,
 ) -> Result<(), Failure> {
     match command {
-        ClientCommand::Send { conv, args } => {
+        ClientCommand::Send {
+            conv,
+            args,
+            mentions,
+            mention_all,
+        } => {
             let ack = match SendTarget::parse(*conv, args)? {
                 SendTarget::Peer(peer, text) => client.send(peer, text).await?,
-                SendTarget::Conv(conv, text) => client.send_to_conv(conv, text).await?,
+                SendTarget::Conv(conv, text) if mentions.is_empty() && !mention_all => {
+                    client.send_to_conv(conv, text).await?
+                }
+                SendTarget::Conv(conv, text) => {
+                    let users: Vec<&str> = mentions.iter().map(String::as_str).collect();
+                    client
+                        .send_mentioning(conv, text, &users, *mention_all)
+                        .await?
+                }
             };
             out.line(&ack)
         }

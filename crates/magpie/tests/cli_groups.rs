@@ -62,7 +62,7 @@ fn a_group_is_made_posted_in_and_read_by_its_members() {
     // Posted in with --group; --conv names the same conversation.
     let ack = &alice.lines(&["send", "--group", &conv, "hello team"])[0];
     assert_eq!(ack["conv"], id, "{ack}");
-    let ack = &carol.lines(&["send", "--conv", &conv, "hi all"])[0];
+    let ack = &carol.lines(&["send", "--conv", &conv, "--mention", "bob", "hi all"])[0];
     assert_eq!(ack["conv"], id, "{ack}");
 
     // Bob reads it all: the `created` event first, then the messages.
@@ -88,6 +88,11 @@ fn a_group_is_made_posted_in_and_read_by_its_members() {
         })
         .collect();
     assert_eq!(texts, [("alice", "hello team"), ("carol", "hi all")]);
+    let last = history.last().expect("entries");
+    assert_eq!(last["mentions"], serde_json::json!(["bob"]), "{last}");
+    // Bob's row carries the mention until he reads past it.
+    let rows = bob.lines(&["conversations"]);
+    assert_eq!(rows[0]["mentioned"], true, "{rows:?}");
 
     // The group is in bob's lists, by name.
     let mine = bob.json(&["group", "list"]);

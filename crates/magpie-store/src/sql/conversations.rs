@@ -36,7 +36,10 @@ pub(super) struct Queries {
 /// body is cut in SQL, one character past the excerpt so that a longer
 /// body shows as truncated, and never read whole.
 const LIST_SELECT: &str = "SELECT c.id, c.kind, peer.username, c.last_seq, mem.read_seq, c.last_ts, \
-            m.id, m.seq, m.kind, s.username, SUBSTR(m.body, 1, {excerpt}), m.ts, g.name, g.avatar \
+            m.id, m.seq, m.kind, s.username, SUBSTR(m.body, 1, {excerpt}), m.ts, g.name, g.avatar, \
+            CASE WHEN mem.mention_seq > mem.read_seq \
+                   OR (c.mention_all_seq > mem.read_seq AND c.mention_all_seq > mem.joined_seq) \
+                 THEN 1 ELSE 0 END \
      FROM members mem \
      JOIN conversations c ON c.id = mem.conv_id \
      LEFT JOIN users peer ON c.kind = 1 \
@@ -195,6 +198,7 @@ fn summary_from_row(row: &AnyRow) -> sqlx::Result<ConvSummary> {
         peer: row.try_get(2)?,
         name: row.try_get(12)?,
         avatar: row.try_get(13)?,
+        mentioned: row.try_get::<i64, _>(14)? != 0,
         last_seq: row.try_get(3)?,
         read_seq: row.try_get(4)?,
         active_ts: row.try_get(5)?,

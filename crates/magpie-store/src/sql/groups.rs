@@ -268,6 +268,8 @@ impl SqlStore {
             ts: now,
             cmid,
             event: Some(value),
+            mention_all: false,
+            mentions: Vec::new(),
         })
     }
 

@@ -6,11 +6,11 @@ use super::{AnyQuery, MESSAGE_SELECT, Shape, SqlStore, kind_code, message_from_r
 use crate::batch::{self, Plan};
 use crate::dialect::Backend;
 use crate::{
-    Appended, Committed, MarkRead, MessageStore, NewMessage, Result, SeqRange, WriteBatch,
+    Appended, Committed, MarkRead, Mentions, MessageStore, NewMessage, Result, SeqRange, WriteBatch,
 };
 use async_trait::async_trait;
 use magpie_proto::{ConvId, Message, Seq, UserId};
-use sqlx::{AnyConnection, Row};
+use sqlx::{AnyConnection, AssertSqlSafe, Row};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -52,7 +52,7 @@ impl Queries {
 }
 
 /// Bind one message row in the column order of every message insert:
-/// conv_id, seq, sender_id, kind, cmid, body, ts.
+/// conv_id, seq, sender_id, kind, cmid, body, ts, mentions.
 fn bind_message<'q>(query: AnyQuery<'q>, msg: &'q NewMessage, seq: Seq) -> AnyQuery<'q> {
     query
         .bind(msg.conv)
@@ -62,6 +62,7 @@ fn bind_message<'q>(query: AnyQuery<'q>, msg: &'q NewMessage, seq: Seq) -> AnyQu
         .bind(&msg.cmid)
         .bind(&msg.body)
         .bind(msg.ts)
+        .bind(msg.mention.as_ref().map(Mentions::to_json))
 }
 
 /// The result for a message stored by the set-based path, whose id was
@@ -209,7 +210,8 @@ impl SqlStore {
                 .bind(kind_code(msg.kind))
                 .bind(&msg.cmid)
                 .bind(&msg.body)
-                .bind(msg.ts);
+                .bind(msg.ts)
+                .bind(msg.mention.as_ref().map(Mentions::to_json));
         }
         let mut msg_ids: HashMap<(ConvId, Seq), i64> = HashMap::with_capacity(batch.len());
         // The first seq each conversation got in this chunk.
@@ -361,12 +363,56 @@ impl SqlStore {
         let reads = self
             .move_read_marks(conn, &batch.messages, &appended, &batch.reads)
             .await?;
+        self.flag_mentions(conn, &batch.messages, &appended).await?;
         let versions = self.member_versions(conn, &batch.versions).await?;
         Ok(Committed {
             appended,
             reads,
             versions,
         })
+    }
+
+    /// Move the mention flags of the batch's new messages that mention
+    /// someone: each named member's `mention_seq`, or the conversation's
+    /// `mention_all_seq`. A statement per such message: mentions are rare
+    /// next to messages, and a batch without any pays nothing.
+    async fn flag_mentions(
+        &self,
+        conn: &mut AnyConnection,
+        messages: &[NewMessage],
+        appended: &[Appended],
+    ) -> sqlx::Result<()> {
+        for (msg, stored) in messages.iter().zip(appended) {
+            let Some(mention) = msg.mention.as_ref().filter(|_| !stored.duplicate) else {
+                continue;
+            };
+            if mention.all {
+                let text = self.backend.render(
+                    "UPDATE conversations SET mention_all_seq = {greatest}(mention_all_seq, ?) \
+                     WHERE id = ?",
+                );
+                sqlx::query(AssertSqlSafe(text))
+                    .bind(stored.seq)
+                    .bind(stored.conv)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            for chunk in mention.users.chunks(PREDICATES_PER_STATEMENT) {
+                let marks = vec!["?"; chunk.len()].join(", ");
+                let text = self.backend.render(&format!(
+                    "UPDATE members SET mention_seq = {{greatest}}(mention_seq, ?) \
+                     WHERE conv_id = ? AND user_id IN ({marks})"
+                ));
+                let mut query = sqlx::query(AssertSqlSafe(text))
+                    .bind(stored.seq)
+                    .bind(stored.conv);
+                for (user, _) in chunk {
+                    query = query.bind(*user);
+                }
+                query.execute(&mut *conn).await?;
+            }
+        }
+        Ok(())
     }
 
     /// The membership version of each of `convs`, read inside the batch's

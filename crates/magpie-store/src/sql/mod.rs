@@ -557,6 +557,17 @@ fn is_transient_code(backend: Backend, code: &str) -> bool {
 }
 
 /// A text column that some engines store as bytes (the MySQL `cmid`).
+/// [`text_column`] for a nullable column.
+fn opt_text_column(row: &AnyRow, index: usize) -> sqlx::Result<Option<String>> {
+    match row.try_get::<Option<String>, _>(index) {
+        Ok(text) => Ok(text),
+        Err(_) => row
+            .try_get::<Option<Vec<u8>>, _>(index)?
+            .map(|bytes| String::from_utf8(bytes).map_err(|e| sqlx::Error::Decode(Box::new(e))))
+            .transpose(),
+    }
+}
+
 fn text_column(row: &AnyRow, index: usize) -> sqlx::Result<String> {
     match row.try_get::<String, _>(index) {
         Ok(text) => Ok(text),
@@ -588,7 +599,8 @@ fn kind_from_code(code: i64) -> sqlx::Result<MessageKind> {
 /// The SELECT that makes a [`Message`], in [`message_from_row`] order.
 /// It joins only the sender: entries are addressed by conversation, and
 /// nothing here depends on the kind of conversation.
-const MESSAGE_SELECT: &str = "SELECT m.id, m.conv_id, m.seq, m.kind, s.username, m.body, m.ts, m.cmid \
+const MESSAGE_SELECT: &str = "SELECT m.id, m.conv_id, m.seq, m.kind, s.username, m.body, m.ts, m.cmid, \
+            m.mentions \
      FROM messages m JOIN users s ON s.id = m.sender_id";
 
 fn message_from_row(row: &AnyRow) -> sqlx::Result<Message> {
@@ -605,6 +617,10 @@ fn message_from_row(row: &AnyRow) -> sqlx::Result<Message> {
         }
         MessageKind::Text => (body, None),
     };
+    let (mentions, mention_all) = match opt_text_column(row, 8)? {
+        Some(text) => crate::Mentions::names_from_json(&text),
+        None => (Vec::new(), false),
+    };
     Ok(Message {
         msg_id: row.try_get(0)?,
         conv: row.try_get(1)?,
@@ -615,5 +631,7 @@ fn message_from_row(row: &AnyRow) -> sqlx::Result<Message> {
         ts: row.try_get(6)?,
         cmid: text_column(row, 7)?,
         event,
+        mentions,
+        mention_all,
     })
 }
