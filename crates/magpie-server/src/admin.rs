@@ -149,12 +149,8 @@ impl Admin {
             .admin_users(&prefix, req.after.unwrap_or(0), limit + 1)
             .await
             .map_err(from_store)?;
-        let (users, more) = ByteBudget::new(self.max_frame_bytes).page(rows, limit);
-        let next = if more {
-            users.last().map(|u| u.user_id)
-        } else {
-            None
-        };
+        let (users, next) =
+            ByteBudget::new(self.max_frame_bytes).page_after(rows, limit, |u| u.user_id);
         Ok(AdminUsersOk { users, next })
     }
 

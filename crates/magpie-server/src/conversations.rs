@@ -158,14 +158,11 @@ impl Conversations {
                 mentioned: c.mentioned,
             })
             .collect();
-        let (conversations, more) = ByteBudget::new(self.max_frame_bytes).page(rows, limit);
-        let next = match conversations.last() {
-            Some(last) if more => Some(ConvCursor {
+        let (conversations, next) =
+            ByteBudget::new(self.max_frame_bytes).page_after(rows, limit, |last| ConvCursor {
                 active_ts: last.active_ts,
                 conv: last.conv,
-            }),
-            _ => None,
-        };
+            });
         Ok(ConversationsOk {
             conversations,
             next,
@@ -251,12 +248,8 @@ impl Conversations {
             )
             .await
             .map_err(from_store)?;
-        let (users, more) = ByteBudget::new(self.max_frame_bytes).page(rows, limit);
-        let next = if more {
-            users.last().map(|r| r.user_id)
-        } else {
-            None
-        };
+        let (users, next) =
+            ByteBudget::new(self.max_frame_bytes).page_after(rows, limit, |r| r.user_id);
         Ok(ReadByOk { users, next })
     }
 

@@ -105,12 +105,8 @@ impl Directory {
                 presence,
             });
         }
-        let (members, more) = ByteBudget::new(self.max_frame_bytes).page(members, limit);
-        let next = if more {
-            members.last().map(|m| m.user.user_id)
-        } else {
-            None
-        };
+        let (members, next) =
+            ByteBudget::new(self.max_frame_bytes).page_after(members, limit, |m| m.user.user_id);
         Ok(DeptMembersOk { members, next })
     }
 

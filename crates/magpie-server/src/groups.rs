@@ -124,7 +124,8 @@ impl Groups {
             .group_members(req.conv, req.after.unwrap_or(0), limit + 1)
             .await
             .map_err(from_store)?;
-        let (mut members, more) = ByteBudget::new(self.max_frame_bytes).page(rows, limit);
+        let (mut members, next) =
+            ByteBudget::new(self.max_frame_bytes).page_after(rows, limit, |m| m.user_id);
         let ids: Vec<UserId> = members.iter().map(|m| m.user_id).collect();
         let chosen = self.store.presences(&ids).await.map_err(from_store)?;
         let online = self.router.online(&ids).await;
@@ -141,11 +142,6 @@ impl Groups {
                 member.status_text = p.text;
             }
         }
-        let next = if more {
-            members.last().map(|m| m.user_id)
-        } else {
-            None
-        };
         Ok(GroupMembersOk { members, next })
     }
 
@@ -157,12 +153,8 @@ impl Groups {
             .groups_of(me, req.after.unwrap_or(0), limit + 1)
             .await
             .map_err(from_store)?;
-        let (groups, more) = ByteBudget::new(self.max_frame_bytes).page(rows, limit);
-        let next = if more {
-            groups.last().map(|g| g.conv)
-        } else {
-            None
-        };
+        let (groups, next) =
+            ByteBudget::new(self.max_frame_bytes).page_after(rows, limit, |g| g.conv);
         Ok(GroupsOk { groups, next })
     }
 
@@ -287,12 +279,8 @@ impl Groups {
             .group_requests(req.conv, req.after.unwrap_or(0), limit + 1)
             .await
             .map_err(from_store)?;
-        let (requests, more) = ByteBudget::new(self.max_frame_bytes).page(rows, limit);
-        let next = if more {
-            requests.last().map(|r| r.user_id)
-        } else {
-            None
-        };
+        let (requests, next) =
+            ByteBudget::new(self.max_frame_bytes).page_after(rows, limit, |r| r.user_id);
         Ok(GroupRequestsOk { requests, next })
     }
 

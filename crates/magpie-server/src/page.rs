@@ -62,6 +62,20 @@ impl ByteBudget {
         (page, more)
     }
 
+    /// [`ByteBudget::page`] for a list paged by a key: the page, and
+    /// the cursor to continue after (`key` of its last row) when more
+    /// rows follow.
+    pub fn page_after<T: Serialize, K>(
+        &mut self,
+        rows: Vec<T>,
+        limit: u32,
+        key: impl Fn(&T) -> K,
+    ) -> (Vec<T>, Option<K>) {
+        let (page, more) = self.page(rows, limit);
+        let next = if more { page.last().map(key) } else { None };
+        (page, next)
+    }
+
     /// Whether `row` still fits; if so it is counted.
     pub fn take<T: Serialize>(&mut self, row: &T) -> bool {
         let len = encoded_len(row) + 1; // the comma between array elements
@@ -81,5 +95,38 @@ pub fn clamp_limit(limit: Option<u32>, default: u32, max: u32) -> Result<u32, Er
         Some(0) => Err(invalid_args("limit must be at least 1")),
         Some(n) if n > max => Err(invalid_args(format!("limit must be at most {max}"))),
         Some(n) => Ok(n),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// (rows fetched, limit, frame bytes) → (ids in the page, next cursor).
+    #[test]
+    fn a_page_ends_at_its_limit_or_its_frame_and_names_where_to_go_on() {
+        let cases: &[(&[u32], u32, usize, &[u32], Option<u32>)] = &[
+            (&[1, 2, 3], 2, 1 << 20, &[1, 2], Some(2)),
+            (&[1, 2], 2, 1 << 20, &[1, 2], None),
+            (&[], 5, 1 << 20, &[], None),
+            // 1,024 bytes of envelope + 3 small rows: the frame ends it.
+            (
+                &[10, 11, 12, 13],
+                10,
+                ENVELOPE_RESERVE + 9,
+                &[10, 11, 12],
+                Some(12),
+            ),
+            // The first row always fits.
+            (&[7, 8], 10, 0, &[7], Some(7)),
+        ];
+        for &(rows, limit, frame, want, next) in cases {
+            let (page, got) = ByteBudget::new(frame).page_after(rows.to_vec(), limit, |r| *r);
+            assert_eq!(
+                (page.as_slice(), got),
+                (want, next),
+                "{rows:?} limit {limit}"
+            );
+        }
     }
 }

@@ -335,12 +335,7 @@ impl People {
         self.presence.decorate(&mut rows[..shown]).await?;
         let mut budget = ByteBudget::new(self.max_frame_bytes);
         budget.take(&categories);
-        let (friends, more) = budget.page(rows, limit);
-        let next = if more {
-            friends.last().map(|f| f.user.user_id)
-        } else {
-            None
-        };
+        let (friends, next) = budget.page_after(rows, limit, |f| f.user.user_id);
         Ok(FriendsOk {
             friends,
             categories,
@@ -452,12 +447,8 @@ impl People {
 
     /// A page of cards from `limit + 1` rows, within a frame.
     fn page_of_users(&self, rows: Vec<magpie_proto::UserCard>, limit: u32) -> UsersOk {
-        let (users, more) = ByteBudget::new(self.max_frame_bytes).page(rows, limit);
-        let next = if more {
-            users.last().map(|u| u.user_id)
-        } else {
-            None
-        };
+        let (users, next) =
+            ByteBudget::new(self.max_frame_bytes).page_after(rows, limit, |u| u.user_id);
         UsersOk { users, next }
     }
 }
