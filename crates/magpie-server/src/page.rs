@@ -102,10 +102,13 @@ pub fn clamp_limit(limit: Option<u32>, default: u32, max: u32) -> Result<u32, Er
 mod tests {
     use super::*;
 
-    /// (rows fetched, limit, frame bytes) → (ids in the page, next cursor).
+    /// Rows fetched, limit, frame bytes; then the rows in the page and the
+    /// cursor to go on from.
+    type Case = (&'static [u32], u32, usize, &'static [u32], Option<u32>);
+
     #[test]
     fn a_page_ends_at_its_limit_or_its_frame_and_names_where_to_go_on() {
-        let cases: &[(&[u32], u32, usize, &[u32], Option<u32>)] = &[
+        let cases: &[Case] = &[
             (&[1, 2, 3], 2, 1 << 20, &[1, 2], Some(2)),
             (&[1, 2], 2, 1 << 20, &[1, 2], None),
             (&[], 5, 1 << 20, &[], None),
