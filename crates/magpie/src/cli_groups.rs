@@ -465,7 +465,9 @@ async fn group(
             let list = MemberList {
                 members: client.group_members(*conv).await?,
             };
-            print.emit(&list, || show_members(&list.members, now_ms()))
+            print.emit(&list, || {
+                show_members(&list.members, magpie_server::clock::now_ms())
+            })
         }
         GroupCommand::List => {
             let list = GroupList {
@@ -869,13 +871,6 @@ fn show_readers(seq: Seq, unread: bool, users: &[Reader]) -> String {
         .map(|r| vec![r.user_id.to_string(), cell(&r.user), r.read_seq.to_string()])
         .collect();
     table(&["ID", "USER", "READ UP TO"], &rows)
-}
-
-/// Now, in ms since the epoch (0 if the clock is before it).
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]
