@@ -50,6 +50,7 @@ pub mod admin;
 mod connection;
 pub mod devices;
 pub mod directory;
+pub mod files;
 pub mod groups;
 pub mod people;
 pub mod presence;

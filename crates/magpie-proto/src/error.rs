@@ -91,6 +91,16 @@ pub enum ErrorCode {
     DepartmentNotEmpty,
     /// `send` into a group where the caller is muted, or everyone is.
     Muted,
+    /// No such file or upload, or not one the caller may see (the same
+    /// answer either way, so ids cannot be probed).
+    UnknownFile,
+    /// The file is larger than the server's per-file limit.
+    FileTooLarge,
+    /// The caller's storage quota would be exceeded.
+    QuotaExceeded,
+    /// The content is not what the operation needs (e.g. `send` of kind
+    /// `image` with a file that is not a readable image).
+    InvalidMedia,
 }
 
 impl ErrorCode {
@@ -144,6 +154,10 @@ impl ErrorCode {
             ErrorCode::UnknownDepartment => "unknown_department",
             ErrorCode::DepartmentNotEmpty => "department_not_empty",
             ErrorCode::Muted => "muted",
+            ErrorCode::UnknownFile => "unknown_file",
+            ErrorCode::FileTooLarge => "file_too_large",
+            ErrorCode::QuotaExceeded => "quota_exceeded",
+            ErrorCode::InvalidMedia => "invalid_media",
         }
     }
 }

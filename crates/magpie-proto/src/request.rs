@@ -49,6 +49,11 @@ pub enum Request {
     Unblock(UserRef),
     Blocks(Page),
     PresenceSet(crate::presence::PresenceSet),
+    // Files (bytes go over HTTP; see docs/PROTOCOL.md section 12).
+    Files(crate::files::FilesList),
+    FileInfo(crate::files::FileRef),
+    FileDelete(crate::files::FileRef),
+    FileUrl(crate::files::FileUrl),
     // Devices.
     Devices,
     DeviceRevoke(crate::devices::DeviceRevoke),
@@ -199,6 +204,10 @@ fn parse_op(op: &str, args: Option<&RawValue>) -> Result<Request, ErrorBody> {
         "unblock" => Request::Unblock(args_of(op, args)?),
         "blocks" => Request::Blocks(args_or_default(op, args)?),
         "presence_set" => Request::PresenceSet(args_of(op, args)?),
+        "files" => Request::Files(args_or_default(op, args)?),
+        "file_info" => Request::FileInfo(args_of(op, args)?),
+        "file_delete" => Request::FileDelete(args_of(op, args)?),
+        "file_url" => Request::FileUrl(args_of(op, args)?),
         "devices" => no_args(op, args, Request::Devices)?,
         "device_revoke" => Request::DeviceRevoke(args_of(op, args)?),
         "directory" => no_args(op, args, Request::Directory)?,
@@ -319,6 +328,10 @@ impl Request {
             Request::Unblock(_) => "unblock",
             Request::Blocks(_) => "blocks",
             Request::PresenceSet(_) => "presence_set",
+            Request::Files(_) => "files",
+            Request::FileInfo(_) => "file_info",
+            Request::FileDelete(_) => "file_delete",
+            Request::FileUrl(_) => "file_url",
             Request::Devices => "devices",
             Request::DeviceRevoke(_) => "device_revoke",
             Request::Directory => "directory",
@@ -411,6 +424,20 @@ mod tests {
                 ..Default::default()
             }),
             Request::DeptDelete(crate::admin::DeptDelete { id: 4 }),
+            Request::Files(crate::files::FilesList {
+                after: Some("00".repeat(16)),
+                limit: Some(10),
+            }),
+            Request::FileInfo(crate::files::FileRef {
+                file: "ab".repeat(16),
+            }),
+            Request::FileDelete(crate::files::FileRef {
+                file: "ab".repeat(16),
+            }),
+            Request::FileUrl(crate::files::FileUrl {
+                file: "ab".repeat(16),
+                thumbnail: true,
+            }),
             Request::Devices,
             Request::DeviceRevoke(crate::devices::DeviceRevoke {
                 id: "00ff00ff00ff00ff".into(),

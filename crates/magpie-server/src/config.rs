@@ -131,6 +131,14 @@ pub struct Config {
     pub max_batch: usize,
     /// Most members a new group may have.
     pub group_member_limit: u32,
+    /// Largest file accepted, in bytes (tus `Tus-Max-Size`).
+    pub max_file_bytes: u64,
+    /// Bytes of stored content one user's files may reference.
+    pub quota_bytes: u64,
+    /// How long an unfinished upload may be resumed.
+    pub upload_ttl: Duration,
+    /// Most unfinished uploads one user may have open.
+    pub max_open_uploads: u32,
     /// On shutdown, how long to wait for connections to finish.
     pub shutdown_grace: Duration,
 
@@ -209,6 +217,10 @@ impl Default for Config {
             max_inflight_queries: 16,
             max_batch: 512,
             group_member_limit: magpie_proto::limits::GROUP_MEMBER_LIMIT_DEFAULT,
+            max_file_bytes: 4 * 1024 * 1024 * 1024,
+            quota_bytes: 20 * 1024 * 1024 * 1024,
+            upload_ttl: Duration::from_secs(24 * 3600),
+            max_open_uploads: 20,
             shutdown_grace: Duration::from_secs(10),
 
             max_connections: 100_000,
@@ -268,6 +280,12 @@ impl Config {
                 "send_queue, max_inflight_sends, max_inflight_queries and max_batch must be positive"
                     .into(),
             );
+        }
+        if self.max_file_bytes == 0 || self.quota_bytes == 0 || self.max_open_uploads == 0 {
+            return Err("max_file_bytes, quota_bytes and max_open_uploads must be positive".into());
+        }
+        if self.upload_ttl < Duration::from_secs(1) {
+            return Err("upload_ttl must be at least 1 second".into());
         }
         if self.group_member_limit < 2 {
             return Err("group_member_limit must be at least 2".into());

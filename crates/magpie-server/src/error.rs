@@ -95,6 +95,11 @@ fn refused(refusal: Refusal) -> ErrorBody {
             "the owner must transfer the group (group_transfer) or dissolve it".to_string(),
         ),
         Refusal::GroupRole(who) => (ErrorCode::Forbidden, format!("not allowed: {who}")),
+        Refusal::NoSuchFile => (ErrorCode::UnknownFile, "no such file".to_string()),
+        Refusal::QuotaExceeded => (
+            ErrorCode::QuotaExceeded,
+            "your storage quota would be exceeded: delete files first".to_string(),
+        ),
     };
     ErrorBody::new(code, message)
 }

@@ -25,7 +25,8 @@ const WS_READ_BUFFER: usize = 4 * 1024;
 pub fn app(state: Arc<AppState>) -> Router {
     let router = Router::new()
         .route("/ws", get(websocket))
-        .route("/healthz", get(healthz));
+        .route("/healthz", get(healthz))
+        .merge(crate::files::http::routes());
     // With a metrics listener of its own, /metrics is not served here at
     // all (404), so the public port does not reveal it.
     let router = if state.config.listen_metrics.is_none() {

@@ -22,6 +22,7 @@ pub mod conversations;
 pub mod devices;
 pub mod directory;
 pub mod error;
+pub mod files;
 pub mod groups;
 pub mod http;
 pub mod members;
@@ -155,6 +156,29 @@ pub async fn open_store(config: &Config) -> Result<SqlStore, StartError> {
     })
 }
 
+/// The file area: blobs and staged uploads under `<data_dir>/files`.
+async fn open_files(config: &Config, store: Arc<dyn Store>) -> Result<files::Files, StartError> {
+    let root = config.data_dir.join("files");
+    let io = |what: &str| {
+        let what = what.to_string();
+        move |source: std::io::Error| StartError::Io { what, source }
+    };
+    let storage =
+        files::storage::BlobStorage::local(&root, config.durable).map_err(|e| StartError::Io {
+            what: format!("opening the blob storage in {}", root.display()),
+            source: std::io::Error::other(e),
+        })?;
+    let limits = files::FileLimits {
+        max_file_bytes: config.max_file_bytes,
+        quota_bytes: config.quota_bytes,
+        upload_ttl: config.upload_ttl,
+        max_open_uploads: config.max_open_uploads,
+    };
+    files::Files::new(store, storage, root.join("staging"), limits, config.durable)
+        .await
+        .map_err(io("opening the file area"))
+}
+
 /// Start a server on a given store.
 pub async fn start_with_store(
     config: Config,
@@ -194,6 +218,7 @@ pub async fn start_with_store(
     )
     .await
     .map_err(StartError::Init)?;
+    let files = Arc::new(open_files(&config, store.clone()).await?);
 
     let bind = |addr: SocketAddr, what: &'static str| async move {
         TcpListener::bind(addr)
@@ -226,6 +251,7 @@ pub async fn start_with_store(
         writer.clone(),
         sets,
         metrics,
+        files.clone(),
     ));
     if let Some(mut departed) = router.departures() {
         // Users of a dead cluster node: tell their contacts they left.
@@ -279,6 +305,7 @@ pub async fn start_with_store(
     let throttle_tasks = [
         tokio::spawn(throttle::housekeeping(state.clone())),
         tokio::spawn(throttle::revalidate_tokens(state.clone())),
+        tokio::spawn(files::sweep::run(files, state.shutdown.clone())),
     ];
     tracing::info!(%tcp_addr, %http_addr, ?metrics_addr, "magpie listening");
 

@@ -7,6 +7,7 @@ use crate::config::Config;
 use crate::conversations::Conversations;
 use crate::devices::Devices;
 use crate::directory::Directory;
+use crate::files::Files;
 use crate::groups::Groups;
 use crate::members::MemberSets;
 use crate::messages::Messages;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub devices: Devices,
     /// Who is online; telling contacts.
     pub presence: Arc<Presence>,
+    /// Files: uploads, downloads, stored content.
+    pub files: Arc<Files>,
     /// Users' change streams: reading them, pushing what was appended.
     pub changes: Arc<Changes>,
     /// Bytes queued for all connections (`max_queue_bytes_total`).
@@ -62,7 +65,9 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Build the services over `store`, `router` and `writer`.
+    /// Build the services over `store`, `router` and `writer`. The
+    /// composition root: every shared piece is passed in explicitly.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         config: Config,
         store: Arc<dyn Store>,
@@ -71,6 +76,7 @@ impl AppState {
         writer: MessageWriter,
         sets: Arc<MemberSets>,
         metrics: Arc<Metrics>,
+        files: Arc<Files>,
     ) -> AppState {
         let conversations = Arc::new(Conversations::new(
             store.clone(),
@@ -135,6 +141,7 @@ impl AppState {
         let queue_budget = Arc::new(QueueBudget::new(config.max_queue_bytes_total));
         let throttle = Throttle::new(Limits::from_config(&config), metrics.refusals.clone());
         AppState {
+            files,
             queue_budget,
             throttle,
             config,

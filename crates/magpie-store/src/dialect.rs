@@ -37,7 +37,9 @@ impl Backend {
 
     /// Render a query template for this engine. Markers:
     /// `{insert_ignore}` + `{on_conflict}` for insert-unless-exists,
-    /// `{greatest}` / `{least}` for scalar max / min, `{for_update}` for a
+    /// `{greatest}` / `{least}` for scalar max / min, `{int}` for the
+    /// 64-bit integer type of a `CAST` (a `SUM` is NUMERIC on PostgreSQL
+    /// and DECIMAL on MySQL, which the `Any` driver cannot read), `{for_update}` for a
     /// row lock on a SELECT (SQLite has none: a write transaction holds the
     /// whole database); a trailing
     /// ` RETURNING ...` is dropped where unsupported.
@@ -58,7 +60,15 @@ impl Backend {
             .replace("{on_conflict}", on_conflict)
             .replace("{greatest}", greatest)
             .replace("{least}", least)
-            .replace("{for_update}", for_update);
+            .replace("{for_update}", for_update)
+            .replace(
+                "{int}",
+                match self {
+                    Backend::Sqlite => "INTEGER",
+                    Backend::Postgres => "BIGINT",
+                    Backend::MySql => "SIGNED",
+                },
+            );
         if !self.has_returning()
             && let Some(at) = sql.find(" RETURNING ")
         {

@@ -15,6 +15,8 @@
 //! - [`PresenceStore`]: the status each user chose, and their contacts;
 //! - [`GroupStore`]: groups, their members and roles, and every change
 //!   to them as an event in the group's sequence;
+//! - [`FileStore`]: content stored once by hash, the files people hold
+//!   over it, and resumable uploads;
 //! - [`ChangeStore`]: each user's change stream, which every state change
 //!   around a user appends to in its own transaction.
 //!
@@ -41,6 +43,7 @@ mod conversations;
 mod devices;
 mod dialect;
 mod directory;
+pub mod files;
 mod groups;
 mod messages;
 mod people;
@@ -54,6 +57,7 @@ pub use conversations::{ConvSummary, ConversationStore, Position};
 pub use devices::{DEVICES_LISTED, DeviceRecord, DeviceStore};
 pub use dialect::Backend;
 pub use directory::DirectoryStore;
+pub use files::FileStore;
 pub use groups::{
     GroupApplied, GroupOp, GroupStore, MemberEntry, MemberSet, NewGroup, RuleFacts, authorize,
 };
@@ -101,6 +105,7 @@ pub trait Store:
     + DirectoryStore
     + AdminStore
     + GroupStore
+    + FileStore
     + Send
     + Sync
     + std::fmt::Debug

@@ -78,6 +78,12 @@ pub enum Refusal {
     /// The caller's role does not allow the change; says who may.
     #[error("not allowed: {0}")]
     GroupRole(&'static str),
+    /// No such file or upload (or not one the caller may see).
+    #[error("no such file")]
+    NoSuchFile,
+    /// The owner's storage quota would be exceeded.
+    #[error("storage quota exceeded")]
+    QuotaExceeded,
 }
 
 /// A profile's editable fields, as a whole (the service merges an update

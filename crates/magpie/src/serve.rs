@@ -97,6 +97,18 @@ pub struct ServeArgs {
     /// Most members a new group may have [default: 2000].
     #[arg(long, env = "MAGPIE_GROUP_MEMBER_LIMIT")]
     pub group_member_limit: Option<u32>,
+    /// Largest file accepted, in bytes [default: 4 GiB].
+    #[arg(long, env = "MAGPIE_MAX_FILE_BYTES")]
+    pub max_file_bytes: Option<u64>,
+    /// Bytes of stored content one user's files may reference [default: 20 GiB].
+    #[arg(long, env = "MAGPIE_QUOTA_BYTES")]
+    pub quota_bytes: Option<u64>,
+    /// Seconds an unfinished upload may be resumed [default: 86400].
+    #[arg(long, env = "MAGPIE_UPLOAD_TTL_SECS")]
+    pub upload_ttl_secs: Option<u64>,
+    /// Most unfinished uploads one user may have open [default: 20].
+    #[arg(long, env = "MAGPIE_MAX_OPEN_UPLOADS")]
+    pub max_open_uploads: Option<u32>,
     /// Seconds to let connections finish at shutdown [default: 10].
     #[arg(long, env = "MAGPIE_SHUTDOWN_GRACE_SECS")]
     pub shutdown_grace_secs: Option<u64>,
@@ -193,6 +205,10 @@ impl ServeArgs {
             write_timeout_secs: self.write_timeout_secs.or(file.write_timeout_secs),
             max_batch: self.max_batch.or(file.max_batch),
             group_member_limit: self.group_member_limit.or(file.group_member_limit),
+            max_file_bytes: self.max_file_bytes.or(file.max_file_bytes),
+            quota_bytes: self.quota_bytes.or(file.quota_bytes),
+            upload_ttl_secs: self.upload_ttl_secs.or(file.upload_ttl_secs),
+            max_open_uploads: self.max_open_uploads.or(file.max_open_uploads),
             shutdown_grace_secs: self.shutdown_grace_secs.or(file.shutdown_grace_secs),
             log: self.log.or(file.log),
 
@@ -267,6 +283,10 @@ impl ServeArgs {
             write_timeout: s.write_timeout_secs.map_or(d.write_timeout, secs),
             max_batch: s.max_batch.unwrap_or(d.max_batch),
             group_member_limit: s.group_member_limit.unwrap_or(d.group_member_limit),
+            max_file_bytes: s.max_file_bytes.unwrap_or(d.max_file_bytes),
+            quota_bytes: s.quota_bytes.unwrap_or(d.quota_bytes),
+            upload_ttl: s.upload_ttl_secs.map_or(d.upload_ttl, secs),
+            max_open_uploads: s.max_open_uploads.unwrap_or(d.max_open_uploads),
             shutdown_grace: s.shutdown_grace_secs.map_or(d.shutdown_grace, secs),
 
             max_connections: s.max_connections.unwrap_or(d.max_connections),

@@ -31,6 +31,7 @@ mod admin;
 mod conversations;
 mod devices;
 mod directory;
+mod files;
 mod groups;
 mod messages;
 mod people;
@@ -502,6 +503,10 @@ impl Session {
             Request::ReadBy(req) => self.read_by(id, req),
             Request::Conversations(req) => self.conversations(id, req),
             Request::Changes(req) => self.changes(id, req),
+            Request::Files(req) => self.files(id, req),
+            Request::FileInfo(req) => self.file_info(id, req),
+            Request::FileDelete(req) => self.file_delete(id, req),
+            Request::FileUrl(req) => self.file_url(id, req),
             Request::Devices => self.devices(id),
             Request::DeviceRevoke(req) => self.device_revoke(id, req),
             Request::Directory => self.directory(id),
