@@ -21,7 +21,43 @@ use sha2::{Digest, Sha256};
 use std::path::Path;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
+/// Where a file message goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendTo<'a> {
+    /// A user, by username (their 1:1 conversation).
+    User(&'a str),
+    /// A conversation the caller is in (a group, or a 1:1 by its id).
+    Conv(magpie_proto::ConvId),
+}
+
 impl crate::Client {
+    /// Send file `file` (uploaded, or received and now forwarded) as a
+    /// message of `kind` (`File`, `Image`, `Voice` or `Video`) with an
+    /// optional `caption`, under a fresh client message id.
+    pub async fn send_file(
+        &self,
+        to: SendTo<'_>,
+        kind: magpie_proto::MessageKind,
+        file: &str,
+        caption: &str,
+    ) -> Result<magpie_proto::SendOk, crate::ClientError> {
+        let (to, conv) = match to {
+            SendTo::User(user) => (Some(user.to_string()), None),
+            SendTo::Conv(conv) => (None, Some(conv)),
+        };
+        self.call(magpie_proto::Request::Send(magpie_proto::Send {
+            to,
+            conv,
+            cmid: uuid::Uuid::new_v4().to_string(),
+            body: caption.to_string(),
+            mentions: Vec::new(),
+            mention_all: false,
+            kind: Some(kind),
+            file: Some(file.to_string()),
+        }))
+        .await
+    }
+
     /// One page of the caller's uploaded files, with their quota use.
     pub async fn files(
         &self,
@@ -317,9 +353,11 @@ impl FileClient {
         Ok(ok(response).await?.json().await?)
     }
 
-    /// Download file `id` to `dest`. If `dest` already holds a prefix of
-    /// it (an interrupted download), only the rest is fetched (Range,
-    /// guarded by `If-Range` so a different file is never appended to).
+    /// Download file `id` to `dest`. If `dest` already holds part of it
+    /// (an interrupted download), only the rest is fetched (Range). The
+    /// content under an id never changes, so what is on disk is trusted to
+    /// be a prefix: check the result against `FileInfo::sha256` (as the
+    /// CLI does) when the partial file may come from elsewhere.
     /// `progress(received, total)` as bytes arrive. Returns the size.
     pub async fn download(
         &self,

@@ -416,6 +416,8 @@ impl Client {
         body: &str,
     ) -> Result<SendOk, ClientError> {
         self.call(Request::Send(Send {
+            file: None,
+            kind: None,
             to: Some(to.to_owned()),
             conv: None,
             cmid: cmid.to_owned(),
@@ -444,6 +446,8 @@ impl Client {
         body: &str,
     ) -> Result<SendOk, ClientError> {
         self.call(Request::Send(Send {
+            file: None,
+            kind: None,
             to: None,
             conv: Some(conv),
             cmid: cmid.to_owned(),
@@ -464,6 +468,8 @@ impl Client {
         all: bool,
     ) -> Result<SendOk, ClientError> {
         self.call(Request::Send(Send {
+            file: None,
+            kind: None,
             to: None,
             conv: Some(conv),
             cmid: uuid::Uuid::new_v4().to_string(),

@@ -128,6 +128,7 @@ mod tests {
 
     fn msg(conv: ConvId, seq: Seq) -> Message {
         Message {
+            file: None,
             msg_id: conv.wrapping_mul(1000).wrapping_add(seq),
             conv,
             seq,

@@ -16,6 +16,7 @@ const KINDS: [Kind; 2] = [Kind::Tcp, Kind::Ws];
 
 fn message(conv: i64, seq: i64) -> Message {
     Message {
+        file: None,
         msg_id: conv * 100 + seq,
         conv,
         seq,

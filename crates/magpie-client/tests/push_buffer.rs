@@ -23,6 +23,7 @@ const DEADLINE: Duration = Duration::from_secs(5);
 
 fn message(seq: i64) -> Message {
     Message {
+        file: None,
         msg_id: 100 + seq,
         conv: 1,
         seq,

@@ -40,6 +40,7 @@ fn body_100() -> String {
 /// A message as it is pushed to recipients.
 fn message() -> Message {
     Message {
+        file: None,
         msg_id: 1_234_567,
         conv: 4_321,
         seq: 98_765,
@@ -114,6 +115,8 @@ fn request_parse_benches(c: &mut Criterion) {
     let frame = RequestFrame {
         id: 42,
         request: Request::Send(Send {
+            file: None,
+            kind: None,
             to: Some("bob".into()),
             conv: None,
             cmid: "6f1c2a3e-8d4b-4f7a-9e21-0c5d7b3a9f18".into(),

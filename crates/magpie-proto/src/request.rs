@@ -447,6 +447,8 @@ mod tests {
             }),
             Request::Logout,
             Request::Send(Send {
+                file: None,
+                kind: None,
                 to: Some("bob".into()),
                 conv: None,
                 cmid: "c1".into(),
@@ -464,6 +466,8 @@ mod tests {
                 ..History::default()
             }),
             Request::Send(Send {
+                file: None,
+                kind: None,
                 to: None,
                 conv: Some(12),
                 cmid: "c2".into(),
@@ -831,7 +835,7 @@ mod tests {
 
         #[test]
         fn arbitrary_text_round_trips(to in ".{0,40}", cmid in ".{0,40}", body in ".{0,400}", id in any::<u64>()) {
-            let frame = RequestFrame { id, request: Request::Send(Send { to: Some(to), conv: None, cmid, body, mention_all: false, mentions: Vec::new(), }) };
+            let frame = RequestFrame { id, request: Request::Send(Send { file: None, kind: None, to: Some(to), conv: None, cmid, body, mention_all: false, mentions: Vec::new(), }) };
             prop_assert_eq!(RequestFrame::parse(&frame.to_json()).expect("parse"), frame);
         }
     }

@@ -232,6 +232,7 @@ mod tests {
     #[test]
     fn push_round_trip() {
         let push = Push::Message(Message {
+            file: None,
             msg_id: 1,
             conv: 2,
             seq: 3,

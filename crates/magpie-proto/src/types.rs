@@ -111,6 +111,15 @@ pub struct Send {
     /// @all: mentions every member (the owner and admins only).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub mention_all: bool,
+    /// `text` (the default), or `file`, `image`, `voice`, `video` with
+    /// `file`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<MessageKind>,
+    /// For a file kind: the id of a file the sender may read (one they
+    /// uploaded, or one they received, to forward it). `body` is then an
+    /// optional caption.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<crate::files::FileId>,
 }
 
 /// Result of `send`: sent only once the message is durably stored.
@@ -141,6 +150,26 @@ pub enum MessageKind {
     /// server: `body` is empty and `event` says what happened (a
     /// [`crate::groups::GroupEvent`]).
     Event,
+    /// A file, in `file`; `body` is an optional caption.
+    File,
+    /// An image (JPEG, PNG, GIF or WebP that the server decoded), in
+    /// `file`, with its dimensions and a thumbnail.
+    Image,
+    /// A voice message: Opus in Ogg, with its duration, in `file`.
+    Voice,
+    /// A video, in `file`, with its dimensions and duration where the
+    /// server could read them.
+    Video,
+}
+
+impl MessageKind {
+    /// Whether entries of this kind carry a file.
+    pub fn has_file(self) -> bool {
+        matches!(
+            self,
+            MessageKind::File | MessageKind::Image | MessageKind::Voice | MessageKind::Video
+        )
+    }
 }
 
 /// A stored entry of a conversation, as pushed, synced and listed in
@@ -168,6 +197,11 @@ pub struct Message {
     /// The message mentions every member (@all).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub mention_all: bool,
+    /// For a file kind: the file as sent (its own id, readable by the
+    /// conversation's members who can see this entry). Boxed: most
+    /// entries have none, and a push should not pay for its size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<Box<crate::files::FileInfo>>,
 }
 
 /// `sync`: fetch every message newer than what the client already has.

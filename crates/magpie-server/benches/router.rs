@@ -62,6 +62,7 @@ fn router_with(users: usize) -> (LocalRouter, Vec<UserId>, Vec<mpsc::Receiver<By
 /// A realistic pushed frame: a message push with a 100-byte body.
 fn frame() -> Bytes {
     Push::Message(Message {
+        file: None,
         msg_id: 1_234_567,
         conv: 4_321,
         seq: 98_765,

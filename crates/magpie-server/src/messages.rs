@@ -5,6 +5,7 @@
 
 use crate::conversations::{Conversations, Target};
 use crate::error::{from_store, invalid_args};
+use crate::files::Files;
 use crate::members::Members;
 use crate::page::{ByteBudget, clamp_limit};
 use crate::people::People;
@@ -15,7 +16,8 @@ use magpie_proto::limits::{
     SYNC_LIMIT_MAX, normalize_username,
 };
 use magpie_proto::{
-    ErrorBody, ErrorCode, GroupRole, History, HistoryOk, MessageKind, Seq, Sync, SyncOk, UserId,
+    ContentKind, ErrorBody, ErrorCode, FileInfo, GroupRole, History, HistoryOk, MessageKind, Seq,
+    Sync, SyncOk, UserId,
 };
 use magpie_store::{Appended, Mentions, NewMessage, SeqRange, Store};
 use std::sync::Arc;
@@ -35,6 +37,7 @@ pub struct Messages {
     store: Arc<dyn Store>,
     conversations: Arc<Conversations>,
     people: Arc<People>,
+    files: Arc<Files>,
     writer: MessageWriter,
     max_body_bytes: usize,
     max_frame_bytes: usize,
@@ -45,6 +48,7 @@ impl Messages {
         store: Arc<dyn Store>,
         conversations: Arc<Conversations>,
         people: Arc<People>,
+        files: Arc<Files>,
         writer: MessageWriter,
         max_body_bytes: usize,
         max_frame_bytes: usize,
@@ -53,6 +57,7 @@ impl Messages {
             store,
             conversations,
             people,
+            files,
             writer,
             max_body_bytes,
             max_frame_bytes,
@@ -76,7 +81,8 @@ impl Messages {
                 "cmids starting with '~' are reserved for entries the server writes",
             ));
         }
-        if send.body.is_empty() {
+        let kind = send.kind.unwrap_or(MessageKind::Text);
+        if send.body.is_empty() && !kind.has_file() {
             return Err(invalid_args("body must not be empty"));
         }
         if send.body.contains('\0') || send.cmid.contains('\0') {
@@ -119,13 +125,17 @@ impl Messages {
         let mention = self
             .mentions(actor.user_id, &members, &send.mentions, send.mention_all)
             .await?;
+        let file = self
+            .attachment(actor.user_id, kind, send.file.as_deref())
+            .await?;
         let (reply, rx) = oneshot::channel();
         self.writer
             .send(Outgoing {
                 message: NewMessage {
+                    file,
                     conv,
                     sender: actor.user_id,
-                    kind: MessageKind::Text,
+                    kind,
                     cmid: send.cmid,
                     body: send.body,
                     ts: now,
@@ -138,6 +148,65 @@ impl Messages {
             })
             .await?;
         Ok(rx)
+    }
+
+    /// The file a message of `kind` carries: `file` must name a file the
+    /// sender may read (their upload, or one they received: forwarding),
+    /// whose content is what the kind says (an image for `image`, Opus in
+    /// Ogg for `voice`, a video for `video`; anything for `file`). The
+    /// message gets a file of its own (a fresh id), which the write batch
+    /// records with the message.
+    async fn attachment(
+        &self,
+        sender: UserId,
+        kind: MessageKind,
+        file: Option<&str>,
+    ) -> Result<Option<Box<FileInfo>>, ErrorBody> {
+        let wanted = match kind {
+            MessageKind::Text => {
+                return match file {
+                    None => Ok(None),
+                    Some(_) => Err(invalid_args(
+                        "a text message carries no file: send it with kind file, image, voice or video",
+                    )),
+                };
+            }
+            MessageKind::Event => {
+                return Err(invalid_args("event entries are written by the server"));
+            }
+            MessageKind::File => None,
+            MessageKind::Image => Some(ContentKind::Image),
+            MessageKind::Voice => Some(ContentKind::Voice),
+            MessageKind::Video => Some(ContentKind::Video),
+        };
+        let id = file.ok_or_else(|| invalid_args("a file message names its file"))?;
+        let record = self
+            .files
+            .readable_by(sender, id)
+            .await?
+            .ok_or_else(crate::files::unknown_file)?;
+        let mut info = crate::files::file_info(&record);
+        if let Some(wanted) = wanted
+            && info.media.kind != wanted
+        {
+            return Err(ErrorBody::new(
+                ErrorCode::InvalidMedia,
+                format!(
+                    "the file is not {}: its content reads as {}",
+                    match wanted {
+                        ContentKind::Image => "an image (JPEG, PNG, GIF or WebP that decodes)",
+                        ContentKind::Voice => "a voice recording (Opus in Ogg)",
+                        _ => "a video",
+                    },
+                    info.media.mime
+                ),
+            ));
+        }
+        info.id = crate::files::new_id();
+        info.owner = sender;
+        info.conv = None;
+        info.seq = None;
+        Ok(Some(Box::new(info)))
     }
 
     /// Check a message's @mentions against the group it goes to: members

@@ -134,6 +134,7 @@ impl AppState {
             store.clone(),
             conversations.clone(),
             people.clone(),
+            files.clone(),
             writer,
             config.max_body_bytes,
             config.max_frame_bytes,

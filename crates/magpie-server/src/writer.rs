@@ -416,7 +416,13 @@ impl Writer {
                 self.push_again(stored.conv, stored.seq, outgoing.origin);
             } else {
                 metrics.messages_in.inc();
+                let file = message.file.map(|mut file| {
+                    file.conv = Some(stored.conv);
+                    file.seq = Some(stored.seq);
+                    file
+                });
                 let push = Push::Message(Message {
+                    file,
                     msg_id: stored.msg_id,
                     conv: stored.conv,
                     seq: stored.seq,

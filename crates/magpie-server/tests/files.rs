@@ -553,7 +553,10 @@ async fn a_second_writer_of_one_upload_is_told_it_is_locked() {
     let mut status = 0;
     for _ in 0..100 {
         tokio::time::sleep(Duration::from_millis(20)).await;
-        status = alice.patch(&url, 0, vec![2; 10]).await.status().as_u16();
+        // Offset 1 is never right here, so a try that comes before the
+        // first PATCH holds the upload writes nothing (409); one while it
+        // holds it is refused as locked before the offset is looked at.
+        status = alice.patch(&url, 1, vec![2; 10]).await.status().as_u16();
         if status == 423 {
             break;
         }
@@ -910,4 +913,299 @@ async fn connect_as(url: &str, auth: &magpie_proto::Authenticated) -> magpie_cli
         .await
         .expect("resume");
     client
+}
+
+/// A logged-in user with both a message connection and a file client.
+struct Member {
+    client: magpie_client::Client,
+    files: FileClient,
+    name: String,
+}
+
+async fn member(server: &TestServer) -> Member {
+    let url = format!("tcp://{}", server.running().tcp_addr());
+    let name = unique("file");
+    let (client, auth) = user(&url, &name).await;
+    let base = format!("http://{}", server.running().http_addr());
+    let files = FileClient::new(&base, auth.token.as_deref().expect("token")).expect("client");
+    Member {
+        client,
+        files,
+        name,
+    }
+}
+
+async fn upload(who: &Member, dir: &Path, name: &str, bytes: &[u8]) -> magpie_proto::FileInfo {
+    let path = write_temp(dir, name, bytes);
+    who.files
+        .upload_file(&path, name, None, |_, _| {})
+        .await
+        .expect("upload")
+        .1
+}
+
+fn png(width: u32, height: u32) -> Vec<u8> {
+    let image = image::RgbImage::from_fn(width, height, |x, y| image::Rgb([x as u8, y as u8, 7]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    image
+        .write_to(&mut out, image::ImageFormat::Png)
+        .expect("encode");
+    out.into_inner()
+}
+
+#[tokio::test]
+async fn a_file_sent_in_a_chat_reaches_the_peer_who_alone_may_download_it() {
+    use magpie_client::files::SendTo;
+    use magpie_proto::MessageKind;
+    let server = TestServer::start().await;
+    let alice = member(&server).await;
+    let mut bob = member(&server).await;
+    let carol = member(&server).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let photo = upload(&alice, dir.path(), "photo.png", &png(64, 48)).await;
+    let doc = upload(&alice, dir.path(), "notes.txt", b"plain words").await;
+
+    let ack = alice
+        .client
+        .send_file(
+            SendTo::User(&bob.name),
+            MessageKind::Image,
+            &photo.id,
+            "看看这个",
+        )
+        .await
+        .expect("send image");
+    let pushed = common::next_message(&mut bob.client).await;
+    assert_eq!(
+        (pushed.kind, pushed.body.as_str()),
+        (MessageKind::Image, "看看这个")
+    );
+    let sent = pushed.file.clone().expect("the message carries its file");
+    assert_ne!(sent.id, photo.id, "the message has a file of its own");
+    assert_eq!((sent.conv, sent.seq), (Some(ack.conv), Some(ack.seq)));
+    assert_eq!((sent.media.width, sent.media.height), (Some(64), Some(48)));
+    assert_eq!(
+        (sent.sha256.as_str(), sent.name.as_str()),
+        (photo.sha256.as_str(), "photo.png")
+    );
+
+    // Bob (in the chat) may download it; Carol may not, and learns nothing.
+    let mine = tempfile::tempdir().expect("tempdir");
+    let dest = mine.path().join("got.png");
+    bob.files
+        .download(&sent.id, &dest, |_, _| {})
+        .await
+        .expect("bob downloads");
+    assert_eq!(std::fs::read(&dest).expect("read"), png(64, 48));
+    let refused = carol.files.download(&sent.id, &dest, |_, _| {}).await;
+    assert_eq!(refused.err().and_then(|e| e.status()), Some(404));
+
+    // The history carries it the same way, and it survives the uploader
+    // deleting their own upload: the message holds its own reference.
+    alice
+        .client
+        .file_delete(&photo.id)
+        .await
+        .expect("delete upload");
+    let history = common::newest_history(&bob.client, &alice.name).await;
+    let entry = history
+        .messages
+        .iter()
+        .find(|m| m.seq == ack.seq)
+        .expect("in history");
+    assert_eq!(
+        entry.file.as_ref().map(|f| f.id.as_str()),
+        Some(sent.id.as_str())
+    );
+    bob.files
+        .download(&sent.id, &mine.path().join("again.png"), |_, _| {})
+        .await
+        .expect("still there");
+
+    // Bob forwards what he received, to Carol.
+    let forwarded = bob
+        .client
+        .send_file(SendTo::User(&carol.name), MessageKind::Image, &sent.id, "")
+        .await;
+    assert!(forwarded.is_ok(), "{forwarded:?}");
+
+    // Kinds must match the bytes; a file kind needs a file and text none.
+    for (kind, file, code) in [
+        (MessageKind::Image, doc.id.as_str(), "invalid_media"),
+        (MessageKind::Voice, doc.id.as_str(), "invalid_media"),
+        (MessageKind::Video, doc.id.as_str(), "invalid_media"),
+        (
+            MessageKind::File,
+            "0123456789abcdef0123456789abcdef",
+            "unknown_file",
+        ),
+        (MessageKind::Event, doc.id.as_str(), "invalid_args"),
+    ] {
+        let result = alice
+            .client
+            .send_file(SendTo::User(&bob.name), kind, file, "")
+            .await;
+        assert_eq!(common::code_of(result), code, "{kind:?}");
+    }
+    // Carol cannot send a file she cannot read.
+    let result = carol
+        .client
+        .send_file(SendTo::User(&alice.name), MessageKind::File, &doc.id, "")
+        .await;
+    assert_eq!(common::code_of(result), "unknown_file");
+    alice
+        .client
+        .send_file(SendTo::User(&bob.name), MessageKind::File, &doc.id, "")
+        .await
+        .expect("any content goes as a file");
+}
+
+#[tokio::test]
+async fn a_group_file_is_readable_by_members_from_when_they_could_read_it() {
+    use magpie_client::files::SendTo;
+    use magpie_proto::MessageKind;
+    let server = TestServer::start().await;
+    let alice = member(&server).await;
+    let bob = member(&server).await;
+    let late = member(&server).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let group = alice
+        .client
+        .group_create(magpie_proto::GroupCreate {
+            name: "files".into(),
+            members: vec![bob.name.clone()],
+            ..Default::default()
+        })
+        .await
+        .expect("group");
+    let report = upload(&alice, dir.path(), "report.pdf", b"%PDF-1.4 not really").await;
+    let ack = alice
+        .client
+        .send_file(
+            SendTo::Conv(group.conv),
+            MessageKind::File,
+            &report.id,
+            "Q3",
+        )
+        .await
+        .expect("send into the group");
+    alice
+        .client
+        .group_invite(group.conv, &[late.name.as_str()])
+        .await
+        .expect("invite");
+    let history = bob
+        .client
+        .history(magpie_proto::History {
+            conv: Some(group.conv),
+            ..Default::default()
+        })
+        .await
+        .expect("history");
+    let file = history
+        .messages
+        .iter()
+        .find(|m| m.seq == ack.seq)
+        .and_then(|m| m.file.clone())
+        .expect("file entry");
+    let out = tempfile::tempdir().expect("tempdir");
+    bob.files
+        .download(&file.id, &out.path().join("r.pdf"), |_, _| {})
+        .await
+        .expect("a member before it may read it");
+    let refused = late
+        .files
+        .download(&file.id, &out.path().join("x.pdf"), |_, _| {})
+        .await;
+    assert_eq!(
+        refused.err().and_then(|e| e.status()),
+        Some(404),
+        "a member who joined after it may not"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_first_chunk_leaves_no_upload_behind_and_malformed_bodies_get_json_errors() {
+    let server = TestServer::start_with(|c| c.max_open_uploads = 2).await;
+    let alice = person(&server).await;
+    // Creation with data that goes past Upload-Length, or fails its
+    // checksum: refused, and nothing stays open.
+    for (length, checksum) in [
+        ("5", None),
+        ("100", Some("sha1 AAAAAAAAAAAAAAAAAAAAAAAAAAA=")),
+    ] {
+        for _ in 0..3 {
+            let mut request = alice
+                .tus(Method::POST, "/api/uploads")
+                .header("Upload-Length", length)
+                .header("Content-Type", "application/offset+octet-stream");
+            if let Some(checksum) = checksum {
+                request = request.header("Upload-Checksum", checksum);
+            }
+            let response = request.body(vec![1u8; 50]).send().await.expect("POST");
+            assert!(
+                [413, 460].contains(&response.status().as_u16()),
+                "{}",
+                response.status()
+            );
+            assert!(response.headers().get("location").is_none());
+        }
+    }
+    alice.create(10).await;
+    alice.create(10).await;
+
+    // Malformed JSON bodies and queries answer in the protocol's error
+    // shape, after authentication.
+    for (path, body) in [
+        ("/api/files/instant", &b"\x00"[..]),
+        (
+            "/api/files/instant",
+            br#"{"sha256": "ab", "size": 1.5, "name": "x"}"#,
+        ),
+        (
+            "/api/files/instant/proof",
+            br#"{"challenge": null, "proofs": [14]}"#,
+        ),
+    ] {
+        let response = alice
+            .tus(Method::POST, path)
+            .body(body.to_vec())
+            .send()
+            .await
+            .expect("POST");
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{path}");
+        let error: magpie_proto::ErrorBody = response.json().await.expect("JSON error");
+        assert_eq!(error.code, magpie_proto::ErrorCode::InvalidArgs);
+        let anonymous = reqwest::Client::new()
+            .post(format!("{}{path}", alice.base))
+            .body(body.to_vec())
+            .send()
+            .await
+            .expect("POST");
+        assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED, "{path}");
+    }
+    // A query that is no signature is an unsigned request (the token is
+    // then needed); a signature that does not hold is a missing file.
+    for (query, status) in [
+        ("exp=99999999999999999999&sig=zz", StatusCode::UNAUTHORIZED),
+        ("exp=abc&sig=00", StatusCode::UNAUTHORIZED),
+        ("exp=99999999999999&sig=zz", StatusCode::NOT_FOUND),
+        ("exp=99999999999999&sig=0000", StatusCode::NOT_FOUND),
+    ] {
+        let response = reqwest::Client::new()
+            .get(format!(
+                "{}/api/files/0123456789abcdef0123456789abcdef?{query}",
+                alice.base
+            ))
+            .send()
+            .await
+            .expect("GET");
+        assert_eq!(response.status(), status, "{query}");
+    }
+    let wrong_method = alice
+        .tus(Method::GET, "/api/files/instant")
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(wrong_method.status(), StatusCode::METHOD_NOT_ALLOWED);
 }

@@ -38,6 +38,7 @@ fn batch(pairs: &[(UserId, ConvId)], n: usize, next_cmid: &Cell<u64>) -> Vec<New
             next_cmid.set(id + 1);
             let (sender, conv) = pairs[i % pairs.len()];
             NewMessage {
+                file: None,
                 conv,
                 sender,
                 kind: MessageKind::Text,

@@ -34,7 +34,7 @@ use magpie_proto::{ConvId, Seq};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-/// Most rows in one multi-row statement. The insert binds eight values per
+/// Most rows in one multi-row statement. The insert binds nine values per
 /// row, so this stays far below every engine's limit on placeholders
 /// (SQLite 32,766; PostgreSQL and MySQL 65,535).
 pub(crate) const ROWS_PER_STATEMENT: usize = 500;
@@ -165,13 +165,13 @@ pub(crate) fn update_conv_heads(backend: Backend, n: usize) -> Arc<str> {
 }
 
 /// Step 4: insert `n` messages. Binds per row: conv_id, seq, sender_id,
-/// kind, cmid, body, ts, mentions. Returns (id, conv_id, seq) per row where the engine has
+/// kind, cmid, body, ts, mentions, attachment. Returns (id, conv_id, seq) per row where the engine has
 /// `RETURNING` (in no promised order); MySQL reads them back with
 /// [`inserted_ids`].
 pub(crate) fn insert_messages(backend: Backend, n: usize) -> Arc<str> {
-    let row = "(?, ?, ?, ?, ?, ?, ?, ?)";
+    let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?)";
     backend.render(&format!(
-        "INSERT INTO messages (conv_id, seq, sender_id, kind, cmid, body, ts, mentions) VALUES {} \
+        "INSERT INTO messages (conv_id, seq, sender_id, kind, cmid, body, ts, mentions, attachment) VALUES {} \
          RETURNING id, conv_id, seq",
         vec![row; n].join(", ")
     ))
@@ -237,7 +237,8 @@ pub(crate) fn messages_in_ranges(backend: Backend, select: &str, n: usize) -> Ar
 /// message at position k of n in its conversation gets `last_seq - (n - k)`.
 ///
 /// Binds, in order: per conversation (id, n, last_ts); per message (batch
-/// index, conv_id, n - k, sender_id, kind, cmid, body, ts, mentions).
+/// index, conv_id, n - k, sender_id, kind, cmid, body, ts, mentions,
+/// attachment).
 /// Returns
 /// (id, conv_id, seq) per message, in no promised order.
 pub(crate) fn sqlite_append(convs: usize, messages: usize) -> Arc<str> {
@@ -245,13 +246,13 @@ pub(crate) fn sqlite_append(convs: usize, messages: usize) -> Arc<str> {
     format!(
         "UPDATE conversations SET last_seq = last_seq + v.column2, last_ts = v.column3 \
          FROM {} WHERE conversations.id = v.column1; \
-         INSERT INTO messages (conv_id, seq, sender_id, kind, cmid, body, ts, mentions) \
+         INSERT INTO messages (conv_id, seq, sender_id, kind, cmid, body, ts, mentions, attachment) \
          SELECT v.column2, c.last_seq - v.column3, v.column4, v.column5, v.column6, v.column7, \
-                v.column8, v.column9 \
+                v.column8, v.column9, v.column10 \
          FROM {} JOIN conversations c ON c.id = v.column2 ORDER BY v.column1 \
          RETURNING id, conv_id, seq",
         values_table(b, convs, 3),
-        values_table(b, messages, 9),
+        values_table(b, messages, 10),
     )
     .into()
 }
@@ -268,6 +269,7 @@ mod tests {
 
     fn msg_in(conv: ConvId, sender: UserId, cmid: &str, ts: i64) -> NewMessage {
         NewMessage {
+            file: None,
             conv,
             sender,
             kind: MessageKind::Text,
@@ -315,7 +317,7 @@ mod tests {
     #[test]
     fn sqlite_append_binds_what_its_callers_bind() {
         let text = sqlite_append(2, 5);
-        assert_eq!(text.matches('?').count(), 2 * 3 + 5 * 9);
+        assert_eq!(text.matches('?').count(), 2 * 3 + 5 * 10);
         assert_eq!(text.matches("; ").count(), 1, "two statements");
     }
 
@@ -356,14 +358,14 @@ mod tests {
             (
                 Backend::Sqlite,
                 insert_messages(Backend::Sqlite, 2),
-                "INSERT INTO messages (conv_id, seq, sender_id, kind, cmid, body, ts, mentions) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id, conv_id, seq",
+                "INSERT INTO messages (conv_id, seq, sender_id, kind, cmid, body, ts, mentions, attachment) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id, conv_id, seq",
             ),
             (
                 Backend::MySql,
                 insert_messages(Backend::MySql, 1),
-                "INSERT INTO messages (conv_id, seq, sender_id, kind, cmid, body, ts, mentions) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO messages (conv_id, seq, sender_id, kind, cmid, body, ts, mentions, attachment) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             ),
             (
                 Backend::MySql,

@@ -21,6 +21,9 @@ pub struct NewMessage {
     pub ts: i64,
     /// Whom a group message mentions, as the server checked it.
     pub mention: Option<Mentions>,
+    /// For a file kind: the file as sent, with the id of the file row the
+    /// batch makes for it (purpose message, this conversation and seq).
+    pub file: Option<Box<magpie_proto::FileInfo>>,
 }
 
 /// The members a message mentions by name (ids for their flags, names for

@@ -262,6 +262,7 @@ fn event_of(entry: &Message) -> GroupEvent {
 /// unique per sender).
 fn text(conv: ConvId, sender: &Who, body: &str, ts: i64) -> NewMessage {
     NewMessage {
+        file: None,
         conv,
         sender: sender.id,
         kind: MessageKind::Text,

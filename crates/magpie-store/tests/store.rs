@@ -40,6 +40,7 @@ async fn dm(store: &dyn Store, a: UserId, b: UserId) -> ConvId {
 
 fn new_msg(conv: ConvId, sender: UserId, cmid: &str, body: &str, ts: i64) -> NewMessage {
     NewMessage {
+        file: None,
         conv,
         sender,
         kind: MessageKind::Text,
@@ -549,6 +550,7 @@ async fn reply_lands_in_the_same_conversation(store: &dyn Store) {
         stored,
         vec![
             Message {
+                file: None,
                 msg_id: first.msg_id,
                 conv: first.conv,
                 seq: 1,
@@ -562,6 +564,7 @@ async fn reply_lands_in_the_same_conversation(store: &dyn Store) {
                 mentions: Vec::new(),
             },
             Message {
+                file: None,
                 msg_id: reply.msg_id,
                 conv: first.conv,
                 seq: 2,

@@ -95,6 +95,7 @@ fn wal_path(db: &Path) -> PathBuf {
 fn messages(conv: ConvId, sender: UserId, first: usize, body: &str) -> Vec<NewMessage> {
     (first..first + BATCH)
         .map(|i| NewMessage {
+            file: None,
             conv,
             sender,
             kind: MessageKind::Text,

@@ -5,12 +5,13 @@
 //! `jq`. The people commands (`profile`, `search`, `friend`, `category`,
 //! `block`, `unblock`, `blocks`, `changes`; see [`crate::cli_people`]),
 //! `presence`, `devices` and `device revoke` ([`crate::cli_presence`]),
-//! `dept list` and `dept members` ([`crate::cli_directory`]) and the
-//! `group` commands ([`crate::cli_groups`]) print compact text for people,
-//! or with `--json` exactly one JSON document. Errors go
-//! to stderr as `error: <code>: <message>` with a non-zero exit status (2
-//! for usage or configuration mistakes, 1 for server and connection
-//! failures). `magpie admin` ([`crate::cli_admin`]) shares the connection,
+//! `dept list` and `dept members` ([`crate::cli_directory`]), the
+//! `group` commands ([`crate::cli_groups`]) and the file commands
+//! `upload`, `download`, `files` and `file` ([`crate::cli_files`]) print
+//! compact text for people, or with `--json` exactly one JSON document.
+//! Errors go to stderr as `error: <code>: <message>` with a non-zero exit
+//! status (2 for usage or configuration mistakes, 1 for server and
+//! connection failures). `magpie admin` ([`crate::cli_admin`]) shares the connection,
 //! credentials, output and errors defined here.
 //!
 //! Secrets never appear on the command line, where other users could read
@@ -20,6 +21,7 @@
 //! password again.
 
 use crate::cli_directory::{self, DirectoryCommand};
+use crate::cli_files::{self, FilesCommand};
 use crate::cli_groups::{self, GroupsCommand};
 use crate::cli_people::{self, PeopleCommand};
 use crate::cli_presence::{self, PresenceCommand};
@@ -54,16 +56,16 @@ Secrets come from the environment only:
                    resume that session instead of using the password
 
 Output: the messaging commands print one JSON document per line on stdout.
-The others (people, presence, devices, dept, group) print compact text, or
-with --json one JSON document.
+The others (people, presence, devices, dept, group, files) print compact
+text, or with --json one JSON document.
 Exit status: 0 ok, 1 server or connection error, 2 usage or configuration error.")]
 pub struct ClientArgs {
     #[command(flatten)]
     pub conn: ServerArgs,
 
     /// Print one JSON document on stdout instead of text (the people,
-    /// presence, devices, dept and group commands; the messaging commands
-    /// always print JSON lines).
+    /// presence, devices, dept, group and file commands; the messaging
+    /// commands always print JSON lines).
     #[arg(long, global = true)]
     pub json: bool,
 
@@ -162,6 +164,8 @@ pub enum ClientCommand {
     Directory(DirectoryCommand),
     #[command(flatten)]
     Groups(GroupsCommand),
+    #[command(flatten)]
+    Files(FilesCommand),
 }
 
 /// Run one `magpie client` command. Errors are reported on stderr here and
@@ -227,6 +231,9 @@ async fn execute(args: &ClientArgs, secrets: &Secrets) -> Result<(), Failure> {
                 async |client: &mut Client| Ok(client.logout().await?),
             )
             .await
+        }
+        ClientCommand::Files(command) => {
+            cli_files::execute(command, &args.conn, args.json, secrets, &mut out).await
         }
         command => {
             if let ClientCommand::Send { conv, args, .. } = command {
@@ -334,9 +341,12 @@ async fn perform(
             cli_directory::perform(command, client, out, json).await
         }
         ClientCommand::Groups(command) => cli_groups::perform(command, client, out, json).await,
-        ClientCommand::Register | ClientCommand::Login { .. } | ClientCommand::Logout => Err(
-            Failure::Usage("this command does not run in a session".to_owned()),
-        ),
+        ClientCommand::Register
+        | ClientCommand::Login { .. }
+        | ClientCommand::Logout
+        | ClientCommand::Files(_) => Err(Failure::Usage(
+            "this command does not run in a session".to_owned(),
+        )),
     }
 }
 

@@ -1,6 +1,6 @@
 //! The file area over HTTP: tus 1.0 uploads under `/api/uploads`,
 //! downloads and thumbnails under `/api/files/{id}`, instant upload under
-//! `/api/files/instant`.
+//! `/api/files/instant`. `docs/openapi.yaml` describes every route.
 //!
 //! Handlers are thin: authenticate, parse headers, call [`Files`], map the
 //! outcome to the status the tus specification names. Every request is
@@ -12,7 +12,7 @@ use super::{FileResult, Files, file_info, instant, unknown_file};
 use crate::state::AppState;
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -59,6 +59,22 @@ pub fn routes() -> axum::Router<Arc<AppState>> {
         .route("/api/files/{id}", get(download).delete(delete_file))
         .route("/api/files/{id}/thumbnail", get(thumbnail))
         .route("/api/files/{id}/info", get(info))
+}
+
+/// Most bytes of a JSON request body (instant upload offers and proofs
+/// are a few hundred bytes).
+const MAX_JSON_BODY: usize = 64 * 1024;
+
+/// Parse a JSON request body; a malformed one is a 400 `invalid_args` in
+/// the protocol's error shape, like every other error here (axum's own
+/// `Json` extractor would answer in plain text, before authentication).
+pub(super) fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Failure> {
+    if body.len() > MAX_JSON_BODY {
+        return Err(Failure::bad_request("the request body is too large"));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        Failure::bad_request(format!("the request body is not the JSON expected: {e}"))
+    })
 }
 
 /// A failure as an HTTP response: a status and the protocol's error body.
@@ -219,14 +235,29 @@ async fn create(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bo
     let length = parse_count(length)
         .ok_or_else(|| Failure::bad_request("Upload-Length must be a non-negative integer"))?;
     let name = upload_name(&headers)?;
-    let upload = files(&state)
+    let with_data = is_offset_stream(&headers);
+    let checksum = if with_data {
+        checksum_of(&headers)?
+    } else {
+        None
+    };
+    let mut upload = files(&state)
         .create_upload(user, length, &name)
         .await
         .map_err(Failure::from)?;
-    let mut upload = upload;
-    if is_offset_stream(&headers) {
-        let checksum = checksum_of(&headers)?;
-        upload = write_detached(&state, upload, 0, body, checksum).await?;
+    if with_data {
+        let id = upload.id.clone();
+        upload = match write_detached(&state, upload, 0, body, checksum).await {
+            Ok(upload) => upload,
+            Err(failure) => {
+                // The client gets no Location, so it can never resume or
+                // terminate this upload: take it back, reservation and all.
+                if let Err(e) = files(&state).terminate(user, &id).await {
+                    tracing::warn!(error = %e.message, "dropping a failed new upload failed");
+                }
+                return Err(failure);
+            }
+        };
     }
     let mut response = StatusCode::CREATED.into_response();
     tus_headers(&mut response, &upload);
@@ -587,21 +618,38 @@ fn upload_name(headers: &HeaderMap) -> Result<String, Failure> {
     Ok(super::clean_name(name.as_deref().unwrap_or_default()))
 }
 
-/// Query of a signed download URL.
-#[derive(Debug, serde::Deserialize)]
+/// Query of a signed download URL, read by hand: a malformed one is only
+/// an unsigned request (so it falls to the token check), never a
+/// framework error in another shape.
+#[derive(Debug, Default)]
 pub struct Signed {
     exp: Option<i64>,
     sig: Option<String>,
+}
+
+impl Signed {
+    fn parse(query: Option<&str>) -> Signed {
+        let mut signed = Signed::default();
+        for pair in query.unwrap_or_default().split('&') {
+            match pair.split_once('=') {
+                Some(("exp", value)) => signed.exp = value.parse().ok(),
+                Some(("sig", value)) => signed.sig = Some(value.to_string()),
+                _ => {}
+            }
+        }
+        signed
+    }
 }
 
 /// `GET /api/files/{id}`: the bytes, with Range support.
 async fn download(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-    Query(signed): Query<Signed>,
+    RawQuery(query): RawQuery,
     method: Method,
     headers: HeaderMap,
 ) -> HttpResult {
+    let signed = Signed::parse(query.as_deref());
     let file = allowed_file(
         &state,
         &id,
@@ -617,9 +665,10 @@ async fn download(
 async fn thumbnail(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-    Query(signed): Query<Signed>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> HttpResult {
+    let signed = Signed::parse(query.as_deref());
     let file = allowed_file(
         &state,
         &id,

@@ -35,6 +35,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use bytes::Bytes;
 use hmac::{Hmac, KeyInit, Mac};
 use magpie_proto::{
     ByteRange, ErrorCode, InstantAnswer, InstantChallenge, InstantOffer, InstantProof, UserId,
@@ -115,9 +116,10 @@ fn parse_sha(text: &str) -> Result<[u8; 32], Failure> {
 pub async fn offer(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Json(offer): Json<InstantOffer>,
+    body: Bytes,
 ) -> Result<Response, Failure> {
     let user = super::http::authenticate(&state, &headers).await?;
+    let offer: InstantOffer = super::http::json_body(&body)?;
     super::http::rate_limit(&state, user)?;
     let sha = parse_sha(&offer.sha256)?;
     let files = &state.files;
@@ -163,9 +165,10 @@ pub async fn offer(
 pub async fn prove(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Json(proof): Json<InstantProof>,
+    body: Bytes,
 ) -> Result<Response, Failure> {
     let user = super::http::authenticate(&state, &headers).await?;
+    let proof: InstantProof = super::http::json_body(&body)?;
     let files = &state.files;
     let refused = || {
         Failure::new(

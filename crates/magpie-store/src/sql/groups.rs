@@ -259,6 +259,7 @@ impl SqlStore {
             .bind(now);
         let msg_id = self.insert_id(conn, insert).await?;
         Ok(Message {
+            file: None,
             msg_id,
             conv,
             seq,

@@ -52,7 +52,7 @@ impl Queries {
 }
 
 /// Bind one message row in the column order of every message insert:
-/// conv_id, seq, sender_id, kind, cmid, body, ts, mentions.
+/// conv_id, seq, sender_id, kind, cmid, body, ts, mentions, attachment.
 fn bind_message<'q>(query: AnyQuery<'q>, msg: &'q NewMessage, seq: Seq) -> AnyQuery<'q> {
     query
         .bind(msg.conv)
@@ -63,6 +63,14 @@ fn bind_message<'q>(query: AnyQuery<'q>, msg: &'q NewMessage, seq: Seq) -> AnyQu
         .bind(&msg.body)
         .bind(msg.ts)
         .bind(msg.mention.as_ref().map(Mentions::to_json))
+        .bind(attachment_json(msg))
+}
+
+/// The `attachment` column of a message: its file as JSON, if it has one.
+fn attachment_json(msg: &NewMessage) -> Option<String> {
+    msg.file
+        .as_ref()
+        .and_then(|file| serde_json::to_string(file).ok())
 }
 
 /// The result for a message stored by the set-based path, whose id was
@@ -211,7 +219,8 @@ impl SqlStore {
                 .bind(&msg.cmid)
                 .bind(&msg.body)
                 .bind(msg.ts)
-                .bind(msg.mention.as_ref().map(Mentions::to_json));
+                .bind(msg.mention.as_ref().map(Mentions::to_json))
+                .bind(attachment_json(msg));
         }
         let mut msg_ids: HashMap<(ConvId, Seq), i64> = HashMap::with_capacity(batch.len());
         // The first seq each conversation got in this chunk.
@@ -364,6 +373,7 @@ impl SqlStore {
             .move_read_marks(conn, &batch.messages, &appended, &batch.reads)
             .await?;
         self.flag_mentions(conn, &batch.messages, &appended).await?;
+        self.attach_files(conn, &batch.messages, &appended).await?;
         let versions = self.member_versions(conn, &batch.versions).await?;
         Ok(Committed {
             appended,
@@ -411,6 +421,51 @@ impl SqlStore {
                 }
                 query.execute(&mut *conn).await?;
             }
+        }
+        Ok(())
+    }
+
+    /// Make the file row of each new message that carries a file (purpose
+    /// message, at its conversation and seq) and count its reference to
+    /// the content, in the batch's transaction. Both statements go through
+    /// the blob row, so if the content was deleted since the send was
+    /// checked (its last other reference dropped in that instant), neither
+    /// writes: the message still describes the file, whose download then
+    /// answers 404, and no count is left wrong.
+    async fn attach_files(
+        &self,
+        conn: &mut AnyConnection,
+        messages: &[NewMessage],
+        appended: &[Appended],
+    ) -> sqlx::Result<()> {
+        for (msg, stored) in messages.iter().zip(appended) {
+            let Some(file) = msg.file.as_ref().filter(|_| !stored.duplicate) else {
+                continue;
+            };
+            let Some(sha256) = magpie_proto::from_hex(&file.sha256) else {
+                continue;
+            };
+            let add = self
+                .backend
+                .render("UPDATE blobs SET refs = refs + 1 WHERE sha256 = ?");
+            sqlx::query(AssertSqlSafe(add))
+                .bind(sha256.clone())
+                .execute(&mut *conn)
+                .await?;
+            let insert = self.backend.render(
+                "INSERT INTO files (id, owner, sha256, name, purpose, conv_id, seq, created_at) \
+                 SELECT ?, ?, sha256, ?, 2, ?, ?, ? FROM blobs WHERE sha256 = ?",
+            );
+            sqlx::query(AssertSqlSafe(insert))
+                .bind(file.id.as_str())
+                .bind(msg.sender)
+                .bind(file.name.as_str())
+                .bind(stored.conv)
+                .bind(stored.seq)
+                .bind(stored.ts)
+                .bind(sha256)
+                .execute(&mut *conn)
+                .await?;
         }
         Ok(())
     }

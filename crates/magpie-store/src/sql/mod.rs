@@ -582,6 +582,10 @@ fn kind_code(kind: MessageKind) -> i64 {
     match kind {
         MessageKind::Text => 1,
         MessageKind::Event => 2,
+        MessageKind::File => 3,
+        MessageKind::Image => 4,
+        MessageKind::Voice => 5,
+        MessageKind::Video => 6,
     }
 }
 
@@ -591,6 +595,10 @@ fn kind_from_code(code: i64) -> sqlx::Result<MessageKind> {
     match code {
         1 => Ok(MessageKind::Text),
         2 => Ok(MessageKind::Event),
+        3 => Ok(MessageKind::File),
+        4 => Ok(MessageKind::Image),
+        5 => Ok(MessageKind::Voice),
+        6 => Ok(MessageKind::Video),
         other => Err(sqlx::Error::Decode(
             format!("unknown message kind {other}").into(),
         )),
@@ -601,7 +609,7 @@ fn kind_from_code(code: i64) -> sqlx::Result<MessageKind> {
 /// It joins only the sender: entries are addressed by conversation, and
 /// nothing here depends on the kind of conversation.
 const MESSAGE_SELECT: &str = "SELECT m.id, m.conv_id, m.seq, m.kind, s.username, m.body, m.ts, m.cmid, \
-            m.mentions \
+            m.mentions, m.attachment \
      FROM messages m JOIN users s ON s.id = m.sender_id";
 
 fn message_from_row(row: &AnyRow) -> sqlx::Result<Message> {
@@ -616,16 +624,27 @@ fn message_from_row(row: &AnyRow) -> sqlx::Result<Message> {
                 serde_json::from_str(&body).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
             (String::new(), Some(event))
         }
-        MessageKind::Text => (body, None),
+        _ => (body, None),
     };
+    let conv = row.try_get(1)?;
+    let seq = row.try_get(2)?;
+    let file = opt_text_column(row, 9)?
+        .and_then(|text| serde_json::from_str::<magpie_proto::FileInfo>(&text).ok())
+        .map(|file| {
+            Box::new(magpie_proto::FileInfo {
+                conv: Some(conv),
+                seq: Some(seq),
+                ..file
+            })
+        });
     let (mentions, mention_all) = match opt_text_column(row, 8)? {
         Some(text) => crate::Mentions::names_from_json(&text),
         None => (Vec::new(), false),
     };
     Ok(Message {
         msg_id: row.try_get(0)?,
-        conv: row.try_get(1)?,
-        seq: row.try_get(2)?,
+        conv,
+        seq,
         kind,
         from: row.try_get(4)?,
         body,
@@ -634,5 +653,6 @@ fn message_from_row(row: &AnyRow) -> sqlx::Result<Message> {
         event,
         mentions,
         mention_all,
+        file,
     })
 }

@@ -1,0 +1,386 @@
+//! The file commands of `magpie client` (`upload`, `download`, `files`,
+//! `file rm`, `file url`) driven as a script would drive them against a
+//! real server: round trips byte for byte, instant upload, uploads and
+//! downloads interrupted and continued by a second run.
+
+mod common;
+
+use common::*;
+use magpie_client::files::{FileClient, hash_file};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const MIB: usize = 1024 * 1024;
+
+/// Where a test's commands keep their upload state and write downloads.
+struct Place {
+    state: tempfile::TempDir,
+    cwd: tempfile::TempDir,
+}
+
+impl Place {
+    fn new() -> Place {
+        Place {
+            state: tempfile::tempdir().expect("tempdir"),
+            cwd: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    /// `magpie client ARGS` as `user` with their token, run in `cwd`.
+    fn command(&self, user: &User, args: &[&str]) -> Command {
+        let mut cmd = bare(&user.server, &user.name);
+        cmd.env("MAGPIE_TOKEN", &user.token)
+            .env("MAGPIE_STATE_DIR", self.state.path())
+            .env_remove("MAGPIE_HTTP")
+            .current_dir(self.cwd.path())
+            .args(args);
+        cmd
+    }
+
+    fn run(&self, user: &User, args: &[&str]) -> Output {
+        self.command(user, args)
+            .output()
+            .expect("run magpie client")
+    }
+
+    /// `magpie client --json ARGS`, which must succeed with one document.
+    fn json(&self, user: &User, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        document(&self.run(user, &all), args)
+    }
+
+    /// The upload state file's entries.
+    fn uploads(&self) -> Vec<Value> {
+        let path = self.state.path().join("uploads.json");
+        match std::fs::read(&path) {
+            Ok(bytes) => {
+                let doc: Value = serde_json::from_slice(&bytes).expect("state JSON");
+                doc["uploads"].as_array().cloned().unwrap_or_default()
+            }
+            Err(_) => Vec::new(),
+        }
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.cwd.path().join(name)
+    }
+}
+
+/// The one JSON document a successful command printed.
+fn document(out: &Output, args: &[&str]) -> Value {
+    assert!(out.status.success(), "{args:?}: {}", stderr(out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "{args:?}: one document: {text}");
+    serde_json::from_str(lines[0]).unwrap_or_else(|e| panic!("not JSON: {text:?}: {e}"))
+}
+
+/// `len` bytes that do not repeat (xorshift), different for each seed.
+fn content(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x.to_le_bytes()[0]
+        })
+        .collect()
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).expect("write the file");
+    path
+}
+
+fn sha256(path: &Path) -> String {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let (hash, _) = runtime.block_on(hash_file(path)).expect("hash");
+    magpie_proto::to_hex(&hash)
+}
+
+fn http_base(server: &Server) -> String {
+    FileClient::http_base_for(&server.process.ws_url).expect("HTTP base")
+}
+
+fn text(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_file_goes_up_and_comes_back_byte_for_byte() {
+    let server = start_server();
+    // Over TCP, whose HTTP port cannot be derived: --http / MAGPIE_HTTP.
+    let alice = User::register(&server.process.tcp_url, "alice");
+    let http = http_base(&server);
+    let place = Place::new();
+    let src = tempfile::tempdir().expect("tempdir");
+    let bytes = content(3 * MIB + 123, 1);
+    let path = write(src.path(), "report.bin", &bytes);
+    let path_arg = path.to_str().expect("UTF-8 path");
+
+    // Uploaded with the password: a login for this command, whose token
+    // the HTTP calls use.
+    let mut cmd = bare(&alice.server, &alice.name);
+    cmd.env("MAGPIE_PASSWORD", PASSWORD)
+        .env("MAGPIE_STATE_DIR", place.state.path())
+        .env("MAGPIE_HTTP", &http)
+        .args(["--json", "upload", path_arg]);
+    let uploaded = document(&cmd.output().expect("run"), &["upload"]);
+    assert_eq!(uploaded["instant"], false, "{uploaded}");
+    assert_eq!(uploaded["name"], "report.bin");
+    assert_eq!(uploaded["size"], bytes.len());
+    assert_eq!(uploaded["sha256"], sha256(&path));
+    assert_eq!(uploaded["media"]["kind"], "file");
+    let id = uploaded["id"].as_str().expect("id").to_owned();
+    assert!(place.uploads().is_empty(), "{:?}", place.uploads());
+
+    // Down under its own name in the current directory.
+    let got = place.json(&alice, &["download", &id, "--http", &http]);
+    assert_eq!(got["path"], "report.bin", "{got}");
+    assert_eq!(got["size"], bytes.len());
+    assert_eq!(got["sha256"], uploaded["sha256"]);
+    assert!(std::fs::read(place.file("report.bin")).expect("saved") == bytes);
+    assert!(!place.file("report.bin.part").exists());
+
+    // Again: the same content is there already, nothing to do.
+    let out = place.run(&alice, &["download", &id, "--http", &http]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("already there"), "{}", stderr(&out));
+
+    // Text, and -o.
+    let out = place.run(
+        &alice,
+        &["download", &id, "-o", "copy.bin", "--http", &http],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let expected = format!("saved copy.bin ({} bytes)", bytes.len());
+    assert_eq!(text(&out).trim(), expected);
+    assert!(std::fs::read(place.file("copy.bin")).expect("saved") == bytes);
+
+    // The text of an upload: id, name, size, kind.
+    let small = write(src.path(), "note.txt", b"hello");
+    let args = ["upload", small.to_str().expect("UTF-8"), "--http", &http];
+    let out = place.run(&alice, &args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let shown = text(&out);
+    for want in ["id ", "name  note.txt", "size  5 bytes", "kind  file"] {
+        assert!(shown.contains(want), "{want:?} in {shown}");
+    }
+}
+
+#[test]
+fn known_content_is_uploaded_instantly_and_files_are_listed_and_deleted() {
+    let server = start_server();
+    let alice = User::register(&server.process.ws_url, "alice");
+    let bob = User::register(&server.process.ws_url, "bob");
+    let place = Place::new();
+    let bytes = content(2 * MIB, 2);
+    let path = write(place.cwd.path(), "photo.raw", &bytes);
+    let path_arg = path.to_str().expect("UTF-8 path");
+
+    let first = place.json(&alice, &["upload", path_arg]);
+    assert_eq!(first["instant"], false, "{first}");
+    let alice_id = first["id"].as_str().expect("id").to_owned();
+
+    // Bob has the same bytes: proved, not sent; a file of his own.
+    let second = place.json(&bob, &["upload", path_arg, "--name", "mine.raw"]);
+    assert_eq!(second["instant"], true, "{second}");
+    assert_eq!(second["sha256"], first["sha256"]);
+    assert_eq!(second["name"], "mine.raw");
+    assert_ne!(second["id"], first["id"]);
+    assert_ne!(second["owner"], first["owner"]);
+    let bob_id = second["id"].as_str().expect("id").to_owned();
+    // Unless told to send it anyway.
+    let third = place.json(&bob, &["upload", path_arg, "--no-instant"]);
+    assert_eq!(third["instant"], false, "{third}");
+
+    // Alice's file is not bob's to read.
+    let out = place.run(&bob, &["download", &alice_id]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no such file"), "{}", stderr(&out));
+    assert!(!place.file("photo.raw.part").exists());
+
+    // A missing file or a malformed id is a usage error.
+    let out = place.run(&alice, &["upload", "no-such-file"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let out = place.run(&alice, &["download", "../etc/passwd"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+
+    // The list, with the quota.
+    let listed = place.json(&alice, &["files"]);
+    let ids: Vec<&str> = listed["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .filter_map(|f| f["id"].as_str())
+        .collect();
+    assert_eq!(ids, [alice_id.as_str()], "{listed}");
+    assert_eq!(listed["quota"]["used"], bytes.len(), "{listed}");
+    assert_eq!(listed["quota"]["reserved"], 0);
+    assert!(listed["quota"]["limit"].as_u64() > Some(0), "{listed}");
+    let paged = place.json(&bob, &["files", "--limit", "1"]);
+    assert_eq!(paged["files"].as_array().map(Vec::len), Some(1), "{paged}");
+    let after = paged["next"].as_str().expect("a next page");
+    let rest = place.json(&bob, &["files", "--after", after]);
+    assert_eq!(rest["files"].as_array().map(Vec::len), Some(1), "{rest}");
+    let out = place.run(&alice, &["files"]);
+    let shown = text(&out);
+    assert!(
+        shown.contains(&alice_id) && shown.contains("photo.raw"),
+        "{shown}"
+    );
+    assert!(shown.contains("quota: 2.0 MiB of"), "{shown}");
+
+    // A signed URL on the HTTP port.
+    let out = place.run(&alice, &["file", "url", &alice_id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let url = text(&out).trim().to_owned();
+    let want = format!("{}/api/files/{alice_id}?", http_base(&server));
+    assert!(url.starts_with(&want) && url.contains("sig="), "{url}");
+
+    // Deleted: gone from alice's list; bob's copy of the content stays.
+    let done = place.json(&alice, &["file", "rm", &alice_id]);
+    assert_eq!(done["ok"], true, "{done}");
+    let listed = place.json(&alice, &["files"]);
+    assert_eq!(listed["files"], serde_json::json!([]), "{listed}");
+    let out = place.run(&alice, &["download", &alice_id]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let got = place.json(&bob, &["download", &bob_id]);
+    assert_eq!(got["path"], "mine.raw");
+    assert!(std::fs::read(place.file("mine.raw")).expect("saved") == bytes);
+}
+
+#[test]
+fn an_interrupted_upload_is_continued_by_the_next_run() {
+    let server = start_server();
+    let alice = User::register(&server.process.ws_url, "alice");
+    let place = Place::new();
+    let src = tempfile::tempdir().expect("tempdir");
+    let bytes = content(6 * MIB, 3);
+    let path = write(src.path(), "big.bin", &bytes);
+    let path_arg = path.to_str().expect("UTF-8 path");
+
+    // A first run, killed as soon as it has made its upload (the state
+    // file names it before any byte is sent).
+    let mut first = place
+        .command(&alice, &["upload", path_arg])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let url = loop {
+        if let Some(url) = place.uploads().first().and_then(|e| e["url"].as_str()) {
+            break url.to_owned();
+        }
+        assert!(Instant::now() < deadline, "no upload state appeared");
+        assert!(first.try_wait().expect("wait").is_none(), "the run ended");
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    first.kill().expect("kill");
+    first.wait().expect("reap");
+
+    // Part of the bytes arrive by other means, so the server surely holds
+    // some: the second run must continue from there.
+    let files = FileClient::new(&http_base(&server), &alice.token).expect("file client");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let offset = runtime.block_on(async {
+        for _ in 0..200 {
+            let offset = files
+                .upload_offset(&url)
+                .await
+                .expect("HEAD")
+                .expect("the upload exists");
+            if offset >= 2 * MIB as u64 {
+                return offset;
+            }
+            let start = usize::try_from(offset).expect("offset");
+            let chunk = bytes[start..start + MIB].to_vec();
+            // Refused while the killed run's request still holds the
+            // upload: try again.
+            if files.patch(&url, offset, chunk).await.is_err() {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        panic!("could not send part of the upload");
+    });
+
+    let out = place.run(&alice, &["--json", "upload", path_arg]);
+    let uploaded = document(&out, &["upload"]);
+    if offset < bytes.len() as u64 {
+        let want = format!("resuming the upload at {offset} of {} bytes", bytes.len());
+        assert!(stderr(&out).contains(&want), "{}", stderr(&out));
+    }
+    assert_eq!(uploaded["instant"], false, "{uploaded}");
+    assert_eq!(uploaded["size"], bytes.len());
+    assert_eq!(uploaded["sha256"], sha256(&path));
+    // The very upload the first run made, now complete.
+    let status = runtime
+        .block_on(files.upload_status(&url))
+        .expect("upload status");
+    let file = status.file.expect("complete");
+    assert_eq!(uploaded["id"], file.id.as_str());
+    assert!(place.uploads().is_empty(), "{:?}", place.uploads());
+    // One file, nothing left reserved.
+    let listed = place.json(&alice, &["files"]);
+    assert_eq!(
+        listed["files"].as_array().map(Vec::len),
+        Some(1),
+        "{listed}"
+    );
+    assert_eq!(listed["quota"]["reserved"], 0, "{listed}");
+    let got = place.json(&alice, &["download", &file.id]);
+    assert_eq!(got["sha256"], uploaded["sha256"]);
+    assert!(std::fs::read(place.file("big.bin")).expect("saved") == bytes);
+}
+
+#[test]
+fn an_interrupted_download_is_continued_from_its_part_file() {
+    let server = start_server();
+    let alice = User::register(&server.process.ws_url, "alice");
+    let place = Place::new();
+    let src = tempfile::tempdir().expect("tempdir");
+    let bytes = content(3 * MIB, 4);
+    let path = write(src.path(), "movie.bin", &bytes);
+    let uploaded = place.json(&alice, &["upload", path.to_str().expect("UTF-8")]);
+    let id = uploaded["id"].as_str().expect("id").to_owned();
+
+    // A run that stopped after the first MiB.
+    std::fs::write(place.file("movie.bin.part"), &bytes[..MIB]).expect("part");
+    let out = place.run(&alice, &["--json", "download", &id]);
+    let got = document(&out, &["download"]);
+    let want = format!("resuming the download at {MIB} of {} bytes", bytes.len());
+    assert!(stderr(&out).contains(&want), "{}", stderr(&out));
+    assert_eq!(got["path"], "movie.bin");
+    assert_eq!(got["size"], bytes.len());
+    assert!(std::fs::read(place.file("movie.bin")).expect("saved") == bytes);
+    assert!(!place.file("movie.bin.part").exists());
+
+    // A part file that is not a prefix of the file (another file of the
+    // same name): the range is fetched, the hash does not match, and the
+    // download starts over rather than saving a corrupt file.
+    let mut wrong = bytes[..MIB].to_vec();
+    wrong[10] ^= 0xff;
+    std::fs::write(place.file("other.bin.part"), &wrong).expect("part");
+    let out = place.run(&alice, &["--json", "download", &id, "-o", "other.bin"]);
+    let got = document(&out, &["download"]);
+    assert!(stderr(&out).contains("did not match"), "{}", stderr(&out));
+    assert_eq!(got["sha256"], uploaded["sha256"]);
+    assert!(std::fs::read(place.file("other.bin")).expect("saved") == bytes);
+    assert!(!place.file("other.bin.part").exists());
+
+    // An existing different file under the file's name is never replaced.
+    std::fs::write(place.file("movie.bin"), b"my own notes").expect("write");
+    let out = place.run(&alice, &["download", &id]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("already exists"), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read(place.file("movie.bin")).expect("kept"),
+        b"my own notes"
+    );
+}
