@@ -58,6 +58,40 @@ impl crate::Client {
         .await
     }
 
+    /// One page of the files shared in group `conv`, newest first, before
+    /// seq `before`.
+    pub async fn group_files(
+        &self,
+        conv: magpie_proto::ConvId,
+        before: Option<magpie_proto::Seq>,
+        limit: Option<u32>,
+    ) -> Result<magpie_proto::GroupFilesOk, crate::ClientError> {
+        self.call(magpie_proto::Request::GroupFiles(
+            magpie_proto::GroupFiles {
+                conv,
+                before,
+                limit,
+            },
+        ))
+        .await
+    }
+
+    /// Remove a file from group `conv`'s files (its sender, or an admin).
+    pub async fn group_file_delete(
+        &self,
+        conv: magpie_proto::ConvId,
+        file: &str,
+    ) -> Result<(), crate::ClientError> {
+        self.call::<magpie_proto::Empty>(magpie_proto::Request::GroupFileDelete(
+            magpie_proto::GroupFileDelete {
+                conv,
+                file: file.to_string(),
+            },
+        ))
+        .await
+        .map(drop)
+    }
+
     /// One page of the caller's uploaded files, with their quota use.
     pub async fn files(
         &self,

@@ -157,6 +157,36 @@ pub struct Quota {
     pub limit: u64,
 }
 
+/// `group_files`: the files shared in a group, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupFiles {
+    pub conv: ConvId,
+    /// Files sent before this seq (the previous page's `next`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<Seq>,
+    /// Page size, 1 to 500 (default 50).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+/// The answer to `group_files`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupFilesOk {
+    /// Newest first; each with `conv`, `seq` and `owner` (who shared it).
+    pub files: Vec<FileInfo>,
+    /// Pass as `before` for the next page; absent on the last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<Seq>,
+}
+
+/// `group_file_delete`: remove a file from a group's files (its sender,
+/// or the group's owner and admins).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupFileDelete {
+    pub conv: ConvId,
+    pub file: FileId,
+}
+
 /// `POST /api/files/instant`: "I have content with this hash and size;
 /// make it a file of mine without sending it, if you already store it."
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -54,6 +54,8 @@ pub enum Request {
     FileInfo(crate::files::FileRef),
     FileDelete(crate::files::FileRef),
     FileUrl(crate::files::FileUrl),
+    GroupFiles(crate::files::GroupFiles),
+    GroupFileDelete(crate::files::GroupFileDelete),
     // Devices.
     Devices,
     DeviceRevoke(crate::devices::DeviceRevoke),
@@ -208,6 +210,8 @@ fn parse_op(op: &str, args: Option<&RawValue>) -> Result<Request, ErrorBody> {
         "file_info" => Request::FileInfo(args_of(op, args)?),
         "file_delete" => Request::FileDelete(args_of(op, args)?),
         "file_url" => Request::FileUrl(args_of(op, args)?),
+        "group_files" => Request::GroupFiles(args_of(op, args)?),
+        "group_file_delete" => Request::GroupFileDelete(args_of(op, args)?),
         "devices" => no_args(op, args, Request::Devices)?,
         "device_revoke" => Request::DeviceRevoke(args_of(op, args)?),
         "directory" => no_args(op, args, Request::Directory)?,
@@ -332,6 +336,8 @@ impl Request {
             Request::FileInfo(_) => "file_info",
             Request::FileDelete(_) => "file_delete",
             Request::FileUrl(_) => "file_url",
+            Request::GroupFiles(_) => "group_files",
+            Request::GroupFileDelete(_) => "group_file_delete",
             Request::Devices => "devices",
             Request::DeviceRevoke(_) => "device_revoke",
             Request::Directory => "directory",
@@ -437,6 +443,15 @@ mod tests {
             Request::FileUrl(crate::files::FileUrl {
                 file: "ab".repeat(16),
                 thumbnail: true,
+            }),
+            Request::GroupFiles(crate::files::GroupFiles {
+                conv: 7,
+                before: Some(90),
+                limit: None,
+            }),
+            Request::GroupFileDelete(crate::files::GroupFileDelete {
+                conv: 7,
+                file: "ab".repeat(16),
             }),
             Request::Devices,
             Request::DeviceRevoke(crate::devices::DeviceRevoke {

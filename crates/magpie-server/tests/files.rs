@@ -1122,6 +1122,86 @@ async fn a_group_file_is_readable_by_members_from_when_they_could_read_it() {
         Some(404),
         "a member who joined after it may not"
     );
+
+    // The group's files: newest first, as far back as each member reads.
+    let second = upload(&bob, dir.path(), "minutes.txt", b"minutes").await;
+    let second_ack = bob
+        .client
+        .send_file(SendTo::Conv(group.conv), MessageKind::File, &second.id, "")
+        .await
+        .expect("bob shares one too");
+    let listed = bob
+        .client
+        .group_files(group.conv, None, None)
+        .await
+        .expect("group files");
+    let seqs: Vec<_> = listed.files.iter().map(|f| f.seq).collect();
+    assert_eq!(seqs, vec![Some(second_ack.seq), Some(ack.seq)]);
+    assert_eq!(listed.files[1].name, "report.pdf");
+    let page = bob
+        .client
+        .group_files(group.conv, None, Some(1))
+        .await
+        .expect("page");
+    assert_eq!((page.files.len(), page.next), (1, Some(second_ack.seq)));
+    let rest = bob
+        .client
+        .group_files(group.conv, page.next, Some(1))
+        .await
+        .expect("page");
+    assert_eq!((rest.files[0].seq, rest.next), (Some(ack.seq), None));
+    let late_list = late
+        .client
+        .group_files(group.conv, None, None)
+        .await
+        .expect("late member's list");
+    assert_eq!(
+        late_list.files.len(),
+        1,
+        "only what was shared after joining"
+    );
+    let stranger = member(&server).await;
+    assert_eq!(
+        code_of(stranger.client.group_files(group.conv, None, None).await),
+        "unknown_conversation"
+    );
+
+    // Its sender or an admin may remove a file; another member may not.
+    assert_eq!(
+        code_of(bob.client.group_file_delete(group.conv, &file.id).await),
+        "forbidden"
+    );
+    alice
+        .client
+        .group_file_delete(group.conv, &file.id)
+        .await
+        .expect("the owner removes it");
+    let after = bob
+        .client
+        .group_files(group.conv, None, None)
+        .await
+        .expect("files");
+    assert_eq!(after.files.len(), 1);
+    let gone = bob
+        .files
+        .download(&file.id, &out.path().join("gone.pdf"), |_, _| {})
+        .await;
+    assert_eq!(gone.err().and_then(|e| e.status()), Some(404));
+    let history = bob
+        .client
+        .history(magpie_proto::History {
+            conv: Some(group.conv),
+            ..Default::default()
+        })
+        .await
+        .expect("history");
+    assert!(
+        history
+            .messages
+            .iter()
+            .any(|m| m.seq == ack.seq && m.file.is_some()),
+        "the message still says what was sent"
+    );
 }
 
 #[tokio::test]

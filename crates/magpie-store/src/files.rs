@@ -198,6 +198,16 @@ pub trait FileStore: Send + Sync {
         limit: u32,
     ) -> Result<Vec<FileRecord>>;
 
+    /// The files sent in `conv` with seqs in (`above`, `before`), newest
+    /// first, at most `limit`.
+    async fn files_in(
+        &self,
+        conv: ConvId,
+        above: Seq,
+        before: Seq,
+        limit: u32,
+    ) -> Result<Vec<FileRecord>>;
+
     /// What `owner` uses of their quota.
     async fn quota_use(&self, owner: UserId) -> Result<QuotaUse>;
 

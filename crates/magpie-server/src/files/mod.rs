@@ -470,6 +470,66 @@ impl Files {
         })
     }
 
+    /// One page of the files shared in group `req.conv`, newest first, as
+    /// far back as `user` can read (from their join point).
+    pub async fn group_files(
+        &self,
+        user: UserId,
+        req: magpie_proto::GroupFiles,
+        max_frame_bytes: usize,
+    ) -> FileResult<magpie_proto::GroupFilesOk> {
+        let limit = crate::page::clamp_limit(req.limit, FILES_PAGE, FILES_PAGE_MAX)?;
+        let joined = self
+            .store
+            .joined_seq(user, req.conv)
+            .await
+            .map_err(from_store)?
+            .ok_or_else(crate::conversations::unknown_conversation)?;
+        let before = req.before.unwrap_or(magpie_proto::Seq::MAX);
+        let rows = self
+            .store
+            .files_in(req.conv, joined, before, limit + 1)
+            .await
+            .map_err(from_store)?;
+        let infos: Vec<FileInfo> = rows.iter().map(file_info).collect();
+        let (files, next) =
+            crate::page::ByteBudget::new(max_frame_bytes)
+                .page_after(infos, limit, |f| f.seq.unwrap_or(0));
+        Ok(magpie_proto::GroupFilesOk { files, next })
+    }
+
+    /// Remove file `file` from group `conv`'s files: its sender may, and
+    /// the group's owner and admins. The message that carried it stays
+    /// (it still says what was sent); the download then answers 404.
+    pub async fn group_file_delete(
+        &self,
+        user: UserId,
+        conv: magpie_proto::ConvId,
+        file: &str,
+    ) -> FileResult<()> {
+        let info = self
+            .store
+            .group_info(conv, user)
+            .await
+            .map_err(from_store)?
+            .ok_or_else(crate::conversations::unknown_conversation)?;
+        let record = self
+            .readable_by(user, file)
+            .await?
+            .filter(|f| f.purpose == FilePurpose::Message && f.conv == Some(conv))
+            .ok_or_else(unknown_file)?;
+        if record.owner != user && info.role < magpie_proto::GroupRole::Admin {
+            return Err(ErrorBody::new(
+                ErrorCode::Forbidden,
+                "not allowed: the file's sender, the owner or an admin",
+            ));
+        }
+        if let Some(gone) = self.store.delete_file(file).await.map_err(from_store)? {
+            self.release(gone).await;
+        }
+        Ok(())
+    }
+
     /// A signed URL for file `id`, if `user` may read it (and, for the
     /// thumbnail, if there is one).
     pub async fn signed_url(

@@ -3,7 +3,7 @@
 //! bytes themselves go over HTTP (`crate::files::http`).
 
 use super::{Handled, Session, answer};
-use magpie_proto::{ErrorBody, FileRef, FileUrl, FilesList};
+use magpie_proto::{ErrorBody, FileRef, FileUrl, FilesList, GroupFileDelete, GroupFiles};
 
 impl Session {
     pub(super) fn files(&mut self, id: u64, req: FilesList) -> Result<Handled, ErrorBody> {
@@ -41,6 +41,34 @@ impl Session {
         let me = self.authed()?.actor.user_id;
         Ok(Handled::Query(answer(id, async move {
             state.files.signed_url(me, &req).await
+        })))
+    }
+
+    pub(super) fn group_files(&mut self, id: u64, req: GroupFiles) -> Result<Handled, ErrorBody> {
+        let state = self.state.clone();
+        let me = self.authed()?.actor.user_id;
+        Ok(Handled::Query(answer(id, async move {
+            state
+                .files
+                .group_files(me, req, state.config.max_frame_bytes)
+                .await
+        })))
+    }
+
+    pub(super) fn group_file_delete(
+        &mut self,
+        id: u64,
+        req: GroupFileDelete,
+    ) -> Result<Handled, ErrorBody> {
+        let state = self.state.clone();
+        let me = self.authed()?.actor.user_id;
+        state.throttle.check_people(me)?;
+        Ok(Handled::Query(answer(id, async move {
+            state
+                .files
+                .group_file_delete(me, req.conv, &req.file)
+                .await?;
+            Ok(serde_json::json!({}))
         })))
     }
 }

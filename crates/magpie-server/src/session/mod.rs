@@ -507,6 +507,8 @@ impl Session {
             Request::FileInfo(req) => self.file_info(id, req),
             Request::FileDelete(req) => self.file_delete(id, req),
             Request::FileUrl(req) => self.file_url(id, req),
+            Request::GroupFiles(req) => self.group_files(id, req),
+            Request::GroupFileDelete(req) => self.group_file_delete(id, req),
             Request::Devices => self.devices(id),
             Request::DeviceRevoke(req) => self.device_revoke(id, req),
             Request::Directory => self.directory(id),

@@ -11,7 +11,7 @@ use crate::files::{
 };
 use crate::{Refusal, Result};
 use async_trait::async_trait;
-use magpie_proto::UserId;
+use magpie_proto::{ConvId, Seq, UserId};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
@@ -435,6 +435,30 @@ impl FileStore for SqlStore {
         .bind(owner)
         .bind(purpose.code())
         .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.readers)
+        .await
+        .map_err(self.err())?;
+        rows.iter()
+            .map(file_from_row)
+            .collect::<sqlx::Result<_>>()
+            .map_err(self.err())
+    }
+
+    async fn files_in(
+        &self,
+        conv: ConvId,
+        above: Seq,
+        before: Seq,
+        limit: u32,
+    ) -> Result<Vec<FileRecord>> {
+        let rows = sqlx::query(self.query(&format!(
+            "{FILE_SELECT} WHERE f.conv_id = ? AND f.purpose = 2 AND f.seq > ? AND f.seq < ? \
+             ORDER BY f.seq DESC LIMIT ?"
+        )))
+        .bind(conv)
+        .bind(above)
+        .bind(before)
         .bind(i64::from(limit))
         .fetch_all(&self.readers)
         .await
