@@ -92,6 +92,22 @@ impl crate::Client {
         .map(drop)
     }
 
+    /// Make image `file` the caller's avatar, or group `conv`'s; the
+    /// avatar's own file id (now the profile's or group's `avatar`).
+    pub async fn avatar_set(
+        &self,
+        file: &str,
+        conv: Option<magpie_proto::ConvId>,
+    ) -> Result<String, crate::ClientError> {
+        let ok: magpie_proto::AvatarSetOk = self
+            .call(magpie_proto::Request::AvatarSet(magpie_proto::AvatarSet {
+                file: file.to_string(),
+                conv,
+            }))
+            .await?;
+        Ok(ok.avatar)
+    }
+
     /// One page of the caller's uploaded files, with their quota use.
     pub async fn files(
         &self,

@@ -187,6 +187,23 @@ pub struct GroupFileDelete {
     pub file: FileId,
 }
 
+/// `avatar_set`: make an image the caller may read their avatar, or with
+/// `conv` a group's (owner and admins, as for `group_set`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AvatarSet {
+    pub file: FileId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conv: Option<ConvId>,
+}
+
+/// The answer to `avatar_set`: the avatar's own file id, now the
+/// profile's (or group's) `avatar`. Every signed-in user may read it:
+/// `/api/files/{avatar}/thumbnail` is the server-made size.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AvatarSetOk {
+    pub avatar: FileId,
+}
+
 /// `POST /api/files/instant`: "I have content with this hash and size;
 /// make it a file of mine without sending it, if you already store it."
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

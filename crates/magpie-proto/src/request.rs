@@ -56,6 +56,7 @@ pub enum Request {
     FileUrl(crate::files::FileUrl),
     GroupFiles(crate::files::GroupFiles),
     GroupFileDelete(crate::files::GroupFileDelete),
+    AvatarSet(crate::files::AvatarSet),
     // Devices.
     Devices,
     DeviceRevoke(crate::devices::DeviceRevoke),
@@ -212,6 +213,7 @@ fn parse_op(op: &str, args: Option<&RawValue>) -> Result<Request, ErrorBody> {
         "file_url" => Request::FileUrl(args_of(op, args)?),
         "group_files" => Request::GroupFiles(args_of(op, args)?),
         "group_file_delete" => Request::GroupFileDelete(args_of(op, args)?),
+        "avatar_set" => Request::AvatarSet(args_of(op, args)?),
         "devices" => no_args(op, args, Request::Devices)?,
         "device_revoke" => Request::DeviceRevoke(args_of(op, args)?),
         "directory" => no_args(op, args, Request::Directory)?,
@@ -338,6 +340,7 @@ impl Request {
             Request::FileUrl(_) => "file_url",
             Request::GroupFiles(_) => "group_files",
             Request::GroupFileDelete(_) => "group_file_delete",
+            Request::AvatarSet(_) => "avatar_set",
             Request::Devices => "devices",
             Request::DeviceRevoke(_) => "device_revoke",
             Request::Directory => "directory",
@@ -452,6 +455,10 @@ mod tests {
             Request::GroupFileDelete(crate::files::GroupFileDelete {
                 conv: 7,
                 file: "ab".repeat(16),
+            }),
+            Request::AvatarSet(crate::files::AvatarSet {
+                file: "ab".repeat(16),
+                conv: Some(7),
             }),
             Request::Devices,
             Request::DeviceRevoke(crate::devices::DeviceRevoke {

@@ -1289,3 +1289,79 @@ async fn a_refused_first_chunk_leaves_no_upload_behind_and_malformed_bodies_get_
         .expect("GET");
     assert_eq!(wrong_method.status(), StatusCode::METHOD_NOT_ALLOWED);
 }
+
+#[tokio::test]
+async fn an_uploaded_image_becomes_an_avatar_everyone_may_see() {
+    let server = TestServer::start().await;
+    let alice = member(&server).await;
+    let bob = member(&server).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let photo = upload(&alice, dir.path(), "me.png", &png(400, 400)).await;
+    let text = upload(&alice, dir.path(), "me.txt", b"not a face").await;
+    assert_eq!(
+        code_of(alice.client.avatar_set(&text.id, None).await),
+        "invalid_media"
+    );
+    let avatar = alice
+        .client
+        .avatar_set(&photo.id, None)
+        .await
+        .expect("avatar");
+    let profile = bob
+        .client
+        .profile(Some(&alice.name))
+        .await
+        .expect("profile");
+    assert_eq!(profile.avatar, avatar);
+    let base = format!("http://{}", server.running().http_addr());
+    // Anyone signed in may fetch the avatar and its server-made size.
+    let out = tempfile::tempdir().expect("tempdir");
+    bob.files
+        .download(&avatar, &out.path().join("a.png"), |_, _| {})
+        .await
+        .expect("bob reads alice's avatar");
+    let thumb = bob
+        .client
+        .file_url(&avatar, true)
+        .await
+        .expect("thumbnail url");
+    let response = reqwest::get(format!("{base}{}", thumb.url))
+        .await
+        .expect("GET");
+    let bytes = response.bytes().await.expect("body");
+    let image = image::load_from_memory(&bytes).expect("decodes");
+    assert_eq!((image.width(), image.height()), (320, 320));
+
+    // A new avatar replaces the old, whose file goes.
+    let second = upload(&alice, dir.path(), "me2.png", &png(50, 60)).await;
+    let newer = alice
+        .client
+        .avatar_set(&second.id, None)
+        .await
+        .expect("avatar");
+    assert_ne!(newer, avatar);
+    assert_eq!(code_of(bob.client.file_info(&avatar).await), "unknown_file");
+
+    // A group's avatar follows the group's rules.
+    let group = alice
+        .client
+        .group_create(magpie_proto::GroupCreate {
+            name: "faces".into(),
+            members: vec![bob.name.clone()],
+            ..Default::default()
+        })
+        .await
+        .expect("group");
+    let bobs = upload(&bob, dir.path(), "bob.png", &png(10, 10)).await;
+    assert_eq!(
+        code_of(bob.client.avatar_set(&bobs.id, Some(group.conv)).await),
+        "forbidden"
+    );
+    let group_avatar = alice
+        .client
+        .avatar_set(&photo.id, Some(group.conv))
+        .await
+        .expect("owner sets it");
+    let info = bob.client.group_info(group.conv).await.expect("info");
+    assert_eq!(info.avatar, group_avatar);
+}

@@ -530,6 +530,63 @@ impl Files {
         Ok(())
     }
 
+    /// A new avatar file over the content of `file`, which `user` must be
+    /// able to read and which must be an image; for a group's avatar,
+    /// `conv` marks it as that group's. Readable by every signed-in user.
+    pub async fn make_avatar(
+        &self,
+        user: UserId,
+        file: &str,
+        conv: Option<magpie_proto::ConvId>,
+    ) -> FileResult<FileRecord> {
+        let source = self
+            .readable_by(user, file)
+            .await?
+            .ok_or_else(unknown_file)?;
+        if file_info(&source).media.kind != magpie_proto::ContentKind::Image {
+            return Err(ErrorBody::new(
+                ErrorCode::InvalidMedia,
+                "an avatar must be an image (JPEG, PNG, GIF or WebP that decodes)",
+            ));
+        }
+        let avatar = FileRecord {
+            id: new_id(),
+            owner: user,
+            name: source.name.clone(),
+            purpose: FilePurpose::Avatar,
+            conv,
+            seq: None,
+            created_at: now_ms(),
+            blob: source.blob,
+        };
+        let quota = to_i64(self.limits.quota_bytes);
+        self.store
+            .reference_blob(&avatar, quota)
+            .await
+            .map_err(from_store)?
+            .ok_or_else(unknown_file)
+    }
+
+    /// Delete the avatar file `id` if it is the avatar this context made:
+    /// for a group (`conv`), that group's; otherwise one of `user`'s own.
+    /// Anything else (a URL, another context's file) is left alone.
+    pub async fn drop_avatar(&self, user: UserId, id: &str, conv: Option<magpie_proto::ConvId>) {
+        let Ok(Some(file)) = self.stored(id).await else {
+            return;
+        };
+        let ours = file.purpose == FilePurpose::Avatar
+            && file.conv == conv
+            && (conv.is_some() || file.owner == user);
+        if !ours {
+            return;
+        }
+        match self.store.delete_file(id).await {
+            Ok(Some(gone)) => self.release(gone).await,
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "dropping a replaced avatar failed"),
+        }
+    }
+
     /// A signed URL for file `id`, if `user` may read it (and, for the
     /// thumbnail, if there is one).
     pub async fn signed_url(

@@ -3,7 +3,11 @@
 //! bytes themselves go over HTTP (`crate::files::http`).
 
 use super::{Handled, Session, answer};
-use magpie_proto::{ErrorBody, FileRef, FileUrl, FilesList, GroupFileDelete, GroupFiles};
+use crate::clock::now_ms;
+use magpie_proto::{
+    AvatarSet, AvatarSetOk, ErrorBody, FileRef, FileUrl, FilesList, GroupFields, GroupFileDelete,
+    GroupFiles, ProfileSet,
+};
 
 impl Session {
     pub(super) fn files(&mut self, id: u64, req: FilesList) -> Result<Handled, ErrorBody> {
@@ -69,6 +73,67 @@ impl Session {
                 .group_file_delete(me, req.conv, &req.file)
                 .await?;
             Ok(serde_json::json!({}))
+        })))
+    }
+
+    /// `avatar_set`: make the avatar file, point the profile (or the
+    /// group, under the group's rules) at it, then drop the one it
+    /// replaces. A refused change drops the new file instead.
+    pub(super) fn avatar_set(&mut self, id: u64, req: AvatarSet) -> Result<Handled, ErrorBody> {
+        let state = self.state.clone();
+        let me = self.authed()?.actor.user_id;
+        state.throttle.check_people(me)?;
+        Ok(Handled::Query(answer(id, async move {
+            let made = state.files.make_avatar(me, &req.file, req.conv).await?;
+            let avatar = made.id.clone();
+            let replaced = match req.conv {
+                None => {
+                    let old = state
+                        .store
+                        .profile(me)
+                        .await
+                        .map_err(crate::error::from_store)?
+                        .map(|p| p.avatar);
+                    let update = ProfileSet {
+                        avatar: Some(avatar.clone()),
+                        ..ProfileSet::default()
+                    };
+                    state
+                        .people
+                        .set_profile(me, update, now_ms())
+                        .await
+                        .map(|_| old)
+                }
+                Some(conv) => {
+                    let old = state
+                        .store
+                        .group_info(conv, me)
+                        .await
+                        .map_err(crate::error::from_store)?
+                        .map(|g| g.avatar);
+                    let fields = GroupFields {
+                        avatar: Some(avatar.clone()),
+                        ..GroupFields::default()
+                    };
+                    state
+                        .groups
+                        .set(me, conv, fields, now_ms())
+                        .await
+                        .map(|_| old)
+                }
+            };
+            match replaced {
+                Ok(old) => {
+                    if let Some(old) = old.filter(|old| *old != avatar) {
+                        state.files.drop_avatar(me, &old, req.conv).await;
+                    }
+                    Ok(AvatarSetOk { avatar })
+                }
+                Err(e) => {
+                    state.files.drop_avatar(me, &avatar, req.conv).await;
+                    Err(e)
+                }
+            }
         })))
     }
 }

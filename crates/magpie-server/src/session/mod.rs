@@ -509,6 +509,7 @@ impl Session {
             Request::FileUrl(req) => self.file_url(id, req),
             Request::GroupFiles(req) => self.group_files(id, req),
             Request::GroupFileDelete(req) => self.group_file_delete(id, req),
+            Request::AvatarSet(req) => self.avatar_set(id, req),
             Request::Devices => self.devices(id),
             Request::DeviceRevoke(req) => self.device_revoke(id, req),
             Request::Directory => self.directory(id),
