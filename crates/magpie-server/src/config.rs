@@ -139,6 +139,9 @@ pub struct Config {
     pub upload_ttl: Duration,
     /// Most unfinished uploads one user may have open.
     pub max_open_uploads: u32,
+    /// Keep file content in S3-compatible object storage instead of
+    /// `<data_dir>/files/blobs` (what a cluster's nodes share).
+    pub s3: Option<S3Config>,
     /// On shutdown, how long to wait for connections to finish.
     pub shutdown_grace: Duration,
 
@@ -191,6 +194,30 @@ pub struct Config {
     pub trusted_proxies: Vec<IpAddr>,
 }
 
+/// An S3-compatible bucket for file content.
+#[derive(Clone)]
+pub struct S3Config {
+    pub bucket: String,
+    /// The service's URL, e.g. `http://127.0.0.1:9000` for a local server;
+    /// empty for AWS itself.
+    pub endpoint: String,
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+impl std::fmt::Debug for S3Config {
+    /// Never shows the secret key (configs get logged).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Config")
+            .field("bucket", &self.bucket)
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -221,6 +248,7 @@ impl Default for Config {
             quota_bytes: 20 * 1024 * 1024 * 1024,
             upload_ttl: Duration::from_secs(24 * 3600),
             max_open_uploads: 20,
+            s3: None,
             shutdown_grace: Duration::from_secs(10),
 
             max_connections: 100_000,

@@ -163,11 +163,14 @@ async fn open_files(config: &Config, store: Arc<dyn Store>) -> Result<files::Fil
         let what = what.to_string();
         move |source: std::io::Error| StartError::Io { what, source }
     };
-    let storage =
-        files::storage::BlobStorage::local(&root, config.durable).map_err(|e| StartError::Io {
-            what: format!("opening the blob storage in {}", root.display()),
-            source: std::io::Error::other(e),
-        })?;
+    let storage = match &config.s3 {
+        Some(s3) => files::storage::BlobStorage::s3(s3),
+        None => files::storage::BlobStorage::local(&root, config.durable),
+    }
+    .map_err(|e| StartError::Io {
+        what: "opening the blob storage".to_string(),
+        source: std::io::Error::other(e),
+    })?;
     let limits = files::FileLimits {
         max_file_bytes: config.max_file_bytes,
         quota_bytes: config.quota_bytes,

@@ -10,6 +10,7 @@
 mod common;
 
 use common::{TestServer, code_of, unique, user};
+use futures::StreamExt;
 use magpie_client::files::{FileClient, FileError};
 use magpie_proto::{ContentKind, InstantAnswer, InstantProof};
 use reqwest::{Method, StatusCode};
@@ -1364,4 +1365,100 @@ async fn an_uploaded_image_becomes_an_avatar_everyone_may_see() {
         .expect("owner sets it");
     let info = bob.client.group_info(group.conv).await.expect("info");
     assert_eq!(info.avatar, group_avatar);
+}
+
+/// S3: two nodes sharing a database and a bucket of a real S3-compatible
+/// server (moto, started by `interop/s3/start.sh`; `.ci/run` sets
+/// `MAGPIE_TEST_S3` to its URL and `MAGPIE_E2E_DATABASE` to a shared
+/// engine). A file uploaded through one node downloads through the other,
+/// instant upload proves against the bucket, and the last reference takes
+/// the object with it.
+#[tokio::test]
+#[ignore = "needs MAGPIE_TEST_S3 and MAGPIE_E2E_DATABASE; run by .ci/run"]
+async fn s3_content_is_shared_by_the_nodes_of_a_cluster() {
+    let endpoint = std::env::var("MAGPIE_TEST_S3").expect("MAGPIE_TEST_S3 names the S3 server");
+    let admin = std::env::var("MAGPIE_E2E_DATABASE").expect("a shared database engine");
+    let bucket = format!("magpie-{}", magpie_server::files::new_id());
+    let made = reqwest::Client::new()
+        .put(format!("{endpoint}/{bucket}"))
+        .send()
+        .await
+        .expect("create the bucket");
+    assert!(made.status().is_success(), "{}", made.status());
+    let database = common::TestDatabase::create(&admin).await;
+    let mut nodes = Vec::new();
+    let mut dirs = Vec::new();
+    for _ in 0..2 {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = magpie_server::Config::ephemeral(dir.path());
+        config.database_url = Some(database.url.clone());
+        config.s3 = Some(magpie_server::config::S3Config {
+            bucket: bucket.clone(),
+            endpoint: endpoint.clone(),
+            region: "us-east-1".into(),
+            access_key_id: "test".into(),
+            secret_access_key: "test".into(),
+        });
+        nodes.push(magpie_server::start(config).await.expect("node starts"));
+        dirs.push(dir);
+    }
+    let on = |node: &magpie_server::RunningServer, token: &str| {
+        FileClient::new(&format!("http://{}", node.http_addr()), token).expect("client")
+    };
+    let url_a = format!("tcp://{}", nodes[0].tcp_addr());
+    let (_alice, alice_auth) = user(&url_a, &unique("file")).await;
+    let (_bob, bob_auth) = user(&url_a, &unique("file")).await;
+    let alice_token = alice_auth.token.expect("token");
+    let bob_token = bob_auth.token.expect("token");
+
+    // Over 8 MiB, so the object is written in more than one part.
+    let content = random_bytes(9 * 1024 * 1024 + 5, 9);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write_temp(dir.path(), "big.bin", &content);
+    let (_url, info) = on(&nodes[0], &alice_token)
+        .upload_file(&path, "big.bin", None, |_, _| {})
+        .await
+        .expect("upload through node A");
+    assert!(
+        !dirs[0].path().join("files/blobs").exists(),
+        "nothing kept on the node's disk"
+    );
+    let dest = dir.path().join("via-b.bin");
+    on(&nodes[1], &alice_token)
+        .download(&info.id, &dest, |_, _| {})
+        .await
+        .expect("download through node B");
+    assert_eq!(std::fs::read(&dest).expect("read"), content);
+
+    let copy = on(&nodes[1], &bob_token)
+        .instant(&path, "mine.bin")
+        .await
+        .expect("instant")
+        .expect("stored, so instant");
+    let objects = |node: &magpie_server::RunningServer| {
+        let storage = node.state().files.storage().clone();
+        async move {
+            let listed: Vec<_> = storage.list("blobs").collect().await;
+            assert!(listed.iter().all(Result::is_ok), "listing the bucket");
+            listed.len()
+        }
+    };
+    assert_eq!(objects(&nodes[0]).await, 1, "stored once");
+    for (token, id) in [(&alice_token, &info.id), (&bob_token, &copy.id)] {
+        let response = reqwest::Client::new()
+            .delete(format!("http://{}/api/files/{id}", nodes[1].http_addr()))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("DELETE");
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    }
+    assert_eq!(
+        objects(&nodes[1]).await,
+        0,
+        "the last reference took the object"
+    );
+    for node in nodes {
+        node.shutdown().await;
+    }
 }

@@ -109,6 +109,22 @@ pub struct ServeArgs {
     /// Most unfinished uploads one user may have open [default: 20].
     #[arg(long, env = "MAGPIE_MAX_OPEN_UPLOADS")]
     pub max_open_uploads: Option<u32>,
+    /// Keep file content in this S3-compatible bucket instead of the data
+    /// directory (what a cluster's nodes share) [default: none].
+    #[arg(long, env = "MAGPIE_S3_BUCKET")]
+    pub s3_bucket: Option<String>,
+    /// The S3 service's URL, e.g. http://127.0.0.1:9000 [default: AWS].
+    #[arg(long, env = "MAGPIE_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// The S3 region [default: us-east-1].
+    #[arg(long, env = "MAGPIE_S3_REGION")]
+    pub s3_region: Option<String>,
+    /// The S3 access key id.
+    #[arg(long, env = "MAGPIE_S3_ACCESS_KEY_ID")]
+    pub s3_access_key_id: Option<String>,
+    /// The S3 secret access key (prefer the environment variable).
+    #[arg(long, env = "MAGPIE_S3_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub s3_secret_access_key: Option<String>,
     /// Seconds to let connections finish at shutdown [default: 10].
     #[arg(long, env = "MAGPIE_SHUTDOWN_GRACE_SECS")]
     pub shutdown_grace_secs: Option<u64>,
@@ -209,6 +225,11 @@ impl ServeArgs {
             quota_bytes: self.quota_bytes.or(file.quota_bytes),
             upload_ttl_secs: self.upload_ttl_secs.or(file.upload_ttl_secs),
             max_open_uploads: self.max_open_uploads.or(file.max_open_uploads),
+            s3_bucket: self.s3_bucket.or(file.s3_bucket),
+            s3_endpoint: self.s3_endpoint.or(file.s3_endpoint),
+            s3_region: self.s3_region.or(file.s3_region),
+            s3_access_key_id: self.s3_access_key_id.or(file.s3_access_key_id),
+            s3_secret_access_key: self.s3_secret_access_key.or(file.s3_secret_access_key),
             shutdown_grace_secs: self.shutdown_grace_secs.or(file.shutdown_grace_secs),
             log: self.log.or(file.log),
 
@@ -287,6 +308,13 @@ impl ServeArgs {
             quota_bytes: s.quota_bytes.unwrap_or(d.quota_bytes),
             upload_ttl: s.upload_ttl_secs.map_or(d.upload_ttl, secs),
             max_open_uploads: s.max_open_uploads.unwrap_or(d.max_open_uploads),
+            s3: s.s3_bucket.map(|bucket| magpie_server::config::S3Config {
+                bucket,
+                endpoint: s.s3_endpoint.unwrap_or_default(),
+                region: s.s3_region.unwrap_or_else(|| "us-east-1".to_string()),
+                access_key_id: s.s3_access_key_id.unwrap_or_default(),
+                secret_access_key: s.s3_secret_access_key.unwrap_or_default(),
+            }),
             shutdown_grace: s.shutdown_grace_secs.map_or(d.shutdown_grace, secs),
 
             max_connections: s.max_connections.unwrap_or(d.max_connections),

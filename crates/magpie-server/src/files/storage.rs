@@ -47,6 +47,28 @@ impl BlobStorage {
         })
     }
 
+    /// Blobs in an S3-compatible bucket. Uploads are still staged on local
+    /// disk (object stores cannot append) and streamed up in parts when
+    /// complete.
+    pub fn s3(config: &crate::config::S3Config) -> Result<BlobStorage, StorageError> {
+        let mut builder = object_store::aws::AmazonS3Builder::new()
+            .with_bucket_name(&config.bucket)
+            .with_region(&config.region)
+            .with_access_key_id(&config.access_key_id)
+            .with_secret_access_key(&config.secret_access_key);
+        if !config.endpoint.is_empty() {
+            builder = builder
+                .with_endpoint(&config.endpoint)
+                .with_allow_http(config.endpoint.starts_with("http://"))
+                .with_virtual_hosted_style_request(false);
+        }
+        Ok(BlobStorage {
+            store: Arc::new(builder.build()?),
+            local_root: None,
+            durable: true,
+        })
+    }
+
     /// Move the staged file at `staged` into the storage as `key`. On the
     /// local backend this is a rename, so `staged` must be on the same
     /// filesystem as the root (the server stages under the data directory
