@@ -1,9 +1,12 @@
 //! `magpie client`: a scriptable command-line client.
 //!
-//! The messaging commands print their results to stdout as JSON, one
-//! document per line, so shell scripts and tests can pipe them through
-//! `jq`. The people commands (`profile`, `search`, `friend`, `category`,
-//! `block`, `unblock`, `blocks`, `changes`; see [`crate::cli_people`]),
+//! The messaging commands (`send`, the file-sending `send-file`,
+//! `send-image`, `send-voice` and `send-video` of [`crate::cli_files`],
+//! `listen`, `history`, `conversations`) print their results to stdout as
+//! JSON, one document per line, so shell scripts and tests can pipe them
+//! through `jq`. The people commands (`profile`, `search`, `friend`,
+//! `category`, `block`, `unblock`, `blocks`, `changes`; see
+//! [`crate::cli_people`]),
 //! `presence`, `devices` and `device revoke` ([`crate::cli_presence`]),
 //! `dept list` and `dept members` ([`crate::cli_directory`]), the
 //! `group` commands ([`crate::cli_groups`]) and the file commands
@@ -21,7 +24,7 @@
 //! password again.
 
 use crate::cli_directory::{self, DirectoryCommand};
-use crate::cli_files::{self, FilesCommand};
+use crate::cli_files::{self, FilesCommand, SendFileCommand};
 use crate::cli_groups::{self, GroupsCommand};
 use crate::cli_people::{self, PeopleCommand};
 use crate::cli_presence::{self, PresenceCommand};
@@ -55,7 +58,9 @@ Secrets come from the environment only:
   MAGPIE_TOKEN     a session token printed by `login`; when set, commands
                    resume that session instead of using the password
 
-Output: the messaging commands print one JSON document per line on stdout.
+Output: the messaging commands (send, send-file, send-image, send-voice,
+send-video, listen, history, conversations) print one JSON document per line
+on stdout.
 The others (people, presence, devices, dept, group, files) print compact
 text, or with --json one JSON document.
 Exit status: 0 ok, 1 server or connection error, 2 usage or configuration error.")]
@@ -122,6 +127,8 @@ pub enum ClientCommand {
         #[arg(long, requires = "conv")]
         mention_all: bool,
     },
+    #[command(flatten)]
+    SendFiles(SendFileCommand),
     /// Print incoming messages as they arrive, one JSON line each.
     Listen {
         /// Exit successfully after this many messages.
@@ -235,6 +242,9 @@ async fn execute(args: &ClientArgs, secrets: &Secrets) -> Result<(), Failure> {
         ClientCommand::Files(command) => {
             cli_files::execute(command, &args.conn, args.json, secrets, &mut out).await
         }
+        ClientCommand::SendFiles(command) => {
+            cli_files::send(command, &args.conn, secrets, &mut out).await
+        }
         command => {
             if let ClientCommand::Send { conv, args, .. } = command {
                 SendTarget::parse(*conv, args)?;
@@ -344,7 +354,8 @@ async fn perform(
         ClientCommand::Register
         | ClientCommand::Login { .. }
         | ClientCommand::Logout
-        | ClientCommand::Files(_) => Err(Failure::Usage(
+        | ClientCommand::Files(_)
+        | ClientCommand::SendFiles(_) => Err(Failure::Usage(
             "this command does not run in a session".to_owned(),
         )),
     }

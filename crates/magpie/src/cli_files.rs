@@ -25,6 +25,16 @@
 //! default derived from `--server` (`ws://h:p/ws` → `http://h:p`,
 //! `tcp://h:p` → `http://h:7071`).
 //!
+//! - `send-file`, `send-image`, `send-voice` and `send-video` send a file
+//!   as a message of that kind, addressed like `send` (`PEER`, or `--conv
+//!   ID` / `--group ID`): a local PATH is uploaded first exactly as by
+//!   `upload` (instant when possible, resumable, with its progress bar),
+//!   or `--file ID` names a file already on the server (an earlier upload,
+//!   or a received file to forward). They print, like `send`, one JSON
+//!   line: the server's acknowledgement and the `file` id sent. The
+//!   server checks that the bytes are what the kind says; a refusal
+//!   (`invalid_media`) names the kind.
+//!
 //! Output, like the other commands': compact text, or with `--json` one
 //! JSON document: `upload` the [`FileInfo`] with `"instant": bool`,
 //! `download` `{"path", "size", "sha256"}`, `files` the server's answer,
@@ -36,9 +46,11 @@ use crate::cli_client::{
 };
 use crate::cli_people::{Printer, cell, clean, table, time};
 use clap::{Args, Subcommand};
-use magpie_client::files::{FileClient, FileError, UploadStatus, hash_file};
+use magpie_client::files::{FileClient, FileError, SendTo, UploadStatus, hash_file};
 use magpie_client::{Client, ClientError};
-use magpie_proto::{FileId, FileInfo, Platform, UserId, is_file_id, to_hex};
+use magpie_proto::{
+    ConvId, ErrorCode, FileId, FileInfo, MessageKind, Platform, SendOk, UserId, is_file_id, to_hex,
+};
 use serde::{Deserialize, Serialize};
 use std::ffi::OsString;
 use std::io::IsTerminal;
@@ -102,6 +114,224 @@ pub enum FileCommand {
         #[command(flatten)]
         http: HttpArg,
     },
+}
+
+/// The commands that send a file as a message, flattened into `magpie
+/// client`'s own next to `send`.
+#[derive(Subcommand, Debug)]
+pub enum SendFileCommand {
+    /// Send a file (any content) as a message to user PEER, or into a
+    /// conversation or group by its id (--conv/--group ID).
+    ///
+    /// PATH is uploaded first, as by `upload` (instantly when the server
+    /// already has the content; an interrupted upload is continued by
+    /// running the same command again). With `--file ID`, a file already
+    /// on the server is sent instead: one you uploaded, or one you
+    /// received (forwarding it). Prints the server's acknowledgement and
+    /// the id of the file sent as one JSON line, like `send`.
+    #[command(
+        name = "send-file",
+        override_usage = "magpie client send-file [OPTIONS] PEER PATH\n       \
+        magpie client send-file [OPTIONS] PEER --file ID\n       \
+        magpie client send-file [OPTIONS] --conv ID PATH\n       \
+        magpie client send-file [OPTIONS] --conv ID --file ID"
+    )]
+    File(SendFileArgs),
+    /// Send an image (JPEG, PNG, GIF or WebP) as a message, like `send-file`; the
+    /// server refuses content that is not one.
+    #[command(
+        name = "send-image",
+        override_usage = "magpie client send-image [OPTIONS] PEER PATH\n       \
+        magpie client send-image [OPTIONS] PEER --file ID\n       \
+        magpie client send-image [OPTIONS] --conv ID PATH\n       \
+        magpie client send-image [OPTIONS] --conv ID --file ID"
+    )]
+    Image(SendFileArgs),
+    /// Send a voice recording (Opus in Ogg) as a message, like `send-file`; the
+    /// server refuses content that is not one.
+    #[command(
+        name = "send-voice",
+        override_usage = "magpie client send-voice [OPTIONS] PEER PATH\n       \
+        magpie client send-voice [OPTIONS] PEER --file ID\n       \
+        magpie client send-voice [OPTIONS] --conv ID PATH\n       \
+        magpie client send-voice [OPTIONS] --conv ID --file ID"
+    )]
+    Voice(SendFileArgs),
+    /// Send a video (MP4, QuickTime or WebM) as a message, like `send-file`; the
+    /// server refuses content that is not one.
+    #[command(
+        name = "send-video",
+        override_usage = "magpie client send-video [OPTIONS] PEER PATH\n       \
+        magpie client send-video [OPTIONS] PEER --file ID\n       \
+        magpie client send-video [OPTIONS] --conv ID PATH\n       \
+        magpie client send-video [OPTIONS] --conv ID --file ID"
+    )]
+    Video(SendFileArgs),
+}
+
+impl SendFileCommand {
+    fn parts(&self) -> (MessageKind, &SendFileArgs) {
+        match self {
+            SendFileCommand::File(args) => (MessageKind::File, args),
+            SendFileCommand::Image(args) => (MessageKind::Image, args),
+            SendFileCommand::Voice(args) => (MessageKind::Voice, args),
+            SendFileCommand::Video(args) => (MessageKind::Video, args),
+        }
+    }
+}
+
+/// `send-file [PEER] [PATH] ...` and its kin.
+#[derive(Args, Debug)]
+pub struct SendFileArgs {
+    /// The conversation or group to post in, instead of a PEER.
+    #[arg(long, visible_alias = "group", value_name = "ID")]
+    conv: Option<ConvId>,
+    /// PEER PATH; PEER alone with --file; PATH alone with --conv/--group;
+    /// nothing with both.
+    #[arg(value_name = "PEER|PATH", num_args = 0..=2)]
+    args: Vec<String>,
+    /// Send this file already on the server instead of uploading a PATH:
+    /// one you uploaded, or one you received (forwarding it).
+    #[arg(long = "file", value_name = "ID", value_parser = file_id)]
+    file: Option<FileId>,
+    /// A caption to go with the file.
+    #[arg(long, value_name = "TEXT")]
+    caption: Option<String>,
+    /// The name to upload PATH under (default: PATH's file name).
+    #[arg(long, value_name = "NAME", conflicts_with = "file")]
+    name: Option<String>,
+    #[command(flatten)]
+    http: HttpArg,
+}
+
+/// What a `send-*` command sends: a local file to upload first, or a file
+/// on the server.
+enum Source<'a> {
+    Path(&'a Path),
+    Id(&'a str),
+}
+
+impl SendFileArgs {
+    /// Where the message goes and what it carries, from the flags and the
+    /// positional arguments.
+    fn target(&self) -> Result<(SendTo<'_>, Source<'_>), Failure> {
+        let usage = || {
+            Failure::Usage(
+                "give PEER PATH, PEER --file ID, --conv ID PATH or --conv ID --file ID (--group ID for a group)"
+                    .into(),
+            )
+        };
+        let (to, rest) = match (self.conv, self.args.as_slice()) {
+            (Some(conv), rest) => (SendTo::Conv(conv), rest),
+            (None, [peer, rest @ ..]) => (SendTo::User(peer.as_str()), rest),
+            (None, []) => return Err(usage()),
+        };
+        let source = match (&self.file, rest) {
+            (Some(id), []) => Source::Id(id),
+            (None, [path]) => Source::Path(Path::new(path)),
+            (Some(_), [_]) => {
+                return Err(Failure::Usage(
+                    "give either a PATH to upload or --file ID, not both".into(),
+                ));
+            }
+            _ => return Err(usage()),
+        };
+        Ok((to, source))
+    }
+}
+
+/// What a `send-*` command prints: the acknowledgement, as `send` prints
+/// it, and the id of the file sent (the upload, or the `--file`).
+#[derive(Serialize)]
+struct SentFile<'a> {
+    #[serde(flatten)]
+    ack: &'a SendOk,
+    file: &'a str,
+}
+
+/// Run one `send-*` command.
+pub(crate) async fn send(
+    command: &SendFileCommand,
+    conn: &ServerArgs,
+    secrets: &Secrets,
+    out: &mut Output,
+) -> Result<(), Failure> {
+    let (kind, args) = command.parts();
+    let (to, source) = args.target()?;
+    let caption = args.caption.as_deref().unwrap_or("");
+    match source {
+        Source::Id(id) => {
+            let credentials = session_credentials(conn, secrets)?;
+            with_session(&conn.server, &credentials, async |client: &mut Client| {
+                let ack = client
+                    .send_file(to, kind, id, caption)
+                    .await
+                    .map_err(|e| send_failure(e, kind))?;
+                out.line(&SentFile {
+                    ack: &ack,
+                    file: id,
+                })
+            })
+            .await
+        }
+        Source::Path(path) => {
+            // Everything that can be checked locally is, before connecting.
+            let base = args.http.resolve(conn)?;
+            let local = LocalFile::inspect(path)?;
+            let name = args.name.as_ref().unwrap_or(&local.default_name);
+            let credentials = session_credentials(conn, secrets)?;
+            with_http_session(
+                conn,
+                &credentials,
+                &base,
+                async |client, session, files| {
+                    let (info, _) = upload(&local, name, false, &session, &base, files).await?;
+                    match client.send_file(to, kind, &info.id, caption).await {
+                        Ok(ack) => out.line(&SentFile {
+                            ack: &ack,
+                            file: &info.id,
+                        }),
+                        Err(e) => {
+                            // The upload is not undone: a retry sends it
+                            // without uploading again.
+                            let again = if e.code() == Some(ErrorCode::InvalidMedia) {
+                                "send-file (any content) with --file"
+                            } else {
+                                "--file"
+                            };
+                            eprintln!(
+                                "the file stays uploaded as {id}: send it with {again} {id}, or delete it with `file rm {id}`",
+                                id = info.id
+                            );
+                            Err(send_failure(e, kind))
+                        }
+                    }
+                },
+            )
+            .await
+        }
+    }
+}
+
+/// A refused `send` of a file as the CLI reports it: content that is not
+/// what the kind says is named as such.
+fn send_failure(e: ClientError, kind: MessageKind) -> Failure {
+    if e.code() != Some(ErrorCode::InvalidMedia) {
+        return e.into();
+    }
+    let message = e.message();
+    // The server's own message says what the kind needed and what the
+    // content is; lead with the kind when it does not.
+    if message.starts_with("the file is not ") {
+        return Failure::Failed("invalid_media", message);
+    }
+    let lead = match kind {
+        MessageKind::Image => "the file is not an image",
+        MessageKind::Voice => "the file is not a voice recording (Opus in Ogg)",
+        MessageKind::Video => "the file is not a video",
+        _ => "the file is not what the kind says",
+    };
+    Failure::Failed("invalid_media", format!("{lead}: {message}"))
 }
 
 /// `--http URL`, for the commands that use the HTTP port.
@@ -181,16 +411,15 @@ pub(crate) async fn execute(
                 &credentials,
                 &base,
                 async |_client, session, files| {
-                    upload(
-                        &local,
-                        &name,
-                        args.no_instant,
-                        &session,
-                        &base,
-                        files,
-                        &mut printer,
+                    let (info, instant) =
+                        upload(&local, &name, args.no_instant, &session, &base, files).await?;
+                    printer.emit(
+                        &Uploaded {
+                            file: &info,
+                            instant,
+                        },
+                        || show_uploaded(&info, instant),
                     )
-                    .await
                 },
             )
             .await
@@ -360,6 +589,9 @@ struct Uploaded<'a> {
     instant: bool,
 }
 
+/// Upload `local` under `name` (instantly unless `no_instant`, resuming
+/// an upload an earlier run left): the stored file, and whether no bytes
+/// had to be sent. Shared by `upload` and the `send-*` commands.
 async fn upload(
     local: &LocalFile,
     name: &str,
@@ -367,8 +599,7 @@ async fn upload(
     session: &Session,
     base: &str,
     files: &FileClient,
-    printer: &mut Printer<'_>,
-) -> Result<(), Failure> {
+) -> Result<(FileInfo, bool), Failure> {
     let key = UploadKey {
         server: base.to_owned(),
         user: session.user_id,
@@ -387,16 +618,6 @@ async fn upload(
             state.update(|entries| entries.retain(|e| !e.key.same_upload(&key)));
         }
     };
-    let mut report = |info: &FileInfo, instant: bool| {
-        printer.emit(
-            &Uploaded {
-                file: info,
-                instant,
-            },
-            || show_uploaded(info, instant),
-        )
-    };
-
     // Completed by an earlier run that ended before it could say so.
     if let Some((
         _,
@@ -407,7 +628,7 @@ async fn upload(
     {
         eprintln!("the upload an earlier run started is complete");
         forget(&state);
-        return report(info, false);
+        return Ok((info.clone(), false));
     }
 
     if !no_instant {
@@ -419,7 +640,7 @@ async fn upload(
                     let _ = files.terminate(url).await;
                 }
                 forget(&state);
-                return report(&info, true);
+                return Ok((info, true));
             }
             Ok(None) => {}
             // Offers are rate-limited; sending the bytes is not.
@@ -464,7 +685,7 @@ async fn upload(
     bar.finish_and_clear();
     let (_, info) = result.map_err(file_failure)?;
     forget(&state);
-    report(&info, false)
+    Ok((info, false))
 }
 
 /// The upload an earlier run left for `key`, with its state on the server;

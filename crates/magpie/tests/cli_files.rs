@@ -384,3 +384,175 @@ fn an_interrupted_download_is_continued_from_its_part_file() {
         b"my own notes"
     );
 }
+
+// Files sent as messages: `send-file`, `send-image`, `send-voice`,
+// `send-video`.
+
+/// A 1x1 PNG (one transparent RGBA pixel), written out by hand: the
+/// signature, IHDR (1x1, 8-bit RGBA), one IDAT (zlib of the filter byte and
+/// four zero bytes) and IEND, each chunk with its CRC. 67 bytes. (The
+/// `image` crate is not a dependency of this crate.)
+const PIXEL_PNG: [u8; 67] = [
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, // signature
+    0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, // IHDR, 13 bytes
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, // width 1, height 1
+    0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4, // 8-bit RGBA; CRC
+    0x89, 0x00, 0x00, 0x00, 0x0a, 0x49, 0x44, 0x41, // IDAT, 10 bytes
+    0x54, 0x78, 0x9c, 0x63, 0x00, 0x01, 0x00, 0x00, // zlib stream
+    0x05, 0x00, 0x01, 0x0d, 0x0a, 0x2d, 0xb4, 0x00, // ...; CRC; IEND
+    0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, // 0 bytes
+    0x42, 0x60, 0x82, // CRC
+];
+
+/// The one JSON line a successful `send-*` printed: the acknowledgement
+/// and the file id sent.
+fn ack(out: &Output, args: &[&str]) -> Value {
+    let ack = document(out, args);
+    for field in ["msg_id", "conv", "seq", "ts"] {
+        assert!(ack[field].is_i64(), "{args:?}: {field} in {ack}");
+    }
+    assert_eq!(ack["duplicate"], false, "{ack}");
+    let file = ack["file"].as_str().unwrap_or_default();
+    assert!(magpie_proto::is_file_id(file), "{args:?}: file in {ack}");
+    ack
+}
+
+/// The newest message of `user`'s conversation with `peer`.
+fn newest(place: &Place, user: &User, peer: &str) -> Value {
+    let out = place.run(user, &["history", peer]);
+    assert!(out.status.success(), "history: {}", stderr(&out));
+    let text = text(&out);
+    let last = text.lines().last().expect("a message");
+    serde_json::from_str(last).unwrap_or_else(|e| panic!("not JSON: {last:?}: {e}"))
+}
+
+#[test]
+fn files_are_sent_as_messages_downloaded_and_forwarded() {
+    let server = start_server();
+    let alice = User::register(&server.process.ws_url, "alice");
+    let bob = User::register(&server.process.ws_url, "bob");
+    let carol = User::register(&server.process.ws_url, "carol");
+    let (at_alice, at_bob, at_carol) = (Place::new(), Place::new(), Place::new());
+    let png = write(at_alice.cwd.path(), "pixel.png", &PIXEL_PNG);
+    let png = png.to_str().expect("UTF-8 path");
+
+    // An image, uploaded first (nothing was there to take instantly).
+    let args = ["send-image", "bob", png, "--caption", "a pixel"];
+    let sent = ack(&at_alice.run(&alice, &args), &args);
+    let uploaded = sent["file"].as_str().expect("file").to_owned();
+    let listed = at_alice.json(&alice, &["files"]);
+    assert_eq!(listed["files"][0]["id"], uploaded.as_str(), "{listed}");
+    assert!(at_alice.uploads().is_empty(), "{:?}", at_alice.uploads());
+
+    // Bob sees an image message whose file is a copy of its own.
+    let got = newest(&at_bob, &bob, "alice");
+    assert_eq!(got["kind"], "image", "{got}");
+    assert_eq!(got["from"], "alice");
+    assert_eq!(got["body"], "a pixel");
+    assert_eq!((&got["seq"], &got["conv"]), (&sent["seq"], &sent["conv"]));
+    let file = &got["file"];
+    assert_eq!(file["name"], "pixel.png", "{got}");
+    assert_eq!(file["size"], PIXEL_PNG.len());
+    assert_eq!(file["media"]["kind"], "image");
+    assert_eq!(
+        (&file["media"]["width"], &file["media"]["height"]),
+        (&1.into(), &1.into())
+    );
+    let received = file["id"].as_str().expect("file id").to_owned();
+    assert_ne!(received, uploaded);
+
+    // Which bob downloads, byte for byte.
+    let saved = at_bob.json(&bob, &["download", &received]);
+    assert_eq!(saved["path"], "pixel.png", "{saved}");
+    assert!(std::fs::read(at_bob.file("pixel.png")).expect("saved") == PIXEL_PNG);
+
+    // Any content goes as a file; by conversation id too.
+    let notes = write(at_alice.cwd.path(), "notes.txt", b"meeting at noon\n");
+    let conv = sent["conv"].to_string();
+    let args = ["send-file", "--conv", &conv, notes.to_str().expect("UTF-8")];
+    let note = ack(&at_alice.run(&alice, &args), &args);
+    assert_eq!(note["conv"], sent["conv"]);
+    let got = newest(&at_bob, &bob, "alice");
+    assert_eq!(got["kind"], "file", "{got}");
+    assert_eq!(got["body"], "");
+    assert_eq!(got["file"]["name"], "notes.txt");
+    assert_eq!(got["file"]["media"]["kind"], "file", "{got}");
+    let mime = got["file"]["media"]["mime"].as_str().unwrap_or_default();
+    assert!(mime.starts_with("text/plain"), "{got}");
+
+    // An upload sent again by id: nothing is uploaded.
+    let args = ["send-file", "bob", "--file", &uploaded];
+    let again = ack(&at_alice.run(&alice, &args), &args);
+    assert_eq!(again["file"], uploaded.as_str());
+    let listed = at_alice.json(&alice, &["files"]);
+    assert_eq!(
+        listed["files"].as_array().map(Vec::len),
+        Some(2),
+        "{listed}"
+    );
+
+    // Bob forwards the image he received to carol.
+    let args = ["send-image", "carol", "--file", &received];
+    let forwarded = ack(&at_bob.run(&bob, &args), &args);
+    assert_eq!(forwarded["file"], received.as_str());
+    let got = newest(&at_carol, &carol, "bob");
+    assert_eq!(got["kind"], "image", "{got}");
+    assert_eq!(got["from"], "bob");
+    assert_eq!(got["file"]["name"], "pixel.png");
+    let theirs = got["file"]["id"].as_str().expect("file id");
+    at_carol.json(&carol, &["download", theirs]);
+    assert!(std::fs::read(at_carol.file("pixel.png")).expect("saved") == PIXEL_PNG);
+
+    // Carol cannot send what she was never given.
+    let out = at_carol.run(&carol, &["send-file", "alice", "--file", &uploaded]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("unknown_file"), "{}", stderr(&out));
+}
+
+#[test]
+fn content_that_is_not_the_kind_is_refused_naming_the_kind() {
+    let server = start_server();
+    let alice = User::register(&server.process.ws_url, "alice");
+    User::register(&server.process.ws_url, "bob");
+    let place = Place::new();
+    let notes = write(place.cwd.path(), "notes.txt", b"not a picture\n");
+    let notes = notes.to_str().expect("UTF-8 path");
+    let png = write(place.cwd.path(), "pixel.png", &PIXEL_PNG);
+    let png = png.to_str().expect("UTF-8 path");
+
+    for (command, path, kind) in [
+        ("send-image", notes, "not an image"),
+        ("send-voice", png, "not a voice recording (Opus in Ogg)"),
+        ("send-video", notes, "not a video"),
+    ] {
+        let out = place.run(&alice, &[command, "bob", path]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{command}: {err}");
+        assert!(text(&out).is_empty(), "{command}: {}", text(&out));
+        assert!(err.contains("error: invalid_media: the file is"), "{err}");
+        assert!(err.contains(kind), "{command}: {kind:?} in {err}");
+        // The upload is kept, and said so, for a retry by id.
+        assert!(err.contains("stays uploaded as"), "{err}");
+    }
+    // The refused sends stored nothing.
+    let out = place.run(&alice, &["history", "bob"]);
+    assert!(text(&out).trim().is_empty(), "{}", text(&out));
+
+    // Mistakes found before connecting: exit status 2.
+    for args in [
+        &["send-file", "bob"][..],
+        &["send-file", "--conv", "1"],
+        &[
+            "send-file",
+            "bob",
+            png,
+            "--file",
+            "0123456789abcdef0123456789abcdef",
+        ],
+        &["send-file", "bob", "--file", "not-an-id"],
+        &["send-image", "bob", "no-such-file.png"],
+    ] {
+        let out = place.run(&alice, args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+    }
+}
