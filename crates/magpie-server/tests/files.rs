@@ -21,6 +21,9 @@ use tokio::io::AsyncWriteExt;
 
 /// A logged-in user with an HTTP client of the file API.
 struct Person {
+    /// The message connection.
+    client: magpie_client::Client,
+    name: String,
     files: FileClient,
     token: String,
     base: String,
@@ -28,13 +31,34 @@ struct Person {
 
 async fn person(server: &TestServer) -> Person {
     let url = format!("tcp://{}", server.running().tcp_addr());
-    let (_client, auth) = user(&url, &unique("file")).await;
+    let name = unique("file");
+    let (client, auth) = user(&url, &name).await;
     let token = auth.token.expect("login gives a token");
     let base = format!("http://{}", server.running().http_addr());
     Person {
+        client,
+        name,
         files: FileClient::new(&base, &token).expect("file client"),
         token,
         base,
+    }
+}
+
+impl Person {
+    /// The same user on a restarted server (same token, new ports).
+    async fn again(self, server: &TestServer) -> Person {
+        let base = format!("http://{}", server.running().http_addr());
+        let client = connect_as(
+            &format!("tcp://{}", server.running().tcp_addr()),
+            &self.token,
+        )
+        .await;
+        Person {
+            client,
+            files: FileClient::new(&base, &self.token).expect("file client"),
+            base,
+            ..self
+        }
     }
 }
 
@@ -248,15 +272,7 @@ async fn an_upload_resumes_after_a_restart_and_a_rerun_continues() {
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
 
     server.restart().await;
-    let alice = Person {
-        files: FileClient::new(
-            &format!("http://{}", server.running().http_addr()),
-            &alice.token,
-        )
-        .expect("client"),
-        base: format!("http://{}", server.running().http_addr()),
-        token: alice.token,
-    };
+    let alice = alice.again(&server).await;
     assert_eq!(alice.offset(&url).await, Some(250_000));
     let mut first_report = None;
     let (same_url, info) = alice
@@ -895,7 +911,7 @@ async fn files_are_listed_and_a_signed_url_works_without_the_token_for_its_file_
     );
 
     // Bob may not see, sign or delete Alice's files.
-    let bob = connect_as(&url, &bob_auth).await;
+    let bob = connect_as(&url, bob_auth.token.as_deref().expect("token")).await;
     assert_eq!(code_of(bob.file_url(&ids[0], false).await), "unknown_file");
     assert_eq!(code_of(bob.file_info(&ids[0]).await), "unknown_file");
     assert_eq!(code_of(bob.file_delete(&ids[0]).await), "unknown_file");
@@ -907,36 +923,13 @@ async fn files_are_listed_and_a_signed_url_works_without_the_token_for_its_file_
     assert_eq!((after.files.len(), after.quota.used), (2, 2000));
 }
 
-async fn connect_as(url: &str, auth: &magpie_proto::Authenticated) -> magpie_client::Client {
+async fn connect_as(url: &str, token: &str) -> magpie_client::Client {
     let client = common::connect(url).await;
-    client
-        .resume(auth.token.as_deref().expect("token"))
-        .await
-        .expect("resume");
+    client.resume(token).await.expect("resume");
     client
 }
 
-/// A logged-in user with both a message connection and a file client.
-struct Member {
-    client: magpie_client::Client,
-    files: FileClient,
-    name: String,
-}
-
-async fn member(server: &TestServer) -> Member {
-    let url = format!("tcp://{}", server.running().tcp_addr());
-    let name = unique("file");
-    let (client, auth) = user(&url, &name).await;
-    let base = format!("http://{}", server.running().http_addr());
-    let files = FileClient::new(&base, auth.token.as_deref().expect("token")).expect("client");
-    Member {
-        client,
-        files,
-        name,
-    }
-}
-
-async fn upload(who: &Member, dir: &Path, name: &str, bytes: &[u8]) -> magpie_proto::FileInfo {
+async fn upload(who: &Person, dir: &Path, name: &str, bytes: &[u8]) -> magpie_proto::FileInfo {
     let path = write_temp(dir, name, bytes);
     who.files
         .upload_file(&path, name, None, |_, _| {})
@@ -959,9 +952,9 @@ async fn a_file_sent_in_a_chat_reaches_the_peer_who_alone_may_download_it() {
     use magpie_client::files::SendTo;
     use magpie_proto::MessageKind;
     let server = TestServer::start().await;
-    let alice = member(&server).await;
-    let mut bob = member(&server).await;
-    let carol = member(&server).await;
+    let alice = person(&server).await;
+    let mut bob = person(&server).await;
+    let carol = person(&server).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let photo = upload(&alice, dir.path(), "photo.png", &png(64, 48)).await;
     let doc = upload(&alice, dir.path(), "notes.txt", b"plain words").await;
@@ -1066,9 +1059,9 @@ async fn a_group_file_is_readable_by_members_from_when_they_could_read_it() {
     use magpie_client::files::SendTo;
     use magpie_proto::MessageKind;
     let server = TestServer::start().await;
-    let alice = member(&server).await;
-    let bob = member(&server).await;
-    let late = member(&server).await;
+    let alice = person(&server).await;
+    let bob = person(&server).await;
+    let late = person(&server).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let group = alice
         .client
@@ -1161,7 +1154,7 @@ async fn a_group_file_is_readable_by_members_from_when_they_could_read_it() {
         1,
         "only what was shared after joining"
     );
-    let stranger = member(&server).await;
+    let stranger = person(&server).await;
     assert_eq!(
         code_of(stranger.client.group_files(group.conv, None, None).await),
         "unknown_conversation"
@@ -1294,8 +1287,8 @@ async fn a_refused_first_chunk_leaves_no_upload_behind_and_malformed_bodies_get_
 #[tokio::test]
 async fn an_uploaded_image_becomes_an_avatar_everyone_may_see() {
     let server = TestServer::start().await;
-    let alice = member(&server).await;
-    let bob = member(&server).await;
+    let alice = person(&server).await;
+    let bob = person(&server).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let photo = upload(&alice, dir.path(), "me.png", &png(400, 400)).await;
     let text = upload(&alice, dir.path(), "me.txt", b"not a face").await;

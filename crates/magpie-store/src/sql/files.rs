@@ -70,6 +70,14 @@ fn upload_from_row(row: &AnyRow) -> sqlx::Result<UploadRecord> {
 }
 
 impl SqlStore {
+    /// The files of `rows` (in [`FILE_SELECT`] order).
+    fn files_from(&self, rows: &[AnyRow]) -> Result<Vec<FileRecord>> {
+        rows.iter()
+            .map(file_from_row)
+            .collect::<sqlx::Result<_>>()
+            .map_err(self.err())
+    }
+
     fn query(&self, template: &str) -> AssertSqlSafe<std::sync::Arc<str>> {
         AssertSqlSafe(self.backend.render(template))
     }
@@ -439,10 +447,7 @@ impl FileStore for SqlStore {
         .fetch_all(&self.readers)
         .await
         .map_err(self.err())?;
-        rows.iter()
-            .map(file_from_row)
-            .collect::<sqlx::Result<_>>()
-            .map_err(self.err())
+        self.files_from(&rows)
     }
 
     async fn files_in(
@@ -463,10 +468,7 @@ impl FileStore for SqlStore {
         .fetch_all(&self.readers)
         .await
         .map_err(self.err())?;
-        rows.iter()
-            .map(file_from_row)
-            .collect::<sqlx::Result<_>>()
-            .map_err(self.err())
+        self.files_from(&rows)
     }
 
     async fn quota_use(&self, owner: UserId) -> Result<QuotaUse> {
