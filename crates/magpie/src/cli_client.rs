@@ -10,7 +10,8 @@
 //! `presence`, `devices` and `device revoke` ([`crate::cli_presence`]),
 //! `dept list` and `dept members` ([`crate::cli_directory`]), the
 //! `group` commands ([`crate::cli_groups`]) and the file commands
-//! `upload`, `download`, `files` and `file` ([`crate::cli_files`]) print
+//! `upload`, `download`, `files`, `file`, `avatar` and `group-files`
+//! ([`crate::cli_files`]) print
 //! compact text for people, or with `--json` exactly one JSON document.
 //! Errors go to stderr as `error: <code>: <message>` with a non-zero exit
 //! status (2 for usage or configuration mistakes, 1 for server and
@@ -61,8 +62,8 @@ Secrets come from the environment only:
 Output: the messaging commands (send, send-file, send-image, send-voice,
 send-video, listen, history, conversations) print one JSON document per line
 on stdout.
-The others (people, presence, devices, dept, group, files) print compact
-text, or with --json one JSON document.
+The others (people, presence, devices, dept, group, files, avatar,
+group-files) print compact text, or with --json one JSON document.
 Exit status: 0 ok, 1 server or connection error, 2 usage or configuration error.")]
 pub struct ClientArgs {
     #[command(flatten)]

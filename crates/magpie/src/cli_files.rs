@@ -35,11 +35,21 @@
 //!   server checks that the bytes are what the kind says; a refusal
 //!   (`invalid_media`) names the kind.
 //!
+//! - `avatar PATH` (or `--file ID`) makes an image your avatar, `--group
+//!   ID` a group's (owner and admins); a PATH is uploaded first as by
+//!   `upload`. It prints the avatar's own file id, which the profile's or
+//!   group's `avatar` becomes.
+//! - `group-files ID` lists the files shared in a group, newest first (one
+//!   page, `--before SEQ`, `--limit N`, or `--all` pages), and
+//!   `group-files ID rm FILE_ID` removes one (its sender, or the group's
+//!   owner and admins).
+//!
 //! Output, like the other commands': compact text, or with `--json` one
 //! JSON document: `upload` the [`FileInfo`] with `"instant": bool`,
-//! `download` `{"path", "size", "sha256"}`, `files` the server's answer,
-//! `file url` `{"url", "expires_at"}` (the URL made absolute) and `file rm`
-//! `{"ok": true}`. A progress bar goes to stderr when it is a terminal.
+//! `download` `{"path", "size", "sha256"}`, `files` and `group-files` the
+//! server's answer (with `--all`, every page's files in one), `file url`
+//! `{"url", "expires_at"}` (the URL made absolute), `avatar` `{"avatar":
+//! ID}` and `file rm` and `group-files rm` `{"ok": true}`. A progress bar goes to stderr when it is a terminal.
 
 use crate::cli_client::{
     Credentials, Failure, Output, Secret, Secrets, ServerArgs, session_credentials, with_session,
@@ -49,7 +59,8 @@ use clap::{Args, Subcommand};
 use magpie_client::files::{FileClient, FileError, SendTo, UploadStatus, hash_file};
 use magpie_client::{Client, ClientError};
 use magpie_proto::{
-    ConvId, ErrorCode, FileId, FileInfo, MessageKind, Platform, SendOk, UserId, is_file_id, to_hex,
+    ConvId, ErrorCode, FileId, FileInfo, MessageKind, Platform, SendOk, Seq, UserId, is_file_id,
+    to_hex,
 };
 use serde::{Deserialize, Serialize};
 use std::ffi::OsString;
@@ -64,6 +75,9 @@ const STATE_FILE: &str = "uploads.json";
 /// Entries older than this are dropped: the server forgets unfinished
 /// uploads after a day by default.
 const STATE_MAX_AGE_MS: i64 = 7 * 24 * 3600 * 1000;
+
+/// The help of a group ID argument.
+const GROUP_ID: &str = "The group's id (its conversation; see `group list`)";
 
 /// The help of every command's file ID argument.
 const FILE_ID: &str = "The file's id (32 hex digits; see `files`)";
@@ -93,6 +107,67 @@ pub enum FilesCommand {
     File {
         #[command(subcommand)]
         command: FileCommand,
+    },
+    /// Set your avatar to the image at PATH (uploaded first, as by
+    /// `upload`) or to an image already on the server (--file ID); with
+    /// --group ID, that group's avatar (owner and admins). Prints the
+    /// avatar's file id, which the profile's or group's `avatar` becomes.
+    #[command(override_usage = "magpie client avatar [OPTIONS] PATH\n       \
+        magpie client avatar [OPTIONS] --file ID\n       \
+        magpie client avatar [OPTIONS] --group ID PATH\n       \
+        magpie client avatar [OPTIONS] --group ID --file ID")]
+    Avatar(AvatarArgs),
+    /// List the files shared in group ID (newest first; one page, or every
+    /// page with --all), or remove one with `group-files ID rm FILE_ID`
+    /// (its sender, or the group's owner and admins).
+    #[command(
+        override_usage = "magpie client group-files [OPTIONS] ID [--before SEQ] [--limit N] [--all]\n       \
+        magpie client group-files [OPTIONS] ID rm FILE_ID"
+    )]
+    GroupFiles(GroupFilesArgs),
+}
+
+/// `avatar [PATH] [--file ID] [--group ID]`.
+#[derive(Args, Debug)]
+pub struct AvatarArgs {
+    /// The image to upload and use.
+    #[arg(value_name = "PATH", required_unless_present = "file")]
+    path: Option<PathBuf>,
+    /// Use this image already on the server instead of uploading a PATH.
+    #[arg(long = "file", value_name = "ID", value_parser = file_id, conflicts_with = "path")]
+    file: Option<FileId>,
+    /// Set this group's avatar instead of yours (owner and admins).
+    #[arg(long = "group", value_name = "ID", value_parser = group_id)]
+    group: Option<ConvId>,
+    #[command(flatten)]
+    http: HttpArg,
+}
+
+/// `group-files ID [rm FILE_ID] ...`.
+#[derive(Args, Debug)]
+pub struct GroupFilesArgs {
+    #[arg(value_name = "ID", value_parser = group_id, help = GROUP_ID)]
+    conv: ConvId,
+    /// Only files sent before this seq (the `next` of the previous page).
+    #[arg(long, value_name = "SEQ", value_parser = clap::value_parser!(i64).range(1..))]
+    before: Option<Seq>,
+    /// Page size (server default 50, at most 500).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=500))]
+    limit: Option<u32>,
+    /// Follow `next` through every page.
+    #[arg(long)]
+    all: bool,
+    #[command(subcommand)]
+    command: Option<GroupFilesCommand>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum GroupFilesCommand {
+    /// Remove file FILE_ID from the group's files (its sender, or the
+    /// group's owner and admins); the message that carried it stays.
+    Rm {
+        #[arg(value_name = "FILE_ID", value_parser = file_id, help = FILE_ID)]
+        id: FileId,
     },
 }
 
@@ -473,6 +548,92 @@ pub(crate) async fn execute(
             })
             .await
         }
+        FilesCommand::Avatar(args) => avatar(args, conn, secrets, &mut printer).await,
+        FilesCommand::GroupFiles(args) => {
+            if args.command.is_some() && (args.before.is_some() || args.limit.is_some() || args.all)
+            {
+                return Err(Failure::Usage(
+                    "--before, --limit and --all list files; `rm` takes only the FILE_ID".into(),
+                ));
+            }
+            let credentials = session_credentials(conn, secrets)?;
+            with_session(
+                &conn.server,
+                &credentials,
+                async |client: &mut Client| match &args.command {
+                    Some(GroupFilesCommand::Rm { id }) => {
+                        client.group_file_delete(args.conv, id).await?;
+                        printer.done(format!("removed {id} from group {}", args.conv))
+                    }
+                    None => {
+                        let mut page = client
+                            .group_files(args.conv, args.before, args.limit)
+                            .await?;
+                        while args.all
+                            && let Some(before) = page.next
+                        {
+                            let more = client
+                                .group_files(args.conv, Some(before), args.limit)
+                                .await?;
+                            page.files.extend(more.files);
+                            page.next = more.next;
+                        }
+                        printer.emit(&page, || show_group_files(&page))
+                    }
+                },
+            )
+            .await
+        }
+    }
+}
+
+// Avatars.
+
+/// What `avatar --json` prints.
+#[derive(Serialize)]
+struct AvatarShown<'a> {
+    avatar: &'a str,
+}
+
+/// `avatar`: upload PATH if given, then make the file the avatar.
+async fn avatar(
+    args: &AvatarArgs,
+    conn: &ServerArgs,
+    secrets: &Secrets,
+    printer: &mut Printer<'_>,
+) -> Result<(), Failure> {
+    let mut shown = |id: &str| printer.emit(&AvatarShown { avatar: id }, || id.to_owned());
+    match (&args.file, &args.path) {
+        (Some(id), _) => {
+            let credentials = session_credentials(conn, secrets)?;
+            with_session(&conn.server, &credentials, async |client: &mut Client| {
+                let avatar = client.avatar_set(id, args.group).await?;
+                shown(&avatar)
+            })
+            .await
+        }
+        (None, Some(path)) => {
+            // Everything that can be checked locally is, before connecting.
+            let base = args.http.resolve(conn)?;
+            let local = LocalFile::inspect(path)?;
+            let credentials = session_credentials(conn, secrets)?;
+            with_http_session(conn, &credentials, &base, async |client, session, files| {
+                let name = local.default_name.clone();
+                let (info, _) = upload(&local, &name, false, &session, &base, files).await?;
+                match client.avatar_set(&info.id, args.group).await {
+                    Ok(avatar) => shown(&avatar),
+                    Err(e) => {
+                        eprintln!(
+                            "the file stays uploaded as {id}: delete it with `file rm {id}`",
+                            id = info.id
+                        );
+                        Err(e.into())
+                    }
+                }
+            })
+            .await
+        }
+        (None, None) => Err(Failure::Usage("give a PATH or --file ID".into())),
     }
 }
 
@@ -916,6 +1077,32 @@ fn show_files(page: &magpie_proto::FilesOk) -> String {
     text
 }
 
+fn show_group_files(page: &magpie_proto::GroupFilesOk) -> String {
+    let rows: Vec<Vec<String>> = page
+        .files
+        .iter()
+        .map(|f| {
+            vec![
+                f.seq.map_or_else(|| "-".to_owned(), |s| s.to_string()),
+                cell(&f.name),
+                f.size.to_string(),
+                kind_name(f),
+                f.owner.to_string(),
+                f.id.clone(),
+            ]
+        })
+        .collect();
+    let mut text = if rows.is_empty() {
+        "no files\n".to_owned()
+    } else {
+        table(&["SEQ", "NAME", "SIZE", "KIND", "SENDER", "ID"], &rows)
+    };
+    if let Some(next) = page.next {
+        text.push_str(&format!("more: --before {next}\n"));
+    }
+    text
+}
+
 /// `file url --json`.
 #[derive(Serialize)]
 struct SignedUrl {
@@ -1022,6 +1209,13 @@ fn file_id(value: &str) -> Result<FileId, String> {
         Err(format!(
             "{value:?} is not a file id (32 lowercase hex digits)"
         ))
+    }
+}
+
+fn group_id(value: &str) -> Result<ConvId, String> {
+    match value.parse::<ConvId>() {
+        Ok(id) if id > 0 => Ok(id),
+        _ => Err("a group is named by its id, a positive number (see `group list`)".to_owned()),
     }
 }
 

@@ -556,3 +556,172 @@ fn content_that_is_not_the_kind_is_refused_naming_the_kind() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
     }
 }
+
+/// `magpie client --json ARGS` as `user`, which must fail with exit
+/// status 1 naming `code`.
+fn refused(place: &Place, user: &User, args: &[&str], code: &str) {
+    let out = place.run(user, args);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+    assert!(err.contains(&format!("error: {code}")), "{args:?}: {err}");
+}
+
+#[test]
+fn avatars_are_set_from_a_path_or_an_id_for_you_or_a_group() {
+    let server = start_server();
+    let alice = User::register(&server.process.ws_url, "alice");
+    let bob = User::register(&server.process.ws_url, "bob");
+    let (at_alice, at_bob) = (Place::new(), Place::new());
+    let png = write(at_alice.cwd.path(), "pixel.png", &PIXEL_PNG);
+    let png = png.to_str().expect("UTF-8 path");
+
+    // Alice's own, from a path: the printed id is her profile's avatar.
+    let out = at_alice.run(&alice, &["avatar", png]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let avatar = text(&out).trim().to_owned();
+    assert!(magpie_proto::is_file_id(&avatar), "{avatar:?}");
+    let profile = at_alice.json(&alice, &["profile"]);
+    assert_eq!(profile["avatar"], avatar.as_str(), "{profile}");
+
+    // Anyone can fetch it.
+    let saved = at_bob.json(&bob, &["download", &avatar, "-o", "alice.png"]);
+    assert_eq!(saved["size"], PIXEL_PNG.len(), "{saved}");
+    assert!(std::fs::read(at_bob.file("alice.png")).expect("saved") == PIXEL_PNG);
+
+    // By id, with --json.
+    let uploaded = at_bob.json(&bob, &["upload", png]);
+    let id = uploaded["id"].as_str().expect("id");
+    let set = at_bob.json(&bob, &["avatar", "--file", id]);
+    let bobs = set["avatar"].as_str().expect("avatar").to_owned();
+    assert!(magpie_proto::is_file_id(&bobs), "{set}");
+    assert_eq!(at_bob.json(&bob, &["profile"])["avatar"], bobs.as_str());
+
+    // Only images.
+    let notes = write(at_alice.cwd.path(), "notes.txt", b"not a picture\n");
+    let notes = notes.to_str().expect("UTF-8 path");
+    refused(&at_alice, &alice, &["avatar", notes], "invalid_media");
+    assert_eq!(
+        at_alice.json(&alice, &["profile"])["avatar"],
+        avatar.as_str()
+    );
+
+    // A group's: its owner may, a plain member may not.
+    let group = at_alice.json(&alice, &["group", "create", "Team", "--member", "bob"]);
+    let conv = group["conv"].as_i64().expect("the group's id").to_string();
+    refused(
+        &at_bob,
+        &bob,
+        &["avatar", "--group", &conv, png],
+        "forbidden",
+    );
+    let set = at_alice.json(&alice, &["avatar", "--group", &conv, png]);
+    let info = at_bob.json(&bob, &["group", "info", &conv]);
+    assert_eq!(info["avatar"], set["avatar"], "{info}");
+
+    // Mistakes found before connecting: exit status 2.
+    for args in [
+        &["avatar"][..],
+        &["avatar", png, "--file", id],
+        &["avatar", "--file", "not-an-id"],
+        &["avatar", "--group", "0", png],
+        &["avatar", "no-such-file.png"],
+    ] {
+        let out = at_alice.run(&alice, args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn a_groups_files_are_listed_and_removed() {
+    let server = start_server();
+    let alice = User::register(&server.process.ws_url, "alice");
+    let bob = User::register(&server.process.ws_url, "bob");
+    let carol = User::register(&server.process.ws_url, "carol");
+    let dave = User::register(&server.process.ws_url, "dave");
+    let place = Place::new();
+    let group = place.json(
+        &alice,
+        &[
+            "group", "create", "Team", "--member", "bob", "--member", "carol",
+        ],
+    );
+    let conv = group["conv"].as_i64().expect("the group's id").to_string();
+
+    let first = write(place.cwd.path(), "plan.txt", b"the plan\n");
+    let args = [
+        "send-file",
+        "--group",
+        &conv,
+        first.to_str().expect("UTF-8"),
+    ];
+    let sent_first = ack(&place.run(&bob, &args), &args);
+    let png = write(place.cwd.path(), "pixel.png", &PIXEL_PNG);
+    let args = ["send-image", "--group", &conv, png.to_str().expect("UTF-8")];
+    let sent_second = ack(&place.run(&carol, &args), &args);
+
+    // Newest first, with who sent each and where.
+    let listed = place.json(&alice, &["group-files", &conv]);
+    let files = listed["files"].as_array().expect("files");
+    assert_eq!(files.len(), 2, "{listed}");
+    assert_eq!(files[0]["name"], "pixel.png", "{listed}");
+    assert_eq!(files[0]["seq"], sent_second["seq"]);
+    assert_eq!(files[0]["media"]["kind"], "image");
+    assert_eq!(files[1]["name"], "plan.txt");
+    assert_eq!(files[1]["seq"], sent_first["seq"]);
+    assert_ne!(files[0]["owner"], files[1]["owner"], "{listed}");
+    assert!(listed.get("next").is_none(), "{listed}");
+    let (pixel, plan) = (
+        files[0]["id"].as_str().expect("id").to_owned(),
+        files[1]["id"].as_str().expect("id").to_owned(),
+    );
+
+    // One per page, and every page with --all.
+    let page = place.json(&bob, &["group-files", &conv, "--limit", "1"]);
+    assert_eq!(page["files"][0]["id"], pixel.as_str(), "{page}");
+    let next = page["next"].as_i64().expect("a next page").to_string();
+    let page = place.json(&bob, &["group-files", &conv, "--before", &next]);
+    assert_eq!(page["files"][0]["id"], plan.as_str(), "{page}");
+    let all = place.json(&bob, &["group-files", &conv, "--limit", "1", "--all"]);
+    assert_eq!(all["files"], listed["files"], "{all}");
+
+    // The text table.
+    let out = place.run(&bob, &["group-files", &conv]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let shown = text(&out);
+    for want in [
+        "SEQ",
+        "NAME",
+        "SENDER",
+        "plan.txt",
+        "pixel.png",
+        &pixel,
+        &plan,
+    ] {
+        assert!(shown.contains(want), "{want:?} in {shown}");
+    }
+
+    // Not a member: no such conversation for dave.
+    refused(
+        &place,
+        &dave,
+        &["group-files", &conv],
+        "unknown_conversation",
+    );
+    // A plain member may not remove another's file; its sender may.
+    refused(
+        &place,
+        &bob,
+        &["group-files", &conv, "rm", &pixel],
+        "forbidden",
+    );
+    let done = place.json(&carol, &["group-files", &conv, "rm", &pixel]);
+    assert_eq!(done["ok"], true, "{done}");
+    let listed = place.json(&alice, &["group-files", &conv]);
+    let files = listed["files"].as_array().expect("files");
+    assert_eq!(files.len(), 1, "{listed}");
+    assert_eq!(files[0]["id"], plan.as_str());
+
+    // rm takes no listing flags.
+    let out = place.run(&carol, &["group-files", &conv, "rm", &plan, "--all"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
