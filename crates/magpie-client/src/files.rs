@@ -432,13 +432,16 @@ impl FileClient {
         }
         let response = ok(request.send().await?).await?;
         let resumed = response.status() == StatusCode::PARTIAL_CONTENT;
-        let mut out = tokio::fs::OpenOptions::new()
+        let file = tokio::fs::OpenOptions::new()
             .create(true)
             .write(true)
             .truncate(!resumed)
             .append(resumed)
             .open(dest)
             .await?;
+        // Network reads are ~10 KiB; each unbuffered write would be a hop
+        // to a blocking thread.
+        let mut out = tokio::io::BufWriter::with_capacity(1024 * 1024, file);
         let mut received = if resumed { have } else { 0 };
         progress(received, info.size);
         let mut body = response.bytes_stream();
@@ -449,7 +452,7 @@ impl FileClient {
             progress(received, info.size);
         }
         out.flush().await?;
-        out.sync_all().await?;
+        out.into_inner().sync_all().await?;
         Ok(received)
     }
 }
