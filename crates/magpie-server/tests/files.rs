@@ -165,6 +165,13 @@ async fn a_file_uploads_in_chunks_and_downloads_whole_and_by_range() {
     assert_eq!(info.sha256, sha_hex(&content));
     assert_eq!(info.name, "季度报告.bin");
     assert_eq!(seen.len(), 4, "a start and three chunks: {seen:?}");
+    let staging = server.dir.path().join("files/staging");
+    assert_eq!(
+        std::fs::read_dir(&staging).expect("staging").count(),
+        0,
+        "the staged copy goes once the file is recorded"
+    );
+    assert_eq!(blob_files(&server).len(), 1);
     assert_eq!(download_bytes(&alice, &info.id).await, content);
 
     let response = alice

@@ -11,9 +11,11 @@
 //! 3. the last byte completes the upload: the content's SHA-256 (kept
 //!    running across PATCHes while the server stays up) names it, the
 //!    media facts are read from the bytes ([`media`]), the staged file is
-//!    moved into the blob storage ([`storage`]) under a fresh key, and one
-//!    transaction makes the file and counts the blob reference, or
-//!    references the same content already stored and drops the new copy.
+//!    stored in the blob storage ([`storage`]) under a fresh key (a hard
+//!    link on the local backend), and one transaction makes the file and
+//!    counts the blob reference, or references the same content already
+//!    stored and drops the new copy. Only then does the staged file go, so
+//!    a failure before the commit can be retried.
 //!
 //! Crash safety is by order: bytes before the rows that name them, rows
 //! before the bytes they release. What a crash leaves behind (staged
@@ -92,7 +94,7 @@ pub type FileResult<T> = Result<T, ErrorBody>;
 impl Files {
     /// The service over `store`, with blobs in `storage` and uploads
     /// staged under `staging` (which must be on the local backend's
-    /// filesystem, so completing is a rename).
+    /// filesystem, so completing is a hard link).
     pub async fn new(
         store: Arc<dyn Store>,
         storage: BlobStorage,
@@ -285,13 +287,29 @@ impl Files {
             created_at: now_ms(),
             blob: blob.clone(),
         };
-        let finished = self
+        let finished = match self
             .store
             .finish_upload(&upload.id, &blob, &file, now_ms())
             .await
-            .map_err(from_store);
+        {
+            Ok(finished) => finished,
+            Err(e) => {
+                // Nothing names the new bytes: drop them. The staged file
+                // and the running hash stay, so a retry (the next HEAD or
+                // PATCH) completes the upload after all.
+                self.release(magpie_store::files::Unreferenced {
+                    storage_key: blob.storage_key,
+                    thumb_key: blob.thumb_key,
+                })
+                .await;
+                return Err(from_store(e));
+            }
+        };
+        // Recorded: the staged copy has served (a crash before this line
+        // leaves it to the sweep, as the upload now names its file).
+        remove_staged(&staged).await;
         self.keep_hash(&upload.id, 0, None);
-        match finished? {
+        match finished {
             Finished::Stored(file) => Ok(file),
             Finished::Deduplicated { file, duplicate }
             | Finished::AlreadyFinished { file, duplicate } => {

@@ -3,7 +3,7 @@
 //!
 //! Writing differs by backend, because tus stages an upload in a local
 //! file first (object stores cannot append): on the local backend the
-//! staged file is renamed into place (no copy, however large), elsewhere it
+//! staged file is hard-linked into place (no copy, however large), elsewhere it
 //! is streamed up in parts.
 
 use bytes::Bytes;
@@ -69,10 +69,12 @@ impl BlobStorage {
         })
     }
 
-    /// Move the staged file at `staged` into the storage as `key`. On the
-    /// local backend this is a rename, so `staged` must be on the same
-    /// filesystem as the root (the server stages under the data directory
-    /// for that reason).
+    /// Store the staged file at `staged` as `key`, leaving `staged` in
+    /// place: the caller removes it once the row naming `key` is
+    /// committed, so a failure in between can be retried from it. On the
+    /// local backend this is a hard link (no copy, however large), so
+    /// `staged` must be on the same filesystem as the root (the server
+    /// stages under the data directory for that reason).
     pub async fn put_file(&self, key: &str, staged: &Path) -> Result<(), StorageError> {
         match &self.local_root {
             Some(root) => {
@@ -84,9 +86,9 @@ impl BlobStorage {
                     if let Some(parent) = &parent {
                         std::fs::create_dir_all(parent)?;
                     }
-                    std::fs::rename(&staged, &target)?;
+                    std::fs::hard_link(&staged, &target)?;
                     if durable && let Some(parent) = &parent {
-                        // The rename is durable once its directory is.
+                        // The link is durable once its directory is.
                         std::fs::File::open(parent)?.sync_all()?;
                     }
                     Ok(())
