@@ -101,6 +101,22 @@ pub enum ErrorCode {
     /// The content is not what the operation needs (e.g. `send` of kind
     /// `image` with a file that is not a readable image).
     InvalidMedia,
+    /// No such drive entry of the caller's, or not one in the drive now
+    /// (the same answer for another user's entry).
+    UnknownEntry,
+    /// The destination folder already holds an entry of that name (send
+    /// `rename: true` to take `name (1)` instead).
+    NameTaken,
+    /// The name is empty, too long, `.`/`..`, or has `/`, `\` or control
+    /// characters.
+    InvalidName,
+    /// A folder cannot move into itself or one of its own folders.
+    InvalidMove,
+    /// No such share link, or it no longer works (revoked, expired, out of
+    /// downloads, or its entry deleted): one answer for all.
+    UnknownShare,
+    /// The extraction code is wrong.
+    WrongCode,
 }
 
 impl ErrorCode {
@@ -158,6 +174,12 @@ impl ErrorCode {
             ErrorCode::FileTooLarge => "file_too_large",
             ErrorCode::QuotaExceeded => "quota_exceeded",
             ErrorCode::InvalidMedia => "invalid_media",
+            ErrorCode::UnknownEntry => "unknown_entry",
+            ErrorCode::NameTaken => "name_taken",
+            ErrorCode::InvalidName => "invalid_name",
+            ErrorCode::InvalidMove => "invalid_move",
+            ErrorCode::UnknownShare => "unknown_share",
+            ErrorCode::WrongCode => "wrong_code",
         }
     }
 }

@@ -142,6 +142,11 @@ pub struct Config {
     /// Keep file content in S3-compatible object storage instead of
     /// `<data_dir>/files/blobs` (what a cluster's nodes share).
     pub s3: Option<S3Config>,
+    /// How long deleted drive entries stay in the bin before they are
+    /// purged.
+    pub drive_bin_retention: Duration,
+    /// Most entries (folders and files, bin included) in one user's drive.
+    pub max_drive_entries: u64,
     /// On shutdown, how long to wait for connections to finish.
     pub shutdown_grace: Duration,
 
@@ -169,6 +174,9 @@ pub struct Config {
     /// answers, blocks, categories, `profile_set`) one user may make (per
     /// node): each may push to many devices.
     pub people_rate_per_user: RateLimit,
+    /// Extraction codes tried per client address, over all share links
+    /// (each link also refuses codes after 10 wrong ones in 10 minutes).
+    pub share_code_rate_per_ip: RateLimit,
     /// Who may message whom (`open`, `friends` or `organisation`).
     pub messaging: MessagingPolicy,
     /// `public` (open registration) or `enterprise` (accounts created by
@@ -248,6 +256,8 @@ impl Default for Config {
             quota_bytes: 20 * 1024 * 1024 * 1024,
             upload_ttl: Duration::from_secs(24 * 3600),
             max_open_uploads: 20,
+            drive_bin_retention: Duration::from_secs(30 * 24 * 3600),
+            max_drive_entries: 100_000,
             s3: None,
             shutdown_grace: Duration::from_secs(10),
 
@@ -260,6 +270,7 @@ impl Default for Config {
             send_rate_per_user: RateLimit::per_second(50, 200),
             search_rate_per_user: RateLimit::per_second(1, 10),
             people_rate_per_user: RateLimit::per_second(2, 30),
+            share_code_rate_per_ip: RateLimit::per_minute(20, 20),
             messaging: MessagingPolicy::Open,
             mode: ServerMode::Public,
             exclusive_platforms: vec![magpie_proto::Platform::Mobile],
@@ -308,6 +319,9 @@ impl Config {
                 "send_queue, max_inflight_sends, max_inflight_queries and max_batch must be positive"
                     .into(),
             );
+        }
+        if self.max_drive_entries == 0 || self.drive_bin_retention.is_zero() {
+            return Err("max_drive_entries and drive_bin_retention must be positive".into());
         }
         if self.max_file_bytes == 0 || self.quota_bytes == 0 || self.max_open_uploads == 0 {
             return Err("max_file_bytes, quota_bytes and max_open_uploads must be positive".into());

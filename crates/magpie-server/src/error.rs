@@ -100,6 +100,16 @@ fn refused(refusal: Refusal) -> ErrorBody {
             ErrorCode::QuotaExceeded,
             "your storage quota would be exceeded: delete files first".to_string(),
         ),
+        Refusal::NoSuchEntry => (ErrorCode::UnknownEntry, "no such drive entry".to_string()),
+        Refusal::NameTaken => (
+            ErrorCode::NameTaken,
+            "that folder already has an entry of this name (send rename: true for \"name (1)\")"
+                .to_string(),
+        ),
+        Refusal::NoSuchShare => (
+            ErrorCode::UnknownShare,
+            "no such share link, or it no longer works".to_string(),
+        ),
     };
     ErrorBody::new(code, message)
 }

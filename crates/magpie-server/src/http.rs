@@ -26,7 +26,8 @@ pub fn app(state: Arc<AppState>) -> Router {
     let router = Router::new()
         .route("/ws", get(websocket))
         .route("/healthz", get(healthz))
-        .merge(crate::files::http::routes());
+        .merge(crate::files::http::routes())
+        .merge(crate::drive::http::routes());
     // With a metrics listener of its own, /metrics is not served here at
     // all (404), so the public port does not reveal it.
     let router = if state.config.listen_metrics.is_none() {

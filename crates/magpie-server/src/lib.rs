@@ -21,6 +21,7 @@ pub mod config;
 pub mod conversations;
 pub mod devices;
 pub mod directory;
+pub mod drive;
 pub mod error;
 pub mod files;
 pub mod groups;
@@ -309,6 +310,10 @@ pub async fn start_with_store(
         tokio::spawn(throttle::housekeeping(state.clone())),
         tokio::spawn(throttle::revalidate_tokens(state.clone())),
         tokio::spawn(files::sweep::run(files, state.shutdown.clone())),
+        tokio::spawn(drive::purge::run(
+            state.drive.clone(),
+            state.shutdown.clone(),
+        )),
     ];
     tracing::info!(%tcp_addr, %http_addr, ?metrics_addr, "magpie listening");
 

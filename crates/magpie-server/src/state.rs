@@ -7,6 +7,7 @@ use crate::config::Config;
 use crate::conversations::Conversations;
 use crate::devices::Devices;
 use crate::directory::Directory;
+use crate::drive::Drive;
 use crate::files::Files;
 use crate::groups::Groups;
 use crate::members::MemberSets;
@@ -51,6 +52,8 @@ pub struct AppState {
     pub presence: Arc<Presence>,
     /// Files: uploads, downloads, stored content.
     pub files: Arc<Files>,
+    /// The personal drive and its share links.
+    pub drive: Arc<Drive>,
     /// Users' change streams: reading them, pushing what was appended.
     pub changes: Arc<Changes>,
     /// Bytes queued for all connections (`max_queue_bytes_total`).
@@ -141,7 +144,17 @@ impl AppState {
         );
         let queue_budget = Arc::new(QueueBudget::new(config.max_queue_bytes_total));
         let throttle = Throttle::new(Limits::from_config(&config), metrics.refusals.clone());
+        let drive = Arc::new(Drive::new(
+            store.clone(),
+            files.clone(),
+            crate::drive::DriveSettings {
+                bin_retention: config.drive_bin_retention,
+                max_entries: config.max_drive_entries,
+                max_copy: crate::drive::MAX_COPY,
+            },
+        ));
         AppState {
+            drive,
             files,
             queue_budget,
             throttle,

@@ -151,6 +151,7 @@ pub struct Limits {
     pub send_rate_per_user: RateLimit,
     pub search_rate_per_user: RateLimit,
     pub people_rate_per_user: RateLimit,
+    pub share_code_rate_per_ip: RateLimit,
     pub trusted_proxies: Vec<IpAddr>,
 }
 
@@ -165,6 +166,7 @@ impl Limits {
             send_rate_per_user: c.send_rate_per_user,
             search_rate_per_user: c.search_rate_per_user,
             people_rate_per_user: c.people_rate_per_user,
+            share_code_rate_per_ip: c.share_code_rate_per_ip,
             trusted_proxies: c.trusted_proxies.clone(),
         }
     }
@@ -229,6 +231,7 @@ pub struct Throttle {
     send_per_user: Keyed<UserId>,
     search_per_user: Keyed<UserId>,
     people_per_user: Keyed<UserId>,
+    share_code_per_ip: Keyed<IpAddr>,
     refusals: Family<RefusalLabel, Counter>,
 }
 
@@ -335,6 +338,7 @@ impl Throttle {
             send_per_user: Keyed::new(limits.send_rate_per_user),
             search_per_user: Keyed::new(limits.search_rate_per_user),
             people_per_user: Keyed::new(limits.people_rate_per_user),
+            share_code_per_ip: Keyed::new(limits.share_code_rate_per_ip),
             counts: Arc::default(),
             limits,
             refusals,
@@ -462,6 +466,17 @@ impl Throttle {
         })
     }
 
+    /// Take a slot for an extraction-code attempt from `ip` (any share
+    /// link): `rate_limited` beyond the per-address rate, so one address
+    /// cannot try codes across many links. Each link also limits its own
+    /// wrong codes, on every node (see `crate::drive`).
+    pub fn check_share_code(&self, ip: IpAddr) -> Result<(), ErrorBody> {
+        self.share_code_per_ip.check(&ip).map_err(|wait| {
+            self.count("share_code_rate_per_ip");
+            rate_limited("too many extraction codes tried from this address", wait)
+        })
+    }
+
     /// Admit an authenticated connection of `user`: `too_many_sessions`
     /// when the user already holds `max_sessions_per_user` on this node.
     /// The ticket also registers the token for the revocation sweep.
@@ -535,6 +550,7 @@ impl Throttle {
         self.send_per_user.prune();
         self.search_per_user.prune();
         self.people_per_user.prune();
+        self.share_code_per_ip.prune();
     }
 
     /// Keys held by the rate limiters (for tests and debugging).
@@ -544,6 +560,7 @@ impl Throttle {
             + self.send_per_user.len()
             + self.search_per_user.len()
             + self.people_per_user.len()
+            + self.share_code_per_ip.len()
     }
 }
 

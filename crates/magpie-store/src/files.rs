@@ -28,6 +28,9 @@ pub enum FilePurpose {
     Message,
     /// A user's or a group's avatar: every signed-in user.
     Avatar,
+    /// A file in its owner's drive: the owner, and whoever holds a share
+    /// link over it (checked by the drive, not by file id).
+    Drive,
 }
 
 impl FilePurpose {
@@ -37,6 +40,7 @@ impl FilePurpose {
             FilePurpose::Upload => 1,
             FilePurpose::Message => 2,
             FilePurpose::Avatar => 3,
+            FilePurpose::Drive => 4,
         }
     }
 
@@ -46,6 +50,7 @@ impl FilePurpose {
         match code {
             2 => FilePurpose::Message,
             3 => FilePurpose::Avatar,
+            4 => FilePurpose::Drive,
             _ => FilePurpose::Upload,
         }
     }

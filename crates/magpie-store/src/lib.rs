@@ -43,6 +43,7 @@ mod conversations;
 mod devices;
 mod dialect;
 mod directory;
+pub mod drive;
 pub mod files;
 mod groups;
 mod messages;
@@ -57,6 +58,7 @@ pub use conversations::{ConvSummary, ConversationStore, Position};
 pub use devices::{DEVICES_LISTED, DeviceRecord, DeviceStore};
 pub use dialect::Backend;
 pub use directory::DirectoryStore;
+pub use drive::DriveStore;
 pub use files::FileStore;
 pub use groups::{
     GroupApplied, GroupOp, GroupStore, MemberEntry, MemberSet, NewGroup, RuleFacts, authorize,
@@ -106,6 +108,7 @@ pub trait Store:
     + AdminStore
     + GroupStore
     + FileStore
+    + DriveStore
     + Send
     + Sync
     + std::fmt::Debug

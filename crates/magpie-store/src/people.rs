@@ -53,8 +53,9 @@ pub enum Refusal {
     UnknownDepartment,
     #[error("the department has members or children")]
     DepartmentNotEmpty,
-    /// A department cannot move under itself or a descendant.
-    #[error("a department cannot move under itself")]
+    /// A department or a drive folder cannot move under itself or a
+    /// descendant.
+    #[error("cannot move under itself or its own descendant")]
     InvalidMove,
     #[error("username already taken")]
     UsernameTaken,
@@ -84,6 +85,15 @@ pub enum Refusal {
     /// The owner's storage quota would be exceeded.
     #[error("storage quota exceeded")]
     QuotaExceeded,
+    /// No such drive entry of the caller's (or not in the drive now).
+    #[error("no such drive entry")]
+    NoSuchEntry,
+    /// The destination folder already has an entry of that name.
+    #[error("the name is already used in that folder")]
+    NameTaken,
+    /// No such share link (revoked, or its entry purged).
+    #[error("no such share")]
+    NoSuchShare,
 }
 
 /// A profile's editable fields, as a whole (the service merges an update

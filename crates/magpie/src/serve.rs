@@ -109,6 +109,12 @@ pub struct ServeArgs {
     /// Most unfinished uploads one user may have open [default: 20].
     #[arg(long, env = "MAGPIE_MAX_OPEN_UPLOADS")]
     pub max_open_uploads: Option<u32>,
+    /// Days deleted drive entries stay in the bin [default: 30].
+    #[arg(long, env = "MAGPIE_DRIVE_BIN_DAYS")]
+    pub drive_bin_days: Option<u64>,
+    /// Most entries (folders and files) in one user's drive [default: 100000].
+    #[arg(long, env = "MAGPIE_MAX_DRIVE_ENTRIES")]
+    pub max_drive_entries: Option<u64>,
     /// Keep file content in this S3-compatible bucket instead of the data
     /// directory (what a cluster's nodes share) [default: none].
     #[arg(long, env = "MAGPIE_S3_BUCKET")]
@@ -164,6 +170,10 @@ pub struct ServeArgs {
     /// one user may make [default: 2/s,burst=30].
     #[arg(long, env = "MAGPIE_PEOPLE_RATE_PER_USER")]
     pub people_rate_per_user: Option<String>,
+    /// Extraction codes of share links tried per client address
+    /// [default: 20/min,burst=20].
+    #[arg(long, env = "MAGPIE_SHARE_CODE_RATE_PER_IP")]
+    pub share_code_rate_per_ip: Option<String>,
     /// Platforms that keep one signed-in device per user, comma-separated
     /// (desktop, mobile, web, cli, bot), or "none" [default: mobile].
     #[arg(long, env = "MAGPIE_EXCLUSIVE_PLATFORMS")]
@@ -225,6 +235,8 @@ impl ServeArgs {
             quota_bytes: self.quota_bytes.or(file.quota_bytes),
             upload_ttl_secs: self.upload_ttl_secs.or(file.upload_ttl_secs),
             max_open_uploads: self.max_open_uploads.or(file.max_open_uploads),
+            drive_bin_days: self.drive_bin_days.or(file.drive_bin_days),
+            max_drive_entries: self.max_drive_entries.or(file.max_drive_entries),
             s3_bucket: self.s3_bucket.or(file.s3_bucket),
             s3_endpoint: self.s3_endpoint.or(file.s3_endpoint),
             s3_region: self.s3_region.or(file.s3_region),
@@ -242,6 +254,7 @@ impl ServeArgs {
             send_rate_per_user: self.send_rate_per_user.or(file.send_rate_per_user),
             search_rate_per_user: self.search_rate_per_user.or(file.search_rate_per_user),
             people_rate_per_user: self.people_rate_per_user.or(file.people_rate_per_user),
+            share_code_rate_per_ip: self.share_code_rate_per_ip.or(file.share_code_rate_per_ip),
             messaging: self.messaging.or(file.messaging),
             mode: self.mode.or(file.mode),
             exclusive_platforms: self.exclusive_platforms.or(file.exclusive_platforms),
@@ -308,6 +321,10 @@ impl ServeArgs {
             quota_bytes: s.quota_bytes.unwrap_or(d.quota_bytes),
             upload_ttl: s.upload_ttl_secs.map_or(d.upload_ttl, secs),
             max_open_uploads: s.max_open_uploads.unwrap_or(d.max_open_uploads),
+            drive_bin_retention: s.drive_bin_days.map_or(d.drive_bin_retention, |days| {
+                secs(days.saturating_mul(86_400))
+            }),
+            max_drive_entries: s.max_drive_entries.unwrap_or(d.max_drive_entries),
             s3: s.s3_bucket.map(|bucket| magpie_server::config::S3Config {
                 bucket,
                 endpoint: s.s3_endpoint.unwrap_or_default(),
@@ -341,6 +358,11 @@ impl ServeArgs {
                 s.people_rate_per_user,
                 d.people_rate_per_user,
                 "people_rate_per_user",
+            )?,
+            share_code_rate_per_ip: rate(
+                s.share_code_rate_per_ip,
+                d.share_code_rate_per_ip,
+                "share_code_rate_per_ip",
             )?,
             messaging: match s.messaging.as_deref() {
                 None => d.messaging,

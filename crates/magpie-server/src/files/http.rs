@@ -68,7 +68,7 @@ const MAX_JSON_BODY: usize = 64 * 1024;
 /// Parse a JSON request body; a malformed one is a 400 `invalid_args` in
 /// the protocol's error shape, like every other error here (axum's own
 /// `Json` extractor would answer in plain text, before authentication).
-pub(super) fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Failure> {
+pub(crate) fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Failure> {
     if body.len() > MAX_JSON_BODY {
         return Err(Failure::bad_request("the request body is too large"));
     }
@@ -92,6 +92,11 @@ impl Failure {
         }
     }
 
+    /// The HTTP status this failure answers with.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
     fn bad_request(message: impl Into<String>) -> Failure {
         Failure::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidArgs, message)
     }
@@ -105,7 +110,12 @@ impl From<ErrorBody> for Failure {
     /// Each error code's status, once for every handler.
     fn from(body: ErrorBody) -> Failure {
         let status = match body.code {
-            ErrorCode::UnknownFile => StatusCode::NOT_FOUND,
+            ErrorCode::UnknownFile | ErrorCode::UnknownEntry | ErrorCode::UnknownShare => {
+                StatusCode::NOT_FOUND
+            }
+            ErrorCode::WrongCode => StatusCode::FORBIDDEN,
+            ErrorCode::NameTaken => StatusCode::CONFLICT,
+            ErrorCode::InvalidName | ErrorCode::InvalidMove => StatusCode::BAD_REQUEST,
             ErrorCode::FileTooLarge | ErrorCode::QuotaExceeded => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::LimitReached | ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::InvalidArgs | ErrorCode::InvalidMedia => StatusCode::BAD_REQUEST,

@@ -224,7 +224,7 @@ pub async fn prove(
         created_at: now_ms(),
         blob,
     };
-    let quota = i64::try_from(files.limits().quota_bytes).unwrap_or(i64::MAX);
+    let quota = files.quota_of(user).await?;
     let made = state
         .store
         .reference_blob(&file, quota)

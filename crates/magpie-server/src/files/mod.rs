@@ -126,6 +126,23 @@ impl Files {
         self.limits
     }
 
+    /// `user`'s storage quota in bytes: the one an administrator set for
+    /// them, or the server's default.
+    pub async fn quota_of(&self, user: UserId) -> FileResult<i64> {
+        let set = self.store.user_quota(user).await.map_err(from_store)?;
+        Ok(set.unwrap_or_else(|| to_i64(self.limits.quota_bytes)))
+    }
+
+    /// `user`'s storage use against their quota.
+    pub async fn quota(&self, user: UserId) -> FileResult<magpie_proto::Quota> {
+        let used = self.store.quota_use(user).await.map_err(from_store)?;
+        Ok(magpie_proto::Quota {
+            used: u64::try_from(used.stored).unwrap_or(0),
+            reserved: u64::try_from(used.reserved).unwrap_or(0),
+            limit: u64::try_from(self.quota_of(user).await?).unwrap_or(0),
+        })
+    }
+
     /// The blob storage.
     pub fn storage(&self) -> &BlobStorage {
         &self.storage
@@ -174,12 +191,9 @@ impl Files {
         tokio::fs::File::create(self.staged_path(&upload.id))
             .await
             .map_err(internal)?;
+        let quota = self.quota_of(owner).await?;
         self.store
-            .create_upload(
-                &upload,
-                to_i64(self.limits.quota_bytes),
-                self.limits.max_open_uploads,
-            )
+            .create_upload(&upload, quota, self.limits.max_open_uploads)
             .await
             .map_err(from_store)?;
         Ok(upload)
@@ -393,7 +407,7 @@ impl Files {
         let allowed = match file.purpose {
             FilePurpose::Avatar => true,
             _ if file.owner == user => true,
-            FilePurpose::Upload => false,
+            FilePurpose::Upload | FilePurpose::Drive => false,
             FilePurpose::Message => match (file.conv, file.seq) {
                 (Some(conv), Some(seq)) => self
                     .store
@@ -476,15 +490,10 @@ impl Files {
         let (files, next) =
             crate::page::ByteBudget::new(max_frame_bytes)
                 .page_after(infos, limit, |f| f.id.clone());
-        let used = self.store.quota_use(owner).await.map_err(from_store)?;
         Ok(magpie_proto::FilesOk {
             files,
             next,
-            quota: magpie_proto::Quota {
-                used: u64::try_from(used.stored).unwrap_or(0),
-                reserved: u64::try_from(used.reserved).unwrap_or(0),
-                limit: self.limits.quota_bytes,
-            },
+            quota: self.quota(owner).await?,
         })
     }
 
@@ -577,7 +586,7 @@ impl Files {
             created_at: now_ms(),
             blob: source.blob,
         };
-        let quota = to_i64(self.limits.quota_bytes);
+        let quota = self.quota_of(user).await?;
         self.store
             .reference_blob(&avatar, quota)
             .await

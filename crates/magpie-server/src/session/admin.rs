@@ -31,6 +31,12 @@ impl Session {
             Request::DeptDelete(req) => {
                 answer(id, async move { state.admin.delete_dept(me, req).await })
             }
+            Request::AdminQuotaSet(req) => answer(id, async move {
+                state.admin.require_admin(me).await?;
+                let user = state.conversations.resolve_user(&req.user).await?;
+                state.drive.set_quota(user, req.bytes).await?;
+                Ok(serde_json::json!({}))
+            }),
             other => {
                 return Err(ErrorBody::new(
                     ErrorCode::Internal,

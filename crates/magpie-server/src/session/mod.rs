@@ -31,6 +31,7 @@ mod admin;
 mod conversations;
 mod devices;
 mod directory;
+mod drive;
 mod files;
 mod groups;
 mod messages;
@@ -539,7 +540,25 @@ impl Session {
             | Request::AdminUserSet(_)
             | Request::DeptCreate(_)
             | Request::DeptUpdate(_)
-            | Request::DeptDelete(_)) => self.admin(id, admin),
+            | Request::DeptDelete(_)
+            | Request::AdminQuotaSet(_)) => self.admin(id, admin),
+            // The drive dispatches its own operations.
+            drive @ (Request::DriveList(_)
+            | Request::DriveMkdir(_)
+            | Request::DrivePut(_)
+            | Request::DriveRename(_)
+            | Request::DriveMove(_)
+            | Request::DriveDelete(_)
+            | Request::DriveBin(_)
+            | Request::DriveRestore(_)
+            | Request::DrivePurge(_)
+            | Request::DriveSearch(_)
+            | Request::DriveRecent(_)
+            | Request::DriveQuota
+            | Request::DriveShare(_)
+            | Request::DriveShares(_)
+            | Request::DriveUnshare(_)
+            | Request::DriveSave(_)) => self.drive(id, drive),
             // The people area dispatches its own operations.
             people @ (Request::Profile(_)
             | Request::ProfileSet(_)

@@ -16,11 +16,11 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
 /// A file with its blob.
-const FILE_SELECT: &str = "SELECT f.id, f.owner, f.name, f.purpose, f.conv_id, f.seq, f.created_at, \
+pub(super) const FILE_SELECT: &str = "SELECT f.id, f.owner, f.name, f.purpose, f.conv_id, f.seq, f.created_at, \
             b.sha256, b.storage_key, b.size, b.mime, b.media, b.thumb_key \
      FROM files f JOIN blobs b ON b.sha256 = f.sha256";
 
-const BLOB_SELECT: &str =
+pub(super) const BLOB_SELECT: &str =
     "SELECT sha256, storage_key, size, mime, media, thumb_key FROM blobs WHERE sha256 = ?";
 
 const UPLOAD_SELECT: &str = "SELECT id, owner, total_size, received, name, created_at, expires_at, file_id \
@@ -32,7 +32,7 @@ fn hash_column(row: &AnyRow, index: usize) -> sqlx::Result<[u8; 32]> {
 }
 
 /// A blob from the 6 columns starting at `at` (see [`BLOB_SELECT`]).
-fn blob_at(row: &AnyRow, at: usize) -> sqlx::Result<BlobRecord> {
+pub(super) fn blob_at(row: &AnyRow, at: usize) -> sqlx::Result<BlobRecord> {
     Ok(BlobRecord {
         sha256: hash_column(row, at)?,
         storage_key: text_column(row, at + 1)?,
@@ -43,7 +43,7 @@ fn blob_at(row: &AnyRow, at: usize) -> sqlx::Result<BlobRecord> {
     })
 }
 
-fn file_from_row(row: &AnyRow) -> sqlx::Result<FileRecord> {
+pub(super) fn file_from_row(row: &AnyRow) -> sqlx::Result<FileRecord> {
     Ok(FileRecord {
         id: text_column(row, 0)?,
         owner: row.try_get(1)?,
@@ -71,19 +71,19 @@ fn upload_from_row(row: &AnyRow) -> sqlx::Result<UploadRecord> {
 
 impl SqlStore {
     /// The files of `rows` (in [`FILE_SELECT`] order).
-    fn files_from(&self, rows: &[AnyRow]) -> Result<Vec<FileRecord>> {
+    pub(super) fn files_from(&self, rows: &[AnyRow]) -> Result<Vec<FileRecord>> {
         rows.iter()
             .map(file_from_row)
             .collect::<sqlx::Result<_>>()
             .map_err(self.err())
     }
 
-    fn query(&self, template: &str) -> AssertSqlSafe<std::sync::Arc<str>> {
+    pub(super) fn query(&self, template: &str) -> AssertSqlSafe<std::sync::Arc<str>> {
         AssertSqlSafe(self.backend.render(template))
     }
 
     /// Lock `user`'s row so quota checks of one user run one at a time.
-    async fn lock_owner(&self, c: &mut AnyConnection, user: UserId) -> Tx<()> {
+    pub(super) async fn lock_owner(&self, c: &mut AnyConnection, user: UserId) -> Tx<()> {
         let found = sqlx::query(self.query("SELECT id FROM users WHERE id = ?{for_update}"))
             .bind(user)
             .fetch_optional(&mut *c)
@@ -94,7 +94,7 @@ impl SqlStore {
         Ok(())
     }
 
-    async fn quota_use_in(&self, c: &mut AnyConnection, owner: UserId) -> Tx<QuotaUse> {
+    pub(super) async fn quota_use_in(&self, c: &mut AnyConnection, owner: UserId) -> Tx<QuotaUse> {
         let stored: i64 = sqlx::query(self.query(
             "SELECT CAST(COALESCE(SUM(b.size), 0) AS {int}) FROM blobs b \
              WHERE b.sha256 IN (SELECT f.sha256 FROM files f WHERE f.owner = ?)",
@@ -157,7 +157,7 @@ impl SqlStore {
         Ok(())
     }
 
-    async fn file_in(&self, c: &mut AnyConnection, id: &str) -> Tx<Option<FileRecord>> {
+    pub(super) async fn file_in(&self, c: &mut AnyConnection, id: &str) -> Tx<Option<FileRecord>> {
         let row = sqlx::query(self.query(&format!("{FILE_SELECT} WHERE f.id = ?")))
             .bind(id)
             .fetch_optional(&mut *c)
@@ -166,7 +166,7 @@ impl SqlStore {
     }
 
     /// Insert `file` over blob `sha256` and count the reference.
-    async fn insert_file_in(&self, c: &mut AnyConnection, file: &FileRecord) -> Tx<()> {
+    pub(super) async fn insert_file_in(&self, c: &mut AnyConnection, file: &FileRecord) -> Tx<()> {
         sqlx::query(self.query(
             "INSERT INTO files (id, owner, sha256, name, purpose, conv_id, seq, created_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -185,7 +185,7 @@ impl SqlStore {
     }
 
     /// Add one reference to a stored blob; `false` if it is not stored.
-    async fn add_ref_in(&self, c: &mut AnyConnection, sha256: &[u8; 32]) -> Tx<bool> {
+    pub(super) async fn add_ref_in(&self, c: &mut AnyConnection, sha256: &[u8; 32]) -> Tx<bool> {
         let done = sqlx::query(self.query("UPDATE blobs SET refs = refs + 1 WHERE sha256 = ?"))
             .bind(sha256.to_vec())
             .execute(&mut *c)
@@ -308,7 +308,11 @@ impl SqlStore {
         Ok(Some(file))
     }
 
-    async fn delete_file_tx(&self, c: &mut AnyConnection, id: &str) -> Tx<Option<Unreferenced>> {
+    pub(super) async fn delete_file_tx(
+        &self,
+        c: &mut AnyConnection,
+        id: &str,
+    ) -> Tx<Option<Unreferenced>> {
         let Some(file) = self.file_in(c, id).await? else {
             return Err(Refusal::NoSuchFile.into());
         };

@@ -21,6 +21,7 @@ mod changes;
 mod conversations;
 mod devices;
 mod directory;
+mod drive;
 mod files;
 mod groups;
 mod messages;
