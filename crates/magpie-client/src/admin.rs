@@ -2,9 +2,9 @@
 
 use crate::{Client, ClientError};
 use magpie_proto::{
-    AdminUser, AdminUserCreate, AdminUserCreated, AdminUserSet, AdminUsers, AdminUsersOk,
-    Department, DeptCreate, DeptDelete, DeptId, DeptUpdate, DirectoryVersion, Request, UserId,
-    UserRef,
+    AdminQuotaSet, AdminUser, AdminUserCreate, AdminUserCreated, AdminUserSet, AdminUsers,
+    AdminUsersOk, Department, DeptCreate, DeptDelete, DeptId, DeptUpdate, DirectoryVersion,
+    Request, UserId, UserRef,
 };
 
 impl Client {
@@ -56,6 +56,17 @@ impl Client {
     /// Change an account.
     pub async fn admin_user_set(&self, change: AdminUserSet) -> Result<AdminUser, ClientError> {
         self.call(Request::AdminUserSet(change)).await
+    }
+
+    /// Set user `user`'s storage quota to `bytes`, or return them to the
+    /// server's default (`None`).
+    pub async fn admin_quota_set(&self, user: &str, bytes: Option<u64>) -> Result<(), ClientError> {
+        self.call::<magpie_proto::Empty>(Request::AdminQuotaSet(AdminQuotaSet {
+            user: user.to_string(),
+            bytes,
+        }))
+        .await
+        .map(drop)
     }
 
     pub async fn dept_create(

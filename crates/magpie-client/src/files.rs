@@ -431,30 +431,46 @@ impl FileClient {
             return Ok(have);
         }
         let response = ok(request.send().await?).await?;
-        let resumed = response.status() == StatusCode::PARTIAL_CONTENT;
-        let file = tokio::fs::OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(!resumed)
-            .append(resumed)
-            .open(dest)
-            .await?;
-        // Network reads are ~10 KiB; each unbuffered write would be a hop
-        // to a blocking thread.
-        let mut out = tokio::io::BufWriter::with_capacity(1024 * 1024, file);
-        let mut received = if resumed { have } else { 0 };
-        progress(received, info.size);
-        let mut body = response.bytes_stream();
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk?;
-            out.write_all(&chunk).await?;
-            received += chunk.len() as u64;
-            progress(received, info.size);
-        }
-        out.flush().await?;
-        out.into_inner().sync_all().await?;
-        Ok(received)
+        save_body(response, dest, have, info.size, progress).await
     }
+}
+
+/// Write the body of a download's `response` to `dest`: after the `have`
+/// bytes already there when the server sent only the rest (206 Partial
+/// Content), replacing whatever was there otherwise. `progress(received,
+/// total)` as bytes arrive; returns the bytes now in `dest`. Shared by
+/// [`FileClient::download`] and [`crate::drive::ShareClient::download`],
+/// so that both resume the same way.
+pub(crate) async fn save_body(
+    response: reqwest::Response,
+    dest: &Path,
+    have: u64,
+    total: u64,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<u64, FileError> {
+    let resumed = response.status() == StatusCode::PARTIAL_CONTENT;
+    let file = tokio::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(!resumed)
+        .append(resumed)
+        .open(dest)
+        .await?;
+    // Network reads are ~10 KiB; each unbuffered write would be a hop
+    // to a blocking thread.
+    let mut out = tokio::io::BufWriter::with_capacity(1024 * 1024, file);
+    let mut received = if resumed { have } else { 0 };
+    progress(received, total);
+    let mut body = response.bytes_stream();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk?;
+        out.write_all(&chunk).await?;
+        received += chunk.len() as u64;
+        progress(received, total);
+    }
+    out.flush().await?;
+    out.into_inner().sync_all().await?;
+    Ok(received)
 }
 
 /// SHA-256 and size of the file at `path`, read in blocks.
@@ -475,7 +491,7 @@ pub async fn hash_file(path: &Path) -> Result<([u8; 32], u64), FileError> {
 }
 
 /// The response if it is a success; its error body otherwise.
-async fn ok(response: reqwest::Response) -> Result<reqwest::Response, FileError> {
+pub(crate) async fn ok(response: reqwest::Response) -> Result<reqwest::Response, FileError> {
     if response.status().is_success() {
         return Ok(response);
     }

@@ -50,6 +50,7 @@ pub mod admin;
 mod connection;
 pub mod devices;
 pub mod directory;
+pub mod drive;
 pub mod files;
 pub mod groups;
 pub mod people;
@@ -57,6 +58,7 @@ pub mod presence;
 pub mod sync;
 mod transport;
 
+pub use drive::{ShareClient, ShareLink};
 pub use magpie_proto;
 pub use people::CatchUp;
 pub use sync::{Accept, SyncState};

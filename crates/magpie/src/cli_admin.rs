@@ -33,7 +33,8 @@
 //!   message}`; exit status 1 if any row failed;
 //! - `dept add`: the department; `dept rename`, `move`, `reorder`,
 //!   `delete`: `{"version": N}`, the directory's new version;
-//! - `dept list`: the tree as the server returns it.
+//! - `dept list`: the tree as the server returns it;
+//! - `quota`: `{"ok": true}`.
 
 use crate::cli_client::{
     Failure, NEW_PASSWORD_ENV, Output, Secret, Secrets, ServerArgs, finish, require_user,
@@ -107,6 +108,25 @@ pub enum AdminCommand {
         #[command(subcommand)]
         command: DeptCommand,
     },
+    /// Set a user's drive and file storage quota: BYTES (a number, or
+    /// with a unit: 500M, 10G, 1.5T; units are powers of 1024), or
+    /// `default` for the server's default.
+    // The account is `name`, not `user`: clap would take a `user` for the
+    // global `--user` option, and sign in as the account named.
+    Quota {
+        #[arg(value_name = "USER")]
+        name: String,
+        #[arg(value_name = "BYTES|default", value_parser = quota_bytes)]
+        bytes: QuotaBytes,
+    },
+}
+
+/// A quota as given on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuotaBytes {
+    /// The server's default.
+    Default,
+    Bytes(u64),
 }
 
 #[derive(Subcommand, Debug)]
@@ -270,6 +290,39 @@ fn dept_name(value: &str) -> Result<String, String> {
     line("department name", value, DEPT_NAME_MAX)
 }
 
+/// `default`, or a size: `1073741824`, `500M`, `10G`, `1.5TiB`.
+fn quota_bytes(value: &str) -> Result<QuotaBytes, String> {
+    if value.eq_ignore_ascii_case("default") {
+        return Ok(QuotaBytes::Default);
+    }
+    let bad = || format!("{value:?} is not a size like 1073741824, 500M, 10G or 1.5T, nor default");
+    let split = value
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(value.len());
+    let (number, unit) = value.split_at(split);
+    let shift = match unit.to_ascii_uppercase().as_str() {
+        "" | "B" => 0,
+        "K" | "KB" | "KIB" => 10,
+        "M" | "MB" | "MIB" => 20,
+        "G" | "GB" | "GIB" => 30,
+        "T" | "TB" | "TIB" => 40,
+        _ => return Err(bad()),
+    };
+    if let Ok(whole) = number.parse::<u64>() {
+        return whole
+            .checked_mul(1 << shift)
+            .map(QuotaBytes::Bytes)
+            .ok_or_else(bad);
+    }
+    let fraction: f64 = number.parse().map_err(|_| bad())?;
+    let bytes = (fraction * (1u64 << shift) as f64).round();
+    if bytes.is_finite() && bytes >= 0.0 && bytes < u64::MAX as f64 {
+        Ok(QuotaBytes::Bytes(bytes as u64))
+    } else {
+        Err(bad())
+    }
+}
+
 fn role(value: &str) -> Result<Role, String> {
     match value {
         "user" => Ok(Role::User),
@@ -338,6 +391,7 @@ enum Plan {
     User(UserCommand, Option<NewPassword>),
     Import(Vec<ImportRow>),
     Dept(DeptCommand),
+    Quota(String, QuotaBytes),
 }
 
 impl Plan {
@@ -397,6 +451,7 @@ impl Plan {
                 Ok(Plan::User(command, password))
             }
             AdminCommand::Dept { command } => Ok(Plan::Dept(command)),
+            AdminCommand::Quota { name, bytes } => Ok(Plan::Quota(name, bytes)),
             AdminCommand::Bootstrap(_) => Err(Failure::Usage(
                 "bootstrap does not connect to a server".to_owned(),
             )),
@@ -408,6 +463,14 @@ impl Plan {
             Plan::User(command, password) => user(command, password, client, print).await,
             Plan::Import(rows) => import(rows, client, print).await,
             Plan::Dept(command) => dept(command, client, print).await,
+            Plan::Quota(name, bytes) => {
+                let (bytes, shown) = match bytes {
+                    QuotaBytes::Default => (None, "the server's default".to_owned()),
+                    QuotaBytes::Bytes(n) => (Some(n), format!("{n} bytes")),
+                };
+                client.admin_quota_set(&name, bytes).await?;
+                print.done(format!("the quota of {} is {shown}", clean(&name)))
+            }
         }
     }
 }
@@ -419,8 +482,9 @@ struct NewPassword {
     generated: bool,
 }
 
-/// Ask `question` on stderr; true for "y" or "yes" on stdin.
-fn confirm(question: &str) -> Result<bool, Failure> {
+/// Ask `question` on stderr; true for "y" or "yes" on stdin. Shared with
+/// `drive purge`, which also destroys for good.
+pub(crate) fn confirm(question: &str) -> Result<bool, Failure> {
     use std::io::{IsTerminal, Write};
     eprint!("{question} [y/N] ");
     let _ = std::io::stderr().flush();
@@ -1241,6 +1305,8 @@ mod tests {
         assert!(parse(&["dept", "move", "3", "--parent", "0"]).is_ok());
         assert!(parse(&["dept", "reorder", "3", "-2"]).is_ok());
         assert!(parse(&["dept", "add", "x", "--order", "-1"]).is_ok());
+        assert!(parse(&["quota", "bob", "lots"]).is_err());
+        assert!(parse(&["quota", "bob", "default"]).is_ok());
         let cli = parse(&["bootstrap", "--user", "root", "--data-dir", "/x"]).expect("bootstrap");
         assert_eq!(cli.args.conn.user.as_deref(), Some("root"));
         match cli.args.command {
@@ -1248,6 +1314,18 @@ mod tests {
                 assert_eq!(serve.data_dir, Some(PathBuf::from("/x")));
             }
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn quotas_read_with_units() {
+        assert_eq!(quota_bytes("default"), Ok(QuotaBytes::Default));
+        assert_eq!(quota_bytes("1024"), Ok(QuotaBytes::Bytes(1024)));
+        assert_eq!(quota_bytes("10G"), Ok(QuotaBytes::Bytes(10 << 30)));
+        assert_eq!(quota_bytes("500MiB"), Ok(QuotaBytes::Bytes(500 << 20)));
+        assert_eq!(quota_bytes("1.5k"), Ok(QuotaBytes::Bytes(1536)));
+        for bad in ["", "G", "10X", "-1", "1.2.3G", "99999999999T"] {
+            assert!(quota_bytes(bad).is_err(), "{bad:?}");
         }
     }
 

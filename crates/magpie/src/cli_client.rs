@@ -11,7 +11,8 @@
 //! `dept list` and `dept members` ([`crate::cli_directory`]), the
 //! `group` commands ([`crate::cli_groups`]) and the file commands
 //! `upload`, `download`, `files`, `file`, `avatar` and `group-files`
-//! ([`crate::cli_files`]) print
+//! ([`crate::cli_files`]) and the `drive` commands ([`crate::cli_drive`])
+//! print
 //! compact text for people, or with `--json` exactly one JSON document.
 //! Errors go to stderr as `error: <code>: <message>` with a non-zero exit
 //! status (2 for usage or configuration mistakes, 1 for server and
@@ -25,6 +26,7 @@
 //! password again.
 
 use crate::cli_directory::{self, DirectoryCommand};
+use crate::cli_drive::{self, DriveCommand};
 use crate::cli_files::{self, FilesCommand, SendFileCommand};
 use crate::cli_groups::{self, GroupsCommand};
 use crate::cli_people::{self, PeopleCommand};
@@ -63,14 +65,14 @@ Output: the messaging commands (send, send-file, send-image, send-voice,
 send-video, listen, history, conversations) print one JSON document per line
 on stdout.
 The others (people, presence, devices, dept, group, files, avatar,
-group-files) print compact text, or with --json one JSON document.
+group-files, drive) print compact text, or with --json one JSON document.
 Exit status: 0 ok, 1 server or connection error, 2 usage or configuration error.")]
 pub struct ClientArgs {
     #[command(flatten)]
     pub conn: ServerArgs,
 
     /// Print one JSON document on stdout instead of text (the people,
-    /// presence, devices, dept, group and file commands; the messaging
+    /// presence, devices, dept, group, file and drive commands; the messaging
     /// commands always print JSON lines).
     #[arg(long, global = true)]
     pub json: bool,
@@ -174,6 +176,8 @@ pub enum ClientCommand {
     Groups(GroupsCommand),
     #[command(flatten)]
     Files(FilesCommand),
+    #[command(flatten)]
+    Drive(DriveCommand),
 }
 
 /// Run one `magpie client` command. Errors are reported on stderr here and
@@ -245,6 +249,9 @@ async fn execute(args: &ClientArgs, secrets: &Secrets) -> Result<(), Failure> {
         }
         ClientCommand::SendFiles(command) => {
             cli_files::send(command, &args.conn, secrets, &mut out).await
+        }
+        ClientCommand::Drive(command) => {
+            cli_drive::execute(command, &args.conn, args.json, secrets, &mut out).await
         }
         command => {
             if let ClientCommand::Send { conv, args, .. } = command {
@@ -356,7 +363,8 @@ async fn perform(
         | ClientCommand::Login { .. }
         | ClientCommand::Logout
         | ClientCommand::Files(_)
-        | ClientCommand::SendFiles(_) => Err(Failure::Usage(
+        | ClientCommand::SendFiles(_)
+        | ClientCommand::Drive(_) => Err(Failure::Usage(
             "this command does not run in a session".to_owned(),
         )),
     }

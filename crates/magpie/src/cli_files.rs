@@ -420,15 +420,21 @@ pub struct HttpArg {
 
 impl HttpArg {
     fn resolve(&self, conn: &ServerArgs) -> Result<String, Failure> {
-        match &self.base {
-            Some(base) => Ok(base.clone()),
-            None => FileClient::http_base_for(&conn.server).ok_or_else(|| {
-                Failure::Usage(format!(
-                    "cannot tell the HTTP address from --server {:?}; give --http URL",
-                    conn.server
-                ))
-            }),
-        }
+        resolve_http(self.base.as_deref(), conn)
+    }
+}
+
+/// The HTTP base: `base` (from `--http`) if given, else derived from
+/// `--server`. Shared with the drive commands, which take `--http` too.
+pub(crate) fn resolve_http(base: Option<&str>, conn: &ServerArgs) -> Result<String, Failure> {
+    match base {
+        Some(base) => Ok(base.to_owned()),
+        None => FileClient::http_base_for(&conn.server).ok_or_else(|| {
+            Failure::Usage(format!(
+                "cannot tell the HTTP address from --server {:?}; give --http URL",
+                conn.server
+            ))
+        }),
     }
 }
 
@@ -506,7 +512,17 @@ pub(crate) async fn execute(
                 conn,
                 &credentials,
                 &base,
-                async |client, _session, files| download(args, client, files, &mut printer).await,
+                async |client, _session, files| {
+                    download(
+                        &args.id,
+                        args.output.as_deref(),
+                        None,
+                        client,
+                        files,
+                        &mut printer,
+                    )
+                    .await
+                },
             )
             .await
         }
@@ -639,7 +655,7 @@ async fn avatar(
 
 /// Who the HTTP calls act as.
 #[derive(Debug)]
-struct Session {
+pub(crate) struct Session {
     user_id: UserId,
 }
 
@@ -648,7 +664,7 @@ struct Session {
 /// or the token of a password login, which is logged out at the end (the
 /// token stops working; uploads left unfinished stay the user's and can
 /// be resumed with another session).
-async fn with_http_session<T>(
+pub(crate) async fn with_http_session<T>(
     conn: &ServerArgs,
     credentials: &Credentials,
     base: &str,
@@ -699,17 +715,17 @@ async fn with_http_session<T>(
 
 /// The file to upload, as found before connecting.
 #[derive(Debug)]
-struct LocalFile {
+pub(crate) struct LocalFile {
     /// The path with links resolved: read, and the key of its state.
     canonical: PathBuf,
     size: u64,
     /// Modification time in nanoseconds since the epoch (0 if unknown).
     mtime_ns: u64,
-    default_name: String,
+    pub(crate) default_name: String,
 }
 
 impl LocalFile {
-    fn inspect(path: &Path) -> Result<LocalFile, Failure> {
+    pub(crate) fn inspect(path: &Path) -> Result<LocalFile, Failure> {
         let unreadable = |e: std::io::Error| Failure::Usage(format!("{}: {e}", path.display()));
         let canonical = std::fs::canonicalize(path).map_err(unreadable)?;
         let meta = std::fs::metadata(&canonical).map_err(unreadable)?;
@@ -752,8 +768,9 @@ struct Uploaded<'a> {
 
 /// Upload `local` under `name` (instantly unless `no_instant`, resuming
 /// an upload an earlier run left): the stored file, and whether no bytes
-/// had to be sent. Shared by `upload` and the `send-*` commands.
-async fn upload(
+/// had to be sent. Shared by `upload`, the `send-*` commands and `drive
+/// upload`.
+pub(crate) async fn upload(
     local: &LocalFile,
     name: &str,
     no_instant: bool,
@@ -906,14 +923,21 @@ struct Downloaded {
     sha256: String,
 }
 
-async fn download(
-    args: &DownloadArgs,
+/// Download file `id` to `output` (a directory: under its name there), or
+/// under its name in the current directory, the name being `name` if
+/// given (`drive download` passes the entry's, which a rename may have
+/// made different from the file's) and the file's own otherwise. Shared
+/// by `download` and `drive download`.
+pub(crate) async fn download(
+    id: &str,
+    output: Option<&Path>,
+    name: Option<&str>,
     client: &Client,
     files: &FileClient,
     printer: &mut Printer<'_>,
 ) -> Result<(), Failure> {
-    let info = client.file_info(&args.id).await?;
-    let (dest, named_by_user) = destination(args.output.as_deref(), &info.name)?;
+    let info = client.file_info(id).await?;
+    let (dest, named_by_user) = destination(output, name.unwrap_or(&info.name))?;
     let done = |printer: &mut Printer<'_>| {
         let shown = Downloaded {
             path: dest.display().to_string(),
@@ -961,7 +985,7 @@ async fn download(
     loop {
         let bar = progress_bar("downloading");
         let result = files
-            .download(&args.id, &part, |received, total| {
+            .download(id, &part, |received, total| {
                 bar.set_length(total);
                 bar.set_position(received);
             })
@@ -1011,7 +1035,7 @@ fn destination(output: Option<&Path>, name: &str) -> Result<(PathBuf, bool), Fai
 
 /// `name` if it is a plain file name, safe to create in a directory: one
 /// path component, not `.` or `..`, no separators or control characters.
-fn plain_name(name: &str) -> Result<&str, Failure> {
+pub(crate) fn plain_name(name: &str) -> Result<&str, Failure> {
     let plain = !name.is_empty()
         && name != "."
         && name != ".."
@@ -1111,7 +1135,7 @@ struct SignedUrl {
 }
 
 /// `path` on the HTTP server at `base`, unless already absolute.
-fn absolute(base: &str, path: &str) -> String {
+pub(crate) fn absolute(base: &str, path: &str) -> String {
     if path.starts_with("http://") || path.starts_with("https://") {
         path.to_owned()
     } else {
@@ -1143,7 +1167,7 @@ fn labelled(rows: &[(&str, String)]) -> String {
 }
 
 /// A size for people: bytes, or KiB/MiB/GiB with one decimal.
-fn bytes(n: u64) -> String {
+pub(crate) fn bytes(n: u64) -> String {
     const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
     if n < 1024 {
         return format!("{n} B");
@@ -1158,7 +1182,7 @@ fn bytes(n: u64) -> String {
 }
 
 /// A byte progress bar on stderr if it is a terminal; hidden otherwise.
-fn progress_bar(verb: &str) -> indicatif::ProgressBar {
+pub(crate) fn progress_bar(verb: &str) -> indicatif::ProgressBar {
     if !std::io::stderr().is_terminal() {
         return indicatif::ProgressBar::hidden();
     }
@@ -1176,7 +1200,7 @@ fn progress_bar(verb: &str) -> indicatif::ProgressBar {
 
 /// A failure of the HTTP file API as the CLI reports it: the server's
 /// error code and message when it sent one.
-fn file_failure(e: FileError) -> Failure {
+pub(crate) fn file_failure(e: FileError) -> Failure {
     match e {
         FileError::Server {
             error: Some(body), ..
@@ -1219,7 +1243,7 @@ fn group_id(value: &str) -> Result<ConvId, String> {
     }
 }
 
-fn http_base(value: &str) -> Result<String, String> {
+pub(crate) fn http_base(value: &str) -> Result<String, String> {
     let rest = value
         .strip_prefix("http://")
         .or_else(|| value.strip_prefix("https://"));

@@ -4,6 +4,7 @@
 mod cli_admin;
 mod cli_client;
 mod cli_directory;
+mod cli_drive;
 mod cli_files;
 mod cli_groups;
 mod cli_people;
