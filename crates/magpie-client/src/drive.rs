@@ -16,10 +16,10 @@
 use crate::files::{FileError, ok, save_body};
 use crate::{Client, ClientError};
 use magpie_proto::{
-    DriveEntries, DriveEntriesOk, DriveEntry, DriveList, DriveListOk, DriveMkdir, DriveMove,
-    DrivePage, DrivePurge, DrivePurgeOk, DrivePut, DriveRecent, DriveRename, DriveSave,
-    DriveSearch, DriveShare, DriveSharesOk, DriveSortKey, DriveUnshare, Empty, EntryId, EntryKind,
-    Quota, Request, ShareId, ShareInfo, ShareKey, ShareUnlock, SharedView, is_file_id,
+    DriveEntries, DriveEntriesOk, DriveEntry, DriveInfoOk, DriveList, DriveListOk, DriveMkdir,
+    DriveMove, DrivePage, DrivePurge, DrivePurgeOk, DrivePut, DriveRecent, DriveRef, DriveRename,
+    DriveSave, DriveSearch, DriveShare, DriveSharesOk, DriveSortKey, DriveUnshare, Empty, EntryId,
+    EntryKind, Quota, Request, ShareId, ShareInfo, ShareKey, ShareUnlock, SharedView, is_file_id,
 };
 use reqwest::StatusCode;
 use std::ffi::OsString;
@@ -51,6 +51,14 @@ impl Client {
     /// absent), folders first, with the folder's breadcrumb.
     pub async fn drive_list(&self, list: DriveList) -> Result<DriveListOk, ClientError> {
         self.call(Request::DriveList(list)).await
+    }
+
+    /// `drive_info`: one entry by id, with the folders it is in.
+    pub async fn drive_info(&self, entry: &str) -> Result<DriveInfoOk, ClientError> {
+        self.call(Request::DriveInfo(DriveRef {
+            entry: entry.to_owned(),
+        }))
+        .await
     }
 
     /// Every entry of `folder` (the top when `None`), page by page, in the

@@ -140,6 +140,21 @@ pub struct DriveListOk {
     pub next: Option<u32>,
 }
 
+/// `drive_info`: one entry of the caller's, by id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DriveRef {
+    pub entry: EntryId,
+}
+
+/// The answer to `drive_info`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DriveInfoOk {
+    pub entry: DriveEntry,
+    /// The folders it is in, from the top down (empty at the top and for
+    /// an entry in the bin).
+    pub path: Vec<Crumb>,
+}
+
 /// `drive_mkdir`: a new folder.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DriveMkdir {

@@ -112,8 +112,9 @@ pub enum ErrorCode {
     InvalidName,
     /// A folder cannot move into itself or one of its own folders.
     InvalidMove,
-    /// No such share link, or it no longer works (revoked, expired, out of
-    /// downloads, or its entry deleted): one answer for all.
+    /// No such share link, or it no longer works (revoked, expired, or its
+    /// entry deleted): one answer for all. A link out of downloads still
+    /// opens; its downloads get `limit_reached`.
     UnknownShare,
     /// The extraction code is wrong.
     WrongCode,

@@ -59,6 +59,7 @@ pub enum Request {
     AvatarSet(crate::files::AvatarSet),
     // The drive (shares are opened over HTTP; see docs/PROTOCOL.md).
     DriveList(crate::drive::DriveList),
+    DriveInfo(crate::drive::DriveRef),
     DriveMkdir(crate::drive::DriveMkdir),
     DrivePut(crate::drive::DrivePut),
     DriveRename(crate::drive::DriveRename),
@@ -233,6 +234,7 @@ fn parse_op(op: &str, args: Option<&RawValue>) -> Result<Request, ErrorBody> {
         "group_file_delete" => Request::GroupFileDelete(args_of(op, args)?),
         "avatar_set" => Request::AvatarSet(args_of(op, args)?),
         "drive_list" => Request::DriveList(args_or_default(op, args)?),
+        "drive_info" => Request::DriveInfo(args_of(op, args)?),
         "drive_mkdir" => Request::DriveMkdir(args_of(op, args)?),
         "drive_put" => Request::DrivePut(args_of(op, args)?),
         "drive_rename" => Request::DriveRename(args_of(op, args)?),
@@ -377,6 +379,7 @@ impl Request {
             Request::GroupFileDelete(_) => "group_file_delete",
             Request::AvatarSet(_) => "avatar_set",
             Request::DriveList(_) => "drive_list",
+            Request::DriveInfo(_) => "drive_info",
             Request::DriveMkdir(_) => "drive_mkdir",
             Request::DrivePut(_) => "drive_put",
             Request::DriveRename(_) => "drive_rename",
@@ -525,6 +528,9 @@ mod tests {
                 rename: true,
             }),
             Request::DrivePurge(crate::drive::DrivePurge::default()),
+            Request::DriveInfo(crate::drive::DriveRef {
+                entry: "ab".repeat(16),
+            }),
             Request::DriveQuota,
             Request::DriveShare(crate::drive::DriveShare {
                 entry: "ab".repeat(16),

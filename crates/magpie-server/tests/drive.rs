@@ -308,6 +308,22 @@ async fn folders_and_files_are_arranged_listed_and_named_safely() {
         ["z-folder", "b-small.txt", "a-big.bin"]
     );
     assert_eq!(names(&list(&me, None).await.entries), ["文档"]);
+    let info: DriveInfoOk = call(
+        &me.client,
+        Request::DriveInfo(DriveRef {
+            entry: small.id.clone(),
+        }),
+    )
+    .await
+    .expect("info");
+    assert_eq!(info.entry, small);
+    assert_eq!(
+        info.path
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>(),
+        ["文档", "2026"]
+    );
 
     // Names: refused when unsafe, clashes refused or renamed on request.
     for bad in [
@@ -403,6 +419,12 @@ async fn another_users_entries_are_unknown_to_every_operation() {
 
     let folder_id = Some(folder.id.clone());
     let cases: Vec<(&str, Request)> = vec![
+        (
+            "info",
+            Request::DriveInfo(DriveRef {
+                entry: folder.id.clone(),
+            }),
+        ),
         (
             "list",
             Request::DriveList(DriveList {
@@ -800,23 +822,41 @@ async fn expiry_and_download_limits_end_a_link() {
         limited.id,
         file.id
     );
-    for _ in 0..2 {
-        let ok = http()
-            .get(&url)
-            .header("X-Share-Key", &key)
-            .send()
-            .await
-            .expect("get");
-        assert_eq!(ok.status(), StatusCode::OK);
+    let get = |headers: &[(&str, &str)]| {
+        let mut request = http().get(&url).header("X-Share-Key", &key);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send()
+    };
+    let first = get(&[]).await.expect("get");
+    assert_eq!(first.status(), StatusCode::OK);
+    let etag = first
+        .headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .expect("an etag")
+        .to_string();
+    // Neither a 304 nor a resumption counts.
+    let cached = get(&[("If-None-Match", &etag)]).await.expect("get");
+    assert_eq!(cached.status(), StatusCode::NOT_MODIFIED);
+    let resumed = get(&[("Range", "bytes=5-")]).await.expect("get");
+    assert_eq!(resumed.status(), StatusCode::PARTIAL_CONTENT);
+    let second = get(&[]).await.expect("get");
+    assert_eq!(second.status(), StatusCode::OK);
+    // Spent: every way of asking for the whole file is refused.
+    for headers in [
+        vec![],
+        vec![("Range", "bytes=-100000")],
+        vec![("Range", "items=0-")],
+        vec![("Range", "bytes=1-2,0-")],
+        vec![("Range", "bytes=5-"), ("If-Range", "\"other\"")],
+        vec![("Range", "bytes=0-0")],
+    ] {
+        let refused = get(&headers).await.expect("get");
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{headers:?}");
+        assert_eq!(error_code(refused).await, "limit_reached");
     }
-    let third = http()
-        .get(&url)
-        .header("X-Share-Key", &key)
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(third.status(), StatusCode::FORBIDDEN);
-    assert_eq!(error_code(third).await, "limit_reached");
     let mine: DriveSharesOk = call(&me.client, Request::DriveShares(DrivePage::default()))
         .await
         .expect("shares");

@@ -390,7 +390,9 @@ pub(crate) async fn execute(
                 &credentials,
                 &base,
                 async |client, _session, files| {
-                    if is_file_id(path) {
+                    // An id is an entry's, or else (as `ls --json` shows
+                    // under `file`) a drive file's own.
+                    if is_file_id(path) && client.drive_info(path).await.is_err() {
                         return download(path, local.as_deref(), None, client, files, &mut printer)
                             .await;
                     }
@@ -644,12 +646,15 @@ async fn perform(
 
 // Finding entries.
 
-/// The entry at drive path `path`.
+/// The entry at drive path `path`, or with that id.
 async fn resolve(client: &Client, path: &str) -> Result<DriveEntry, Failure> {
     if is_drive_top(path) {
         return Err(Failure::Usage(
             "the top of the drive (/) is not an entry here".to_owned(),
         ));
+    }
+    if is_file_id(path) {
+        return Ok(client.drive_info(path).await?.entry);
     }
     client
         .drive_resolve(path)

@@ -298,7 +298,11 @@ async fn view(
 }
 
 /// `GET /api/shares/{share}/files/{entry}`: a shared file's bytes, with
-/// Range. A request from the first byte counts as one download.
+/// Range. An answer with content from the first byte (the whole file, or
+/// a range from 0, as the server parses it) counts as one download; a
+/// resumption (a range from later) and a 304 do not. So the limit counts
+/// downloads started: a client that never reads the first byte is not
+/// counted, and never gets a whole file either.
 async fn download(
     State(state): State<Arc<AppState>>,
     Path((share, entry)): Path<(String, String)>,
@@ -311,7 +315,8 @@ async fn download(
     let drive = drive(&state);
     let found = drive.shared_entry(&record, &entry).await?;
     let file = found.file.ok_or_else(unknown_entry)?;
-    if method == Method::GET && starts_at_zero(&headers) && !drive.count_download(&record).await? {
+    let starts = crate::files::download::answer(&file, &headers).starts_a_download();
+    if method == Method::GET && starts && !drive.count_download(&record).await? {
         return Err(Failure::new(
             StatusCode::FORBIDDEN,
             ErrorCode::LimitReached,
@@ -319,15 +324,6 @@ async fn download(
         ));
     }
     crate::files::download::serve(&state.files, &file, &method, &headers).await
-}
-
-/// Whether a GET reads from the first byte (a new download, not the
-/// resumption of one).
-fn starts_at_zero(headers: &HeaderMap) -> bool {
-    match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
-        None => true,
-        Some(range) => range.trim().starts_with("bytes=0-"),
-    }
 }
 
 fn no_store(mut response: Response) -> Response {

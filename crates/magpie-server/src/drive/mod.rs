@@ -172,6 +172,33 @@ impl Drive {
         })
     }
 
+    /// `drive_info`: one of `user`'s entries in the drive or in the bin,
+    /// with the folders it is in.
+    pub async fn info(&self, user: UserId, id: &str) -> FileResult<magpie_proto::DriveInfoOk> {
+        check_id(id)?;
+        let ancestry = self.store.drive_ancestry(id).await.map_err(from_store)?;
+        let Some(entry) = ancestry.first().filter(|e| e.owner == user) else {
+            return Err(unknown_entry());
+        };
+        let listed = in_drive(&ancestry) || entry.state == EntryState::Binned;
+        if !listed {
+            return Err(unknown_entry());
+        }
+        let path = ancestry
+            .iter()
+            .skip(1)
+            .rev()
+            .map(|e| Crumb {
+                id: e.id.clone(),
+                name: e.name.clone(),
+            })
+            .collect();
+        Ok(magpie_proto::DriveInfoOk {
+            entry: self.entry_view(entry),
+            path,
+        })
+    }
+
     /// The folders from the top down to `id` (included).
     async fn path_of(&self, id: &str) -> FileResult<Vec<Crumb>> {
         let ancestry = self.store.drive_ancestry(id).await.map_err(from_store)?;

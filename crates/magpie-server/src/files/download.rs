@@ -208,6 +208,48 @@ fn common_headers(response: &mut Response, tag: &str) {
     );
 }
 
+/// What a GET of `file`'s content with these headers is answered with.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// 304: the client has it.
+    NotModified,
+    /// 200, 206 or 416, by the range asked for (`If-Range` applied).
+    Bytes(RangeAsk),
+}
+
+impl Answer {
+    /// Whether this answer sends content from the first byte: a new
+    /// download rather than the resumption of one (what a share link's
+    /// download limit counts).
+    pub fn starts_a_download(&self) -> bool {
+        match self {
+            Answer::Bytes(RangeAsk::Whole) => true,
+            Answer::Bytes(RangeAsk::Part(range)) => range.start == 0,
+            Answer::NotModified | Answer::Bytes(RangeAsk::Unsatisfiable) => false,
+        }
+    }
+}
+
+/// Decide the answer to a GET of `file`'s content, honouring
+/// `If-None-Match`, `If-Range` and `Range`.
+pub fn answer(file: &FileRecord, headers: &HeaderMap) -> Answer {
+    let tag = etag(file, Variant::Content);
+    if not_modified(headers, &tag) {
+        return Answer::NotModified;
+    }
+    let size = u64::try_from(file.blob.size).unwrap_or(0);
+    let range_applies = headers
+        .get(header::IF_RANGE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v.trim() == tag);
+    Answer::Bytes(
+        match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
+            Some(value) if range_applies => parse_range(value, size),
+            _ => RangeAsk::Whole,
+        },
+    )
+}
+
 /// Serve `file`'s content, honouring `Range`, `If-Range` and
 /// `If-None-Match`.
 pub async fn serve(
@@ -217,19 +259,14 @@ pub async fn serve(
     headers: &HeaderMap,
 ) -> Result<Response, Failure> {
     let tag = etag(file, Variant::Content);
-    if not_modified(headers, &tag) {
-        let mut response = StatusCode::NOT_MODIFIED.into_response();
-        common_headers(&mut response, &tag);
-        return Ok(response);
-    }
     let size = u64::try_from(file.blob.size).unwrap_or(0);
-    let range_applies = headers
-        .get(header::IF_RANGE)
-        .and_then(|v| v.to_str().ok())
-        .is_none_or(|v| v.trim() == tag);
-    let ask = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
-        Some(value) if range_applies => parse_range(value, size),
-        _ => RangeAsk::Whole,
+    let ask = match answer(file, headers) {
+        Answer::NotModified => {
+            let mut response = StatusCode::NOT_MODIFIED.into_response();
+            common_headers(&mut response, &tag);
+            return Ok(response);
+        }
+        Answer::Bytes(ask) => ask,
     };
     let (status, range) = match ask {
         RangeAsk::Whole => (StatusCode::OK, None),

@@ -13,10 +13,19 @@ impl Session {
         match &request {
             Request::DriveSearch(_) => state.throttle.check_search(me)?,
             Request::DriveList(_)
+            | Request::DriveInfo(_)
             | Request::DriveBin(_)
             | Request::DriveRecent(_)
             | Request::DriveQuota
             | Request::DriveShares(_) => {}
+            // A save tries an extraction code: the per-address limit of
+            // codes applies as on the HTTP unlock.
+            Request::DriveSave(_) => {
+                state.throttle.check_people(me)?;
+                if let Some(ip) = self.peer_ip {
+                    state.throttle.check_share_code(ip)?;
+                }
+            }
             _ => state.throttle.check_people(me)?,
         }
         let frame = state.config.max_frame_bytes;
@@ -24,6 +33,7 @@ impl Session {
             let drive = &state.drive;
             match request {
                 Request::DriveList(req) => drive.list(me, req, frame).await.and_then(to_value),
+                Request::DriveInfo(req) => drive.info(me, &req.entry).await.and_then(to_value),
                 Request::DriveMkdir(req) => drive.mkdir(me, req).await.and_then(to_value),
                 Request::DrivePut(req) => drive.put(me, req).await.and_then(to_value),
                 Request::DriveRename(req) => drive.rename(me, req).await.and_then(to_value),

@@ -544,6 +544,7 @@ impl Session {
             | Request::AdminQuotaSet(_)) => self.admin(id, admin),
             // The drive dispatches its own operations.
             drive @ (Request::DriveList(_)
+            | Request::DriveInfo(_)
             | Request::DriveMkdir(_)
             | Request::DrivePut(_)
             | Request::DriveRename(_)

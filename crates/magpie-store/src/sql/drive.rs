@@ -156,12 +156,23 @@ fn reaches_top(chain: &[EntryRecord]) -> bool {
 /// has an extension (a dot that is not the first character), `name (n)`
 /// otherwise.
 fn numbered(name: &str, is_folder: bool, n: u32) -> String {
-    match name.rfind('.') {
-        Some(dot) if dot > 0 && !is_folder => {
-            format!("{} ({n}){}", &name[..dot], &name[dot..])
-        }
-        _ => format!("{name} ({n})"),
-    }
+    let suffix = format!(" ({n})");
+    let max = magpie_proto::MAX_ENTRY_NAME_CHARS;
+    // Keep the result within the longest name: shorten the stem, not the
+    // extension (it says what the file is) unless it leaves no stem.
+    let (stem, ext) = match name.rfind('.') {
+        Some(dot) if dot > 0 && !is_folder => name.split_at(dot),
+        _ => (name, ""),
+    };
+    let (stem, ext) = if ext.chars().count() + suffix.len() >= max {
+        (name, "")
+    } else {
+        (stem, ext)
+    };
+    let room = max - suffix.len() - ext.chars().count();
+    let stem: String = stem.chars().take(room).collect();
+    let stem = stem.trim_end();
+    format!("{stem}{suffix}{ext}")
 }
 
 /// `needle` as a LIKE pattern matching it anywhere, with `!` as the
@@ -1561,6 +1572,12 @@ mod tests {
         assert_eq!(numbered(".bashrc", false, 1), ".bashrc (1)");
         assert_eq!(numbered("notes", false, 3), "notes (3)");
         assert_eq!(numbered("v1.2", true, 1), "v1.2 (1)");
+        let long = format!("{}.txt", "长".repeat(251));
+        let renamed = numbered(&long, false, 12);
+        assert_eq!(renamed.chars().count(), 255);
+        assert!(renamed.ends_with(" (12).txt"), "{renamed}");
+        let long_ext = format!("a.{}", "x".repeat(253));
+        assert_eq!(numbered(&long_ext, false, 1).chars().count(), 255);
     }
 
     #[test]
