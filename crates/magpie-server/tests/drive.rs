@@ -1312,3 +1312,112 @@ async fn search_finds_names_in_any_script_and_recent_lists_new_files() {
     assert_eq!(recent.entries.len(), 4);
     assert_eq!(recent.entries[0].name, "notes.md", "newest first");
 }
+
+#[tokio::test]
+#[ignore = "needs MAGPIE_TEST_S3 and MAGPIE_E2E_DATABASE; run by .ci/run"]
+async fn s3_a_share_unlocked_on_one_node_opens_on_another() {
+    let endpoint = std::env::var("MAGPIE_TEST_S3").expect("MAGPIE_TEST_S3 names the S3 server");
+    let admin = std::env::var("MAGPIE_E2E_DATABASE").expect("a shared database engine");
+    let bucket = format!("magpie-{}", magpie_server::files::new_id());
+    let made = reqwest::Client::new()
+        .put(format!("{endpoint}/{bucket}"))
+        .send()
+        .await
+        .expect("create the bucket");
+    assert!(made.status().is_success(), "{}", made.status());
+    let database = common::TestDatabase::create(&admin).await;
+    let mut nodes = Vec::new();
+    let mut dirs = Vec::new();
+    for _ in 0..2 {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = magpie_server::Config::ephemeral(dir.path());
+        config.database_url = Some(database.url.clone());
+        config.s3 = Some(magpie_server::config::S3Config {
+            bucket: bucket.clone(),
+            endpoint: endpoint.clone(),
+            region: "us-east-1".into(),
+            access_key_id: "test".into(),
+            secret_access_key: "test".into(),
+        });
+        nodes.push(magpie_server::start(config).await.expect("node starts"));
+        dirs.push(dir);
+    }
+    let on = |node: &magpie_server::RunningServer| format!("http://{}", node.http_addr());
+    let person_on = async |node: &magpie_server::RunningServer| {
+        let name = unique("drv");
+        let (client, auth) = user(&format!("tcp://{}", node.tcp_addr()), &name).await;
+        let token = auth.token.expect("token");
+        Person {
+            client,
+            name,
+            files: FileClient::new(&on(node), &token).expect("file client"),
+        }
+    };
+    let alice = person_on(&nodes[0]).await;
+    let bob = person_on(&nodes[1]).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let content = bytes_of(100_000, 31);
+    let entry = upload_to_drive(&alice, dir.path(), "共享.bin", &content, None).await;
+    let link = share(&alice, &entry.id, None).await;
+
+    // Unlocked through node A; the key works on node B (one shared secret).
+    let unlocked = http()
+        .post(format!("{}/api/shares/{}/unlock", on(&nodes[0]), link.id))
+        .json(&ShareUnlock {
+            code: link.code.clone(),
+        })
+        .send()
+        .await
+        .expect("unlock");
+    assert_eq!(unlocked.status(), StatusCode::OK);
+    let key = unlocked.json::<ShareKey>().await.expect("key").key;
+    let bytes = http()
+        .get(format!(
+            "{}/api/shares/{}/files/{}",
+            on(&nodes[1]),
+            link.id,
+            entry.id
+        ))
+        .header("X-Share-Key", &key)
+        .send()
+        .await
+        .expect("download through node B");
+    assert_eq!(bytes.status(), StatusCode::OK);
+    assert_eq!(
+        bytes.bytes().await.expect("bytes").as_ref(),
+        content.as_slice()
+    );
+
+    // Saved by a user of node B; revoked through node A, refused on B.
+    let saved: DriveEntriesOk = call(
+        &bob.client,
+        Request::DriveSave(DriveSave {
+            share: link.id.clone(),
+            code: link.code.clone(),
+            entries: None,
+            parent: None,
+        }),
+    )
+    .await
+    .expect("save through node B");
+    let kept = saved.entries[0].file.as_ref().expect("a file").id.clone();
+    call::<serde_json::Value>(
+        &alice.client,
+        Request::DriveUnshare(DriveUnshare {
+            share: link.id.clone(),
+        }),
+    )
+    .await
+    .expect("unshare through node A");
+    let after = http()
+        .get(format!("{}/api/shares/{}", on(&nodes[1]), link.id))
+        .header("X-Share-Key", &key)
+        .send()
+        .await
+        .expect("view");
+    assert_eq!(after.status(), StatusCode::NOT_FOUND);
+    assert_eq!(download(&bob, &kept).await, content);
+    for node in nodes {
+        node.shutdown().await;
+    }
+}
