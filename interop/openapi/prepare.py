@@ -1,6 +1,6 @@
 """Seed a running Magpie server and write the schema schemathesis runs on.
 
-    prepare.py BASE_URL TOKEN SPEC_IN SPEC_OUT
+    prepare.py BASE_URL TOKEN SPEC_IN SPEC_OUT TCP_URL
 
 Uploads a few small files over tus (standard library only) so that the
 operations on `{id}` have real ids to start from, then writes a copy of
@@ -10,6 +10,18 @@ valid instant-upload offer and proof, added as `examples`. The examples
 phase of schemathesis sends them, so the success answers (200, 206, 304,
 416, 201, 204) and their headers get checked too; the other phases generate
 their own values (random ids, which get 404).
+
+For the share links it also builds a drive over the protocol on TCP_URL
+(`tcp://host:port`, the session resumed with TOKEN): a folder with a file
+and a sub-folder holding another file, a file on its own, and share links
+with known codes over them, unlocked here for their keys. The share
+operations get those ids, codes and keys as examples, so the key (200),
+the view (200), downloads (200, 206, 304, 416) and the page (200, 303)
+are reached. Each right-code example has a link of its own, and the
+examples phase runs before the others: those send many wrong codes, after
+10 of which a link answers 429 to every code (a documented answer), while
+the keys handed out before stay good. run.sh turns the per-address code
+rate off.
 
 Each operation that destroys what it names (DELETE of a file, DELETE of an
 upload) gets ids of its own, so the order schemathesis runs operations in
@@ -21,15 +33,21 @@ import copy
 import hashlib
 import http.client
 import json
+import socket
 import struct
 import sys
+import time
 import urllib.parse
 import zlib
 
 import yaml
 
-BASE, TOKEN, SPEC_IN, SPEC_OUT = sys.argv[1:5]
+sys.dont_write_bytecode = True  # no __pycache__ here for importing hooks.py
+from hooks import OMIT  # noqa: E402
+
+BASE, TOKEN, SPEC_IN, SPEC_OUT, TCP_URL = sys.argv[1:6]
 URL = urllib.parse.urlsplit(BASE)
+TCP = urllib.parse.urlsplit(TCP_URL)
 
 
 def request(method, path, headers=None, body=None):
@@ -115,6 +133,76 @@ proofs = [
     hashlib.sha256(nonce + text[r["offset"] : r["offset"] + r["length"]]).hexdigest() for r in challenge["ranges"]
 ]
 proof = {"challenge": challenge["challenge"], "proofs": proofs}
+
+
+class Session:
+    """A protocol session over TCP (docs/PROTOCOL.md 2.1): length-prefixed JSON."""
+
+    def __init__(self):
+        self.sock = socket.create_connection((TCP.hostname, TCP.port), timeout=30)
+        self.next_id = 0
+        self.call("hello", {"version": 1, "client": "interop-openapi"})
+        self.call("resume", {"token": TOKEN})
+
+    def _read(self, n):
+        data = b""
+        while len(data) < n:
+            part = self.sock.recv(n - len(data))
+            if not part:
+                fail("the server closed the protocol connection")
+            data += part
+        return data
+
+    def call(self, op, args):
+        self.next_id += 1
+        payload = json.dumps({"id": self.next_id, "op": op, "args": args}).encode()
+        self.sock.sendall(struct.pack(">I", len(payload)) + payload)
+        while True:
+            frame = json.loads(self._read(struct.unpack(">I", self._read(4))[0]))
+            if frame.get("id") == self.next_id:
+                break
+        if "error" in frame:
+            fail(f"{op} {args}: {frame['error']}")
+        return frame["result"]
+
+
+def unlock(share, code):
+    status, _, body = request(
+        "POST", f"/api/shares/{share}/unlock", {"Content-Type": "application/json"}, json.dumps({"code": code})
+    )
+    if status != 200:
+        fail(f"unlock {share} with its code: {status} {body[:200]!r}")
+    return json.loads(body)["key"]
+
+
+# The drive: a folder with a file and a sub-folder (with a file of its
+# own), and a file outside it. Names with markup and CJK test the escaping.
+shared_text = "Magpie interop: a file in a shared folder.\n".encode() * 3
+inner_bytes = b"\x00\x01\x02 inner file of the sub-folder \xff"
+lone_text = b"A file shared on its own.\n"
+drive = Session()
+folder = drive.call("drive_mkdir", {"name": "shared <b>资料 & co"})["id"]
+sub = drive.call("drive_mkdir", {"parent": folder, "name": "sub folder"})["id"]
+_, shared_upload = upload_file("notes 会议.txt", shared_text)
+shared_file = drive.call("drive_put", {"file": shared_upload, "parent": folder})["id"]
+_, inner_upload = upload_file("inner.bin", inner_bytes)
+inner_file = drive.call("drive_put", {"file": inner_upload, "parent": sub})["id"]
+_, lone_upload = upload_file("lone.txt", lone_text)
+lone_file = drive.call("drive_put", {"file": lone_upload})["id"]
+
+# Links, with no max_downloads (downloads must keep working): one unlocked
+# here, whose key the view, download and page examples carry, and one for
+# each operation that has a right code among its examples; a file's link
+# (with an expiry); a revoked one.
+in_a_month = int(time.time() * 1000) + 30 * 24 * 3600 * 1000
+codes = {"view": "Magpie42", "unlock": "unlock77", "form": "form7788", "pwd": "pwd12345"}
+shares = {name: drive.call("drive_share", {"entry": folder, "code": code})["id"] for name, code in codes.items()}
+codes["file"] = "lone1234"
+shares["file"] = drive.call("drive_share", {"entry": lone_file, "code": codes["file"], "expires_at": in_a_month})["id"]
+revoked = drive.call("drive_share", {"entry": folder, "code": "gone1234"})["id"]
+drive.call("drive_unshare", {"share": revoked})
+view_key = unlock(shares["view"], " MAGPIE42 ")
+file_key = unlock(shares["file"], codes["file"])
 
 with open(SPEC_IN, encoding="utf-8") as f:
     spec = yaml.safe_load(f)
@@ -206,6 +294,105 @@ op["requestBody"]["content"]["application/json"]["examples"] = {
     "wrong": {"value": {**proof, "proofs": ["00" * 32]}},
 }
 
+# Share links. A header or query parameter whose example is OMIT is left out
+# of the request (by hooks.py): an example of None would be dropped as
+# invalid, and the scenarios would no longer line up.
+for path in ("/api/shares/{share}/unlock", "/api/shares/{share}", "/api/shares/{share}/files/{entry}", "/s/{share}"):
+    refs = spec["paths"][path].pop("parameters")
+    for method in ("get", "head", "post"):
+        if method in spec["paths"][path]:
+            op = operation(path, method)
+            op["parameters"] = [copy.deepcopy(r) for r in refs] + op.get("parameters", [])
+
+
+def scenario_examples(op, names, scenarios):
+    """One request per scenario: `names` are the parameters, each scenario a tuple."""
+    for i, name in enumerate(names):
+        examples(op, name, {k: v[i] for k, v in scenarios.items()})
+
+
+# unlock: the right code (any case, blanks around it), a file's link, a
+# wrong code, a revoked link, none. Bodies pair with the ids by position.
+op = operation("/api/shares/{share}/unlock", "post")
+scenarios = {
+    "right": (shares["unlock"], " UNLOCK77 "),
+    "file": (shares["file"], codes["file"]),
+    "wrong": (shares["unlock"], "nope"),
+    "revoked": (revoked, "gone1234"),
+    "unknown": (unknown, "abcd"),
+}
+examples(op, "share", {k: v[0] for k, v in scenarios.items()})
+body_examples(op, "application/json", [{"code": v[1]} for v in scenarios.values()])
+
+# The view: the shared folder, its sub-folder, a page of one, a file in
+# it, the shared file; a folder outside, another link's key, a bad key, a
+# revoked link, none; the key in the query instead of the header.
+op = operation("/api/shares/{share}", "get")
+V, F = shares["view"], shares["file"]
+scenarios = {
+    "root": (V, view_key, OMIT, OMIT, 100),
+    "sub": (V, view_key, OMIT, sub, 100),
+    "page": (V, view_key, OMIT, folder, 1),
+    "file in it": (V, view_key, OMIT, shared_file, 100),
+    "shared file": (F, file_key, OMIT, OMIT, 100),
+    "query key": (V, OMIT, view_key, sub, 500),
+    "outside": (V, view_key, OMIT, lone_file, 100),
+    "other key": (V, file_key, OMIT, OMIT, 100),
+    "bad key": (V, "1.00", OMIT, OMIT, 100),
+    "revoked": (revoked, view_key, OMIT, OMIT, 100),
+    "unknown": (unknown, view_key, OMIT, OMIT, 100),
+}
+scenario_examples(op, ("share", "X-Share-Key", "key", "folder", "limit"), scenarios)
+
+# Downloads, as for /api/files/{id}, plus a file deeper down, the shared
+# file, the key in the query, and the entries and keys that do not open.
+shared_etag = '"' + hashlib.sha256(shared_text).hexdigest() + '"'
+inner_etag = '"' + hashlib.sha256(inner_bytes).hexdigest() + '"'
+lone_etag = '"' + hashlib.sha256(lone_text).hexdigest() + '"'
+for method in ("get", "head"):
+    op = operation("/api/shares/{share}/files/{entry}", method)
+    scenarios = {
+        "whole": (V, shared_file, view_key, OMIT, "items=0-1", shared_etag, '"nope"'),
+        "part": (V, shared_file, view_key, OMIT, "bytes=2-5", shared_etag, '"nope"'),
+        "deep": (V, inner_file, view_key, OMIT, "bytes=0-3", inner_etag, '"nope"'),
+        "stale": (V, inner_file, view_key, OMIT, "bytes=0-3", shared_etag, '"nope"'),
+        "past": (V, shared_file, view_key, OMIT, "bytes=1000000-", shared_etag, '"nope"'),
+        "cached": (V, shared_file, view_key, OMIT, "bytes=0-3", shared_etag, shared_etag),
+        "shared file": (F, lone_file, file_key, OMIT, "bytes=-3", lone_etag, '"nope"'),
+        "query key": (V, inner_file, OMIT, view_key, "bytes=4-", inner_etag, '"nope"'),
+        "a folder": (V, sub, view_key, OMIT, "bytes=0-3", shared_etag, '"nope"'),
+        "outside": (V, lone_file, view_key, OMIT, "bytes=0-3", lone_etag, '"nope"'),
+        "other key": (V, shared_file, file_key, OMIT, "bytes=0-3", shared_etag, '"nope"'),
+        "revoked": (revoked, shared_file, view_key, OMIT, "bytes=0-3", shared_etag, '"nope"'),
+        "unknown": (unknown, shared_file, view_key, OMIT, "bytes=0-3", shared_etag, '"nope"'),
+    }
+    names = ("share", "entry", "X-Share-Key", "key", "Range", "If-Range", "If-None-Match")
+    scenario_examples(op, names, scenarios)
+
+# The page: the code form, the folder and its sub-folder, the file; a
+# code in the link (right: 303; wrong: 403); a limit out of range (400);
+# a revoked link, none.
+op = operation("/s/{share}", "get")
+scenarios = {
+    "form": (V, OMIT, OMIT, OMIT, 100),
+    "folder": (V, OMIT, view_key, OMIT, 100),
+    "sub": (V, OMIT, view_key, sub, 1),
+    "file": (F, OMIT, file_key, OMIT, 100),
+    "pwd": (shares["pwd"], "PWD12345", OMIT, OMIT, 100),
+    "wrong pwd": (shares["pwd"], "nope", OMIT, OMIT, 100),
+    "bad limit": (V, OMIT, view_key, OMIT, 0),
+    "revoked": (revoked, OMIT, OMIT, OMIT, 100),
+    "unknown": (unknown, OMIT, OMIT, OMIT, 100),
+}
+scenario_examples(op, ("share", "pwd", "key", "f", "limit"), scenarios)
+
+# The page's form: the right code, a wrong one, a link that does not work.
+op = operation("/s/{share}", "post")
+scenarios = {"right": (shares["form"], "Form7788"), "wrong": (shares["form"], "nope"), "unknown": (unknown, "abcd")}
+examples(op, "share", {k: v[0] for k, v in scenarios.items()})
+body_examples(op, "application/x-www-form-urlencoded", [{"code": v[1]} for v in scenarios.values()])
+
 with open(SPEC_OUT, "w", encoding="utf-8") as f:
     yaml.safe_dump(spec, f, sort_keys=False, allow_unicode=True)
 print(f"interop/openapi: seeded files {text_file} {image_file} {doomed_file}, uploads {partial_upload} {doomed_upload}")
+print(f"interop/openapi: seeded drive folder {folder}, share links {' '.join(shares.values())} (revoked {revoked})")

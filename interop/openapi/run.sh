@@ -5,11 +5,12 @@
 #   MAGPIE_BIN=target/debug/magpie bash interop/openapi/run.sh
 #
 # Starts a server on a fresh temporary data dir and free loopback ports,
-# registers a user, seeds a few files and uploads (prepare.py) whose ids go
-# into a per-run copy of the schema as examples, runs `schemathesis run`
-# with a bounded number of examples per operation, stops the server and
-# removes everything it made except .venv (kept here, git-ignored, so a
-# second run is quick). Exits non-zero on any failure.
+# registers a user, seeds a few files and uploads, a drive and its share
+# links (prepare.py) whose ids, codes and keys go into a per-run copy of the
+# schema as examples, runs `schemathesis run` with a bounded number of
+# examples per operation, stops the server and removes everything it made
+# except .venv (kept here, git-ignored, so a second run is quick). Exits
+# non-zero on any failure.
 #
 # MAGPIE_OPENAPI_SEED      replay a run (its seed is printed at the end)
 # MAGPIE_OPENAPI_EXAMPLES  test cases per operation and phase (default 100)
@@ -81,8 +82,12 @@ EOF
 )
 BASE_URL="http://127.0.0.1:$HTTP_PORT"
 
+# No per-address limit on share-link codes: schemathesis tries a great many
+# from one address. Each link still takes 10 wrong codes per 10 minutes
+# (then 429), which prepare.py plans for.
 "$MAGPIE_BIN" serve --data-dir "$DATA" \
-  --listen-tcp "127.0.0.1:$TCP_PORT" --listen-http "127.0.0.1:$HTTP_PORT" >>"$LOG" 2>&1 &
+  --listen-tcp "127.0.0.1:$TCP_PORT" --listen-http "127.0.0.1:$HTTP_PORT" \
+  --share-code-rate-per-ip off >>"$LOG" 2>&1 &
 SERVER_PID=$!
 up=
 for _ in $(seq 1 150); do
@@ -103,7 +108,8 @@ TOKEN=$("$MAGPIE_BIN" client --user carol login |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])') || fail "login carol"
 [[ -n "$TOKEN" ]] || fail "no session token"
 
-.venv/bin/python prepare.py "$BASE_URL" "$TOKEN" "$SPEC" "$WORK/openapi.yaml" || fail "seeding the server"
+.venv/bin/python prepare.py "$BASE_URL" "$TOKEN" "$SPEC" "$WORK/openapi.yaml" "$MAGPIE_SERVER" ||
+  fail "seeding the server"
 
 # The checks (see README.md); everything else is in schemathesis.toml.
 CHECKS=not_a_server_error,status_code_conformance,content_type_conformance

@@ -99,6 +99,12 @@ pub enum ChangeEvent {
     GroupRequest(crate::groups::GroupJoinRequest),
     /// Such a request ended.
     GroupRequestClosed(crate::groups::GroupRequestClosed),
+    /// An entry of the caller's drive was made, renamed, moved, deleted to
+    /// the bin or restored (on some device): its new state. An entry with
+    /// `trashed_at` is in the bin.
+    DriveEntry(Box<crate::drive::DriveEntry>),
+    /// Entries left the caller's bin for good (purged).
+    DriveRemoved(crate::drive::DriveRemoved),
     /// A kind this build does not know (a newer server's), kept as read:
     /// clients skip it; a server passes it on unchanged.
     #[serde(skip)]
@@ -125,6 +131,8 @@ impl ChangeEvent {
         "group_left",
         "group_request",
         "group_request_closed",
+        "drive_entry",
+        "drive_removed",
     ];
 }
 

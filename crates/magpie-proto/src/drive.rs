@@ -91,6 +91,12 @@ pub struct DriveEntry {
     pub purge_at: Option<i64>,
 }
 
+/// The `drive_removed` change: bin entries purged for good.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DriveRemoved {
+    pub entries: Vec<EntryId>,
+}
+
 /// One folder of a path, from the top down.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Crumb {

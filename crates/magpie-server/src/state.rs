@@ -147,6 +147,7 @@ impl AppState {
         let drive = Arc::new(Drive::new(
             store.clone(),
             files.clone(),
+            changes.clone(),
             crate::drive::DriveSettings {
                 bin_retention: config.drive_bin_retention,
                 max_entries: config.max_drive_entries,

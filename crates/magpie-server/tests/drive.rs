@@ -1421,3 +1421,65 @@ async fn s3_a_share_unlocked_on_one_node_opens_on_another() {
         node.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn the_owners_other_devices_are_told_of_drive_changes() {
+    let server = TestServer::start().await;
+    let me = person(&server).await;
+    let url = format!("tcp://{}", server.running().tcp_addr());
+    let mut phone = common::connect(&url).await;
+    phone
+        .login(&me.name, common::PASSWORD, None)
+        .await
+        .expect("phone logs in");
+    let folder = mkdir(&me, None, "共享").await;
+    let change = common::next_change(&mut phone).await;
+    match change.event {
+        ChangeEvent::DriveEntry(entry) => assert_eq!(*entry, folder),
+        other => panic!("a drive_entry change, not {other:?}"),
+    }
+    call::<serde_json::Value>(
+        &me.client,
+        Request::DriveDelete(DriveEntries {
+            entries: vec![folder.id.clone()],
+        }),
+    )
+    .await
+    .expect("delete");
+    match common::next_change(&mut phone).await.event {
+        ChangeEvent::DriveEntry(entry) => {
+            assert_eq!(entry.id, folder.id);
+            assert!(entry.trashed_at.is_some() && entry.purge_at.is_some());
+        }
+        other => panic!("a drive_entry change, not {other:?}"),
+    }
+    call::<DrivePurgeOk>(&me.client, Request::DrivePurge(DrivePurge::default()))
+        .await
+        .expect("purge");
+    match common::next_change(&mut phone).await.event {
+        ChangeEvent::DriveRemoved(removed) => {
+            assert_eq!(removed.entries, std::slice::from_ref(&folder.id))
+        }
+        other => panic!("a drive_removed change, not {other:?}"),
+    }
+    // A device that was away catches up through `changes`.
+    let caught: ChangesOk = call(
+        &phone,
+        Request::Changes(Changes {
+            after: 0,
+            limit: None,
+        }),
+    )
+    .await
+    .expect("changes");
+    let kinds: Vec<&str> = caught
+        .changes
+        .iter()
+        .filter_map(|c| match &c.event {
+            ChangeEvent::DriveEntry(_) => Some("drive_entry"),
+            ChangeEvent::DriveRemoved(_) => Some("drive_removed"),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(kinds, ["drive_entry", "drive_entry", "drive_removed"]);
+}

@@ -47,6 +47,8 @@ fn kind(event: &ChangeEvent) -> &'static str {
         ChangeEvent::GroupLeft(_) => "group_left",
         ChangeEvent::GroupRequest(_) => "group_request",
         ChangeEvent::GroupRequestClosed(_) => "group_request_closed",
+        ChangeEvent::DriveEntry(_) => "drive_entry",
+        ChangeEvent::DriveRemoved(_) => "drive_removed",
         ChangeEvent::Unknown { .. } => "unknown",
     }
 }

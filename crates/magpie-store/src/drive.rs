@@ -26,9 +26,16 @@
 //! Every change of one user's tree locks that user's row first, so changes
 //! of one drive are serial (no two moves can make a cycle together) and
 //! quota checks see the bytes of the changes before them.
+//!
+//! Every change the owner can see appends to the owner's change stream in
+//! the same transaction (`drive_entry` with the entry's new state,
+//! `drive_removed` for entries leaving the bin for good), so the owner's
+//! other devices converge like they do on contacts; the caller pushes the
+//! returned [`Written`]s. What happens inside a folder that is in the bin
+//! (the purge's steps) is not seen and appends nothing.
 
-use crate::Result;
 use crate::files::{FileRecord, Unreferenced};
+use crate::{Outcome, Result, Written};
 use async_trait::async_trait;
 use magpie_proto::UserId;
 
@@ -91,6 +98,32 @@ pub struct EntryRecord {
 impl EntryRecord {
     pub fn is_folder(&self) -> bool {
         self.file.is_none()
+    }
+
+    /// The entry as its owner's clients see it; a bin entry's `purge_at`
+    /// is `bin_retention_ms` after it was deleted.
+    pub fn view(&self, bin_retention_ms: i64) -> magpie_proto::DriveEntry {
+        let purge_at = match (self.state, self.trashed_at) {
+            (EntryState::Binned, Some(at)) => Some(at.saturating_add(bin_retention_ms)),
+            _ => None,
+        };
+        magpie_proto::DriveEntry {
+            id: self.id.clone(),
+            kind: if self.is_folder() {
+                magpie_proto::EntryKind::Folder
+            } else {
+                magpie_proto::EntryKind::File
+            },
+            name: self.name.clone(),
+            parent: self.parent.clone().filter(|p| !p.is_empty()),
+            size: u64::try_from(self.size).unwrap_or(0),
+            file: self.file.as_ref().map(FileRecord::info),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            trashed_at: self.trashed_at,
+            home: self.home.clone().filter(|h| !h.is_empty()),
+            purge_at,
+        }
     }
 }
 
@@ -178,6 +211,9 @@ pub struct PurgeStep {
     pub released: Vec<Unreferenced>,
     /// Entries removed in this step.
     pub removed: u32,
+    /// Changes appended (a bin entry leaving the bin), for the caller to
+    /// push.
+    pub written: Vec<Written>,
     /// Nothing was left to purge (the caller can stop stepping).
     pub idle: bool,
 }
@@ -219,7 +255,7 @@ pub trait DriveStore: Send + Sync {
         entry: &NewEntry,
         on_clash: OnClash,
         limits: DriveLimits,
-    ) -> Result<EntryRecord>;
+    ) -> Result<Outcome<EntryRecord>>;
 
     /// Rename `owner`'s entry `id` (which must be in the drive). A drive
     /// file's file row takes the same name (downloads are named by it).
@@ -230,7 +266,7 @@ pub trait DriveStore: Send + Sync {
         name: &str,
         on_clash: OnClash,
         now: i64,
-    ) -> Result<EntryRecord>;
+    ) -> Result<Outcome<EntryRecord>>;
 
     /// Move `owner`'s entries `ids` (each in the drive) into folder
     /// `parent` (`""` the top), all or none. Refused with `InvalidMove` if
@@ -244,11 +280,18 @@ pub trait DriveStore: Send + Sync {
         parent: &str,
         on_clash: OnClash,
         now: i64,
-    ) -> Result<Vec<EntryRecord>>;
+    ) -> Result<Outcome<Vec<EntryRecord>>>;
 
     /// Put `owner`'s entries `ids` (each in the drive) in the bin, all or
-    /// none. Shares of them stop working until they are restored.
-    async fn drive_trash(&self, owner: UserId, ids: &[String], now: i64) -> Result<()>;
+    /// none. Shares of them stop working until they are restored. The
+    /// changes carry `purge_at`, `bin_retention_ms` after `now`.
+    async fn drive_trash(
+        &self,
+        owner: UserId,
+        ids: &[String],
+        now: i64,
+        bin_retention_ms: i64,
+    ) -> Result<Outcome<()>>;
 
     /// `owner`'s bin, most recently deleted first.
     async fn drive_bin(&self, owner: UserId, offset: u32, limit: u32) -> Result<Vec<EntryRecord>>;
@@ -261,12 +304,17 @@ pub trait DriveStore: Send + Sync {
         owner: UserId,
         ids: &[String],
         now: i64,
-    ) -> Result<Vec<EntryRecord>>;
+    ) -> Result<Outcome<Vec<EntryRecord>>>;
 
     /// Mark `owner`'s bin entries `ids` (all of the bin if `None`) for
     /// purging; returns how many were marked. The purge itself is
     /// [`DriveStore::drive_purge_step`].
-    async fn drive_purge_mark(&self, owner: UserId, ids: Option<&[String]>) -> Result<u64>;
+    async fn drive_purge_mark(
+        &self,
+        owner: UserId,
+        ids: Option<&[String]>,
+        now: i64,
+    ) -> Result<Outcome<u64>>;
 
     /// One bounded step of the purge, in one transaction: removes at most
     /// `limit` entries of one bin root that is marked for purging, or in
@@ -278,6 +326,7 @@ pub trait DriveStore: Send + Sync {
         owner: Option<UserId>,
         binned_before: i64,
         limit: u32,
+        now: i64,
     ) -> Result<PurgeStep>;
 
     /// `owner`'s entries in the drive whose lower-cased name contains
@@ -306,7 +355,7 @@ pub trait DriveStore: Send + Sync {
         parent: &str,
         limits: DriveLimits,
         now: i64,
-    ) -> Result<Vec<EntryRecord>>;
+    ) -> Result<Outcome<Vec<EntryRecord>>>;
 
     /// The quota set for `user` by an administrator, if any.
     async fn user_quota(&self, user: UserId) -> Result<Option<i64>>;

@@ -86,6 +86,33 @@ pub struct FileRecord {
     pub blob: BlobRecord,
 }
 
+impl FileRecord {
+    /// The file as clients see it.
+    pub fn info(&self) -> magpie_proto::FileInfo {
+        let media: magpie_proto::MediaInfo = self
+            .blob
+            .media
+            .as_deref()
+            .and_then(|m| serde_json::from_str(m).ok())
+            .unwrap_or_else(|| magpie_proto::MediaInfo {
+                mime: self.blob.mime.clone(),
+                ..magpie_proto::MediaInfo::default()
+            });
+        magpie_proto::FileInfo {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            size: u64::try_from(self.blob.size).unwrap_or(0),
+            sha256: magpie_proto::to_hex(&self.blob.sha256),
+            owner: self.owner,
+            created_at: self.created_at,
+            media,
+            thumbnail: self.blob.thumb_key.is_some(),
+            conv: self.conv,
+            seq: self.seq,
+        }
+    }
+}
+
 /// A tus upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UploadRecord {

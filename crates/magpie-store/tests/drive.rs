@@ -14,7 +14,7 @@
 use magpie_proto::UserId;
 use magpie_store::drive::{
     DriveLimits, DriveSort, EntryRecord, EntryState, MAX_DEPTH, NewContent, NewEntry, OnClash,
-    ShareRecord,
+    PurgeStep, ShareRecord,
 };
 use magpie_store::files::{
     BlobRecord, FilePurpose, FileRecord, Finished, Unreferenced, UploadRecord,
@@ -27,6 +27,118 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 mod common;
 use common::{Harness, T0, user};
+
+/// The drive's calls as most tests use them: the value of each change,
+/// with `now` at [`T0`] where the test does not care. The changes a call
+/// appends to the owner's stream are checked by
+/// `changes_reach_the_owners_stream`.
+#[async_trait::async_trait]
+trait ValueCalls {
+    async fn drive_add_v(&self, e: &NewEntry, c: OnClash, l: DriveLimits) -> Result<EntryRecord>;
+    async fn drive_rename_v(
+        &self,
+        o: UserId,
+        id: &str,
+        name: &str,
+        c: OnClash,
+        now: i64,
+    ) -> Result<EntryRecord>;
+    async fn drive_move_v(
+        &self,
+        o: UserId,
+        ids: &[String],
+        parent: &str,
+        c: OnClash,
+        now: i64,
+    ) -> Result<Vec<EntryRecord>>;
+    async fn drive_trash_v(&self, o: UserId, ids: &[String], now: i64) -> Result<()>;
+    async fn drive_restore_v(
+        &self,
+        o: UserId,
+        ids: &[String],
+        now: i64,
+    ) -> Result<Vec<EntryRecord>>;
+    async fn drive_purge_mark_v(&self, o: UserId, ids: Option<&[String]>) -> Result<u64>;
+    async fn drive_purge_step_v(
+        &self,
+        o: Option<UserId>,
+        before: i64,
+        limit: u32,
+    ) -> Result<PurgeStep>;
+    async fn drive_copy_v(
+        &self,
+        o: UserId,
+        sources: &[String],
+        parent: &str,
+        l: DriveLimits,
+        now: i64,
+    ) -> Result<Vec<EntryRecord>>;
+}
+
+#[async_trait::async_trait]
+impl<S: DriveStore + ?Sized> ValueCalls for S {
+    async fn drive_add_v(&self, e: &NewEntry, c: OnClash, l: DriveLimits) -> Result<EntryRecord> {
+        self.drive_add(e, c, l).await.map(|o| o.value)
+    }
+    async fn drive_rename_v(
+        &self,
+        o: UserId,
+        id: &str,
+        name: &str,
+        c: OnClash,
+        now: i64,
+    ) -> Result<EntryRecord> {
+        self.drive_rename(o, id, name, c, now)
+            .await
+            .map(|o| o.value)
+    }
+    async fn drive_move_v(
+        &self,
+        o: UserId,
+        ids: &[String],
+        parent: &str,
+        c: OnClash,
+        now: i64,
+    ) -> Result<Vec<EntryRecord>> {
+        self.drive_move(o, ids, parent, c, now)
+            .await
+            .map(|o| o.value)
+    }
+    async fn drive_trash_v(&self, o: UserId, ids: &[String], now: i64) -> Result<()> {
+        self.drive_trash(o, ids, now, 0).await.map(|o| o.value)
+    }
+    async fn drive_restore_v(
+        &self,
+        o: UserId,
+        ids: &[String],
+        now: i64,
+    ) -> Result<Vec<EntryRecord>> {
+        self.drive_restore(o, ids, now).await.map(|o| o.value)
+    }
+    async fn drive_purge_mark_v(&self, o: UserId, ids: Option<&[String]>) -> Result<u64> {
+        self.drive_purge_mark(o, ids, T0).await.map(|o| o.value)
+    }
+    async fn drive_purge_step_v(
+        &self,
+        o: Option<UserId>,
+        before: i64,
+        limit: u32,
+    ) -> Result<PurgeStep> {
+        self.drive_purge_step(o, before, limit, T0).await
+    }
+    async fn drive_copy_v(
+        &self,
+        o: UserId,
+        sources: &[String],
+        parent: &str,
+        l: DriveLimits,
+        now: i64,
+    ) -> Result<Vec<EntryRecord>> {
+        self.drive_copy(o, sources, parent, l, now)
+            .await
+            .map(|o| o.value)
+    }
+}
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -138,7 +250,7 @@ async fn add(
         content,
         now: T0 + 10,
     };
-    store.drive_add(&entry, on_clash, limits).await
+    store.drive_add_v(&entry, on_clash, limits).await
 }
 
 async fn folder(store: &dyn Store, owner: UserId, parent: &str, name: &str) -> EntryRecord {
@@ -211,7 +323,7 @@ async fn purge_all(store: &dyn Store, owner: Option<UserId>, limit: u32) -> Vec<
     let mut released = Vec::new();
     for _ in 0..10_000 {
         let step = store
-            .drive_purge_step(owner, T0, limit)
+            .drive_purge_step_v(owner, T0, limit)
             .await
             .expect("drive_purge_step");
         assert!(step.removed <= limit.max(1), "a step is bounded: {step:?}");
@@ -420,11 +532,11 @@ async fn name_clashes_are_refused_or_numbered(store: &dyn Store) {
 
     // Renames clash likewise, and name the file row too.
     let r = store
-        .drive_rename(alice, &first.id, "REPORT.txt", OnClash::Refuse, T0 + 20)
+        .drive_rename_v(alice, &first.id, "REPORT.txt", OnClash::Refuse, T0 + 20)
         .await;
     assert_eq!(refusal(r), Refusal::NameTaken);
     let renamed = store
-        .drive_rename(alice, &first.id, "REPORT.txt", OnClash::Rename, T0 + 20)
+        .drive_rename_v(alice, &first.id, "REPORT.txt", OnClash::Rename, T0 + 20)
         .await
         .expect("rename");
     assert_eq!(renamed.name, "REPORT (1).txt");
@@ -436,13 +548,13 @@ async fn name_clashes_are_refused_or_numbered(store: &dyn Store) {
         .expect("still there");
     assert_eq!(file.name, "REPORT (1).txt");
     let same = store
-        .drive_rename(alice, &first.id, "REPORT (1).txt", OnClash::Refuse, T0 + 30)
+        .drive_rename_v(alice, &first.id, "REPORT (1).txt", OnClash::Refuse, T0 + 30)
         .await
         .expect("renaming to its own name");
     assert_eq!(same.name, "REPORT (1).txt");
     let bob = user(store, "bob").await;
     let r = store
-        .drive_rename(bob, &first.id, "x", OnClash::Refuse, T0)
+        .drive_rename_v(bob, &first.id, "x", OnClash::Refuse, T0)
         .await;
     assert_eq!(refusal(r), Refusal::NoSuchEntry);
 }
@@ -455,13 +567,13 @@ async fn moves_cannot_make_cycles(store: &dyn Store) {
     let other = folder(store, alice, "", "other").await;
     for (what, dest) in [("itself", &a), ("a child", &b), ("a grandchild", &c)] {
         let r = store
-            .drive_move(alice, from_ref(&a.id), &dest.id, OnClash::Refuse, T0)
+            .drive_move_v(alice, from_ref(&a.id), &dest.id, OnClash::Refuse, T0)
             .await;
         assert_eq!(refusal(r), Refusal::InvalidMove, "into {what}");
     }
     // All or none: one bad id refuses the whole move.
     let r = store
-        .drive_move(
+        .drive_move_v(
             alice,
             &[other.id.clone(), b.id.clone()],
             &c.id,
@@ -473,7 +585,7 @@ async fn moves_cannot_make_cycles(store: &dyn Store) {
     assert_eq!(names(store, alice, &c.id).await, Vec::<String>::new());
 
     let moved = store
-        .drive_move(alice, from_ref(&c.id), &other.id, OnClash::Refuse, T0 + 5)
+        .drive_move_v(alice, from_ref(&c.id), &other.id, OnClash::Refuse, T0 + 5)
         .await
         .expect("move");
     assert_eq!(moved[0].parent.as_deref(), Some(other.id.as_str()));
@@ -481,18 +593,18 @@ async fn moves_cannot_make_cycles(store: &dyn Store) {
     // Clashes in the destination.
     let c2 = folder(store, alice, "", "c").await;
     let r = store
-        .drive_move(alice, from_ref(&c2.id), &other.id, OnClash::Refuse, T0)
+        .drive_move_v(alice, from_ref(&c2.id), &other.id, OnClash::Refuse, T0)
         .await;
     assert_eq!(refusal(r), Refusal::NameTaken);
     let moved = store
-        .drive_move(alice, from_ref(&c2.id), &other.id, OnClash::Rename, T0)
+        .drive_move_v(alice, from_ref(&c2.id), &other.id, OnClash::Rename, T0)
         .await
         .expect("move");
     assert_eq!(moved[0].name, "c (1)");
     assert_eq!(names(store, alice, &other.id).await, vec!["c", "c (1)"]);
     // Moving within the same folder changes nothing.
     let same = store
-        .drive_move(alice, from_ref(&c.id), &other.id, OnClash::Refuse, T0)
+        .drive_move_v(alice, from_ref(&c.id), &other.id, OnClash::Refuse, T0)
         .await
         .expect("a no-op move");
     assert_eq!(same[0].name, "c");
@@ -500,19 +612,19 @@ async fn moves_cannot_make_cycles(store: &dyn Store) {
     let bob = user(store, "bob").await;
     let theirs = folder(store, bob, "", "theirs").await;
     let r = store
-        .drive_move(alice, from_ref(&theirs.id), "", OnClash::Refuse, T0)
+        .drive_move_v(alice, from_ref(&theirs.id), "", OnClash::Refuse, T0)
         .await;
     assert_eq!(refusal(r), Refusal::NoSuchEntry);
     let r = store
-        .drive_move(alice, from_ref(&a.id), &theirs.id, OnClash::Refuse, T0)
+        .drive_move_v(alice, from_ref(&a.id), &theirs.id, OnClash::Refuse, T0)
         .await;
     assert_eq!(refusal(r), Refusal::NoSuchEntry);
     store
-        .drive_trash(alice, from_ref(&a.id), T0)
+        .drive_trash_v(alice, from_ref(&a.id), T0)
         .await
         .expect("trash");
     let r = store
-        .drive_move(alice, from_ref(&b.id), "", OnClash::Refuse, T0)
+        .drive_move_v(alice, from_ref(&b.id), "", OnClash::Refuse, T0)
         .await;
     assert_eq!(refusal(r), Refusal::NoSuchEntry, "inside the bin");
 }
@@ -544,7 +656,7 @@ async fn depth_and_entries_are_bounded(store: &dyn Store) {
     let top = folder(store, alice, "", "top").await;
     let sub = folder(store, alice, &top.id, "sub").await;
     let r = store
-        .drive_move(
+        .drive_move_v(
             alice,
             from_ref(&top.id),
             &chain[MAX_DEPTH - 2].id,
@@ -554,7 +666,7 @@ async fn depth_and_entries_are_bounded(store: &dyn Store) {
         .await;
     assert_eq!(refusal(r), Refusal::LimitReached("folder depth"));
     store
-        .drive_move(
+        .drive_move_v(
             alice,
             from_ref(&sub.id),
             &chain[MAX_DEPTH - 2].id,
@@ -603,7 +715,7 @@ async fn depth_and_entries_are_bounded(store: &dyn Store) {
     .await
     .expect("three");
     store
-        .drive_trash(bob, from_ref(&f.id), T0)
+        .drive_trash_v(bob, from_ref(&f.id), T0)
         .await
         .expect("trash");
     let r = add(
@@ -677,7 +789,7 @@ async fn new_content_is_counted_once_against_the_quota(store: &dyn Store) {
     save(store, bob, &shared.id, "small", &small).await;
     save(store, bob, &shared.id, "small copy", &small).await;
     let r = store
-        .drive_copy(alice, from_ref(&shared.id), "", tight, T0)
+        .drive_copy_v(alice, from_ref(&shared.id), "", tight, T0)
         .await;
     assert_eq!(refusal(r), Refusal::QuotaExceeded);
     let roomy = DriveLimits {
@@ -685,7 +797,7 @@ async fn new_content_is_counted_once_against_the_quota(store: &dyn Store) {
         ..OPEN
     };
     store
-        .drive_copy(alice, from_ref(&shared.id), "", roomy, T0)
+        .drive_copy_v(alice, from_ref(&shared.id), "", roomy, T0)
         .await
         .expect("the small content counted once");
     assert_eq!(
@@ -745,7 +857,7 @@ async fn the_bin_restores_where_it_can(store: &dyn Store) {
     let deep = save(store, alice, &inner.id, "deep.txt", &src).await;
 
     store
-        .drive_trash(alice, &[plan.id.clone(), inner.id.clone()], T0 + 1)
+        .drive_trash_v(alice, &[plan.id.clone(), inner.id.clone()], T0 + 1)
         .await
         .expect("trash");
     let bin = store.drive_bin(alice, 0, ALL).await.expect("bin");
@@ -770,7 +882,7 @@ async fn the_bin_restores_where_it_can(store: &dyn Store) {
     assert_eq!(names(store, alice, &work.id).await, vec!["notes.txt"]);
     // Trashing again, or trashing what is in the bin, is refused whole.
     let r = store
-        .drive_trash(alice, &[notes.id.clone(), deep.id.clone()], T0 + 2)
+        .drive_trash_v(alice, &[notes.id.clone(), deep.id.clone()], T0 + 2)
         .await;
     assert_eq!(refusal(r), Refusal::NoSuchEntry);
     assert!(in_drive(store, &notes.id).await);
@@ -778,7 +890,7 @@ async fn the_bin_restores_where_it_can(store: &dyn Store) {
     // Back home, with a clash renamed.
     save(store, alice, &work.id, "plan.txt", &src).await;
     let restored = store
-        .drive_restore(alice, &[plan.id.clone(), inner.id.clone()], T0 + 3)
+        .drive_restore_v(alice, &[plan.id.clone(), inner.id.clone()], T0 + 3)
         .await
         .expect("restore");
     assert_eq!(restored[0].name, "plan (1).txt");
@@ -796,15 +908,15 @@ async fn the_bin_restores_where_it_can(store: &dyn Store) {
 
     // Home gone: to the top.
     store
-        .drive_trash(alice, from_ref(&deep.id), T0 + 4)
+        .drive_trash_v(alice, from_ref(&deep.id), T0 + 4)
         .await
         .expect("trash");
     store
-        .drive_trash(alice, from_ref(&work.id), T0 + 5)
+        .drive_trash_v(alice, from_ref(&work.id), T0 + 5)
         .await
         .expect("trash");
     let restored = store
-        .drive_restore(alice, from_ref(&deep.id), T0 + 6)
+        .drive_restore_v(alice, from_ref(&deep.id), T0 + 6)
         .await
         .expect("restore");
     assert_eq!(restored[0].parent.as_deref(), Some(""));
@@ -814,10 +926,10 @@ async fn the_bin_restores_where_it_can(store: &dyn Store) {
         "most recent first"
     );
     // Only bin entries of one's own.
-    let r = store.drive_restore(alice, from_ref(&deep.id), T0).await;
+    let r = store.drive_restore_v(alice, from_ref(&deep.id), T0).await;
     assert_eq!(refusal(r), Refusal::NoSuchEntry);
     let bob = user(store, "bob").await;
-    let r = store.drive_restore(bob, from_ref(&work.id), T0).await;
+    let r = store.drive_restore_v(bob, from_ref(&work.id), T0).await;
     assert_eq!(refusal(r), Refusal::NoSuchEntry);
 }
 
@@ -857,23 +969,26 @@ async fn purging_a_tree_releases_its_references(store: &dyn Store) {
     assert!(store.blob(&only.blob.sha256).await.expect("blob").is_some());
 
     store
-        .drive_trash(alice, from_ref(&root.id), T0)
+        .drive_trash_v(alice, from_ref(&root.id), T0)
         .await
         .expect("trash");
     // Unmarked and recent: nothing to do.
-    let step = store.drive_purge_step(None, T0 - 1, 2).await.expect("step");
+    let step = store
+        .drive_purge_step_v(None, T0 - 1, 2)
+        .await
+        .expect("step");
     assert!(step.idle);
-    assert_eq!(store.drive_purge_mark(bob, None).await.expect("mark"), 0);
+    assert_eq!(store.drive_purge_mark_v(bob, None).await.expect("mark"), 0);
     assert_eq!(
         store
-            .drive_purge_mark(alice, Some(&[new_id()]))
+            .drive_purge_mark_v(alice, Some(&[new_id()]))
             .await
             .expect("mark"),
         0
     );
     assert_eq!(
         store
-            .drive_purge_mark(alice, Some(from_ref(&root.id)))
+            .drive_purge_mark_v(alice, Some(from_ref(&root.id)))
             .await
             .expect("mark"),
         1
@@ -918,29 +1033,29 @@ async fn old_bin_entries_are_purged_when_due(store: &dyn Store) {
     let old = save(store, alice, "", "old", &src).await;
     let new = save(store, alice, "", "new", &src).await;
     store
-        .drive_trash(alice, from_ref(&old.id), T0 - 100)
+        .drive_trash_v(alice, from_ref(&old.id), T0 - 100)
         .await
         .expect("trash");
     store
-        .drive_trash(alice, from_ref(&new.id), T0 + 100)
+        .drive_trash_v(alice, from_ref(&new.id), T0 + 100)
         .await
         .expect("trash");
     let bob = user(store, "bob").await;
     assert!(
         store
-            .drive_purge_step(Some(bob), T0, 10)
+            .drive_purge_step_v(Some(bob), T0, 10)
             .await
             .expect("step")
             .idle
     );
     let step = store
-        .drive_purge_step(Some(alice), T0, 10)
+        .drive_purge_step_v(Some(alice), T0, 10)
         .await
         .expect("step");
     assert_eq!(step.removed, 1);
     assert!(
         store
-            .drive_purge_step(None, T0, 10)
+            .drive_purge_step_v(None, T0, 10)
             .await
             .expect("step")
             .idle
@@ -962,11 +1077,11 @@ async fn an_interrupted_purge_resumes<H: Harness>(harness: H) {
         save(store, alice, &sub.id, &format!("s{i}"), &src).await;
     }
     store
-        .drive_trash(alice, from_ref(&root.id), T0)
+        .drive_trash_v(alice, from_ref(&root.id), T0)
         .await
         .expect("trash");
-    store.drive_purge_mark(alice, None).await.expect("mark");
-    let step = store.drive_purge_step(None, T0, 3).await.expect("step");
+    store.drive_purge_mark_v(alice, None).await.expect("mark");
+    let step = store.drive_purge_step_v(None, T0, 3).await.expect("step");
     assert!(!step.idle);
     assert!(step.released.is_empty());
     let harness = harness.reopen().await;
@@ -1006,7 +1121,7 @@ async fn search_finds_names_in_the_drive(store: &dyn Store) {
         save(store, alice, "", &format!("page {i:02}"), &src).await;
     }
     store
-        .drive_trash(alice, from_ref(&hidden.id), T0)
+        .drive_trash_v(alice, from_ref(&hidden.id), T0)
         .await
         .expect("trash");
 
@@ -1078,13 +1193,13 @@ async fn copies_save_whole_subtrees(store: &dyn Store) {
     save(store, bob, &sub.id, "b.txt", &src).await;
     let binned = save(store, bob, &sub.id, "binned.txt", &src).await;
     store
-        .drive_trash(bob, from_ref(&binned.id), T0)
+        .drive_trash_v(bob, from_ref(&binned.id), T0)
         .await
         .expect("trash");
     let mine = folder(store, alice, "", "shared").await;
 
     let copied = store
-        .drive_copy(
+        .drive_copy_v(
             alice,
             &[shared.id.clone(), a.id.clone()],
             &mine.id,
@@ -1120,7 +1235,7 @@ async fn copies_save_whole_subtrees(store: &dyn Store) {
     );
     // Top-level clashes rename.
     let again = store
-        .drive_copy(alice, from_ref(&shared.id), &mine.id, OPEN, T0)
+        .drive_copy_v(alice, from_ref(&shared.id), &mine.id, OPEN, T0)
         .await
         .expect("copy again");
     assert_eq!(again[0].name, "shared (1)");
@@ -1130,7 +1245,7 @@ async fn copies_save_whole_subtrees(store: &dyn Store) {
         ..OPEN
     };
     let r = store
-        .drive_copy(alice, from_ref(&shared.id), "", few, T0)
+        .drive_copy_v(alice, from_ref(&shared.id), "", few, T0)
         .await;
     assert_eq!(refusal(r), Refusal::LimitReached("entries to save"));
     let enough = DriveLimits {
@@ -1138,19 +1253,19 @@ async fn copies_save_whole_subtrees(store: &dyn Store) {
         ..OPEN
     };
     store
-        .drive_copy(alice, from_ref(&shared.id), "", enough, T0)
+        .drive_copy_v(alice, from_ref(&shared.id), "", enough, T0)
         .await
         .expect("exactly max_copy");
     let r = store
-        .drive_copy(alice, from_ref(&binned.id), "", OPEN, T0)
+        .drive_copy_v(alice, from_ref(&binned.id), "", OPEN, T0)
         .await;
     assert_eq!(refusal(r), Refusal::NoSuchEntry);
     let r = store
-        .drive_copy(alice, from_ref(&a.id), &shared.id, OPEN, T0)
+        .drive_copy_v(alice, from_ref(&a.id), &shared.id, OPEN, T0)
         .await;
     assert_eq!(refusal(r), Refusal::NoSuchEntry, "into another's folder");
     let r = store
-        .drive_copy(
+        .drive_copy_v(
             alice,
             from_ref(&shared.id),
             "",
@@ -1304,7 +1419,7 @@ async fn shares_count_downloads_and_wrong_codes(store: &dyn Store) {
     let r = store.share_create(&share_of(bob, &f, T0)).await;
     assert_eq!(refusal(r), Refusal::NoSuchEntry);
     store
-        .drive_trash(alice, from_ref(&f.id), T0)
+        .drive_trash_v(alice, from_ref(&f.id), T0)
         .await
         .expect("trash");
     let r = store.share_create(&share_of(alice, &f, T0)).await;
@@ -1353,8 +1468,116 @@ async fn concurrent_downloads_respect_the_limit<H: Harness>(harness: H) {
     harness.close().await;
 }
 
+/// The kinds and entry ids of `user`'s changes after `after`.
+async fn drive_changes(store: &dyn Store, user: UserId, after: i64) -> Vec<(String, Vec<String>)> {
+    use magpie_proto::ChangeEvent;
+    let page = store.changes(user, after, 1000).await.expect("changes");
+    page.changes
+        .into_iter()
+        .filter_map(|c| match c.event {
+            ChangeEvent::DriveEntry(e) => Some(("entry".to_string(), vec![e.id])),
+            ChangeEvent::DriveRemoved(r) => Some(("removed".to_string(), r.entries)),
+            _ => None,
+        })
+        .collect()
+}
+
+async fn stream_head(store: &dyn Store, user: UserId) -> i64 {
+    store.changes(user, 0, 1).await.expect("changes").head
+}
+
+async fn changes_reach_the_owners_stream(store: &dyn Store) {
+    let alice = user(store, "alice").await;
+    let bob = user(store, "bob").await;
+    let start = stream_head(store, alice).await;
+    let made = store
+        .drive_add(
+            &NewEntry {
+                id: new_id(),
+                owner: alice,
+                parent: String::new(),
+                name: "Docs".into(),
+                content: NewContent::Folder,
+                now: T0,
+            },
+            OnClash::Refuse,
+            OPEN,
+        )
+        .await
+        .expect("add");
+    assert_eq!(made.written.len(), 1);
+    assert_eq!(made.written[0].user, alice);
+    let docs = made.value;
+    let inner = folder(store, alice, &docs.id, "inner").await;
+    store
+        .drive_rename(alice, &docs.id, "Papers", OnClash::Refuse, T0)
+        .await
+        .expect("rename");
+    let binned = store
+        .drive_trash(alice, from_ref(&docs.id), T0 + 5, 1000)
+        .await
+        .expect("trash");
+    match &binned.written[0].change.event {
+        magpie_proto::ChangeEvent::DriveEntry(e) => {
+            assert_eq!((e.trashed_at, e.purge_at), (Some(T0 + 5), Some(T0 + 1005)));
+        }
+        other => panic!("a drive_entry change, not {other:?}"),
+    }
+    store
+        .drive_restore(alice, from_ref(&docs.id), T0 + 6)
+        .await
+        .expect("restore");
+    store
+        .drive_trash(alice, from_ref(&docs.id), T0 + 7, 0)
+        .await
+        .expect("trash");
+    let marked = store
+        .drive_purge_mark(alice, None, T0 + 8)
+        .await
+        .expect("mark");
+    assert_eq!(marked.value, 1);
+    // What happens inside the bin is not seen: only the bin entry's
+    // removal, written when it was marked.
+    purge_all(store, Some(alice), 10).await;
+    assert_eq!(
+        drive_changes(store, alice, start).await,
+        [
+            ("entry".to_string(), vec![docs.id.clone()]),
+            ("entry".to_string(), vec![inner.id.clone()]),
+            ("entry".to_string(), vec![docs.id.clone()]),
+            ("entry".to_string(), vec![docs.id.clone()]),
+            ("entry".to_string(), vec![docs.id.clone()]),
+            ("entry".to_string(), vec![docs.id.clone()]),
+            ("removed".to_string(), vec![docs.id.clone()]),
+        ]
+    );
+    assert!(
+        drive_changes(store, bob, 0).await.is_empty(),
+        "only the owner is told"
+    );
+
+    // A bin entry the background purge takes when it expires is removed
+    // from the owner's bin by a change too.
+    let old = folder(store, alice, "", "old").await;
+    store
+        .drive_trash(alice, from_ref(&old.id), T0, 0)
+        .await
+        .expect("trash");
+    let before = stream_head(store, alice).await;
+    let step = store
+        .drive_purge_step(None, T0 + 1, 10, T0 + 2)
+        .await
+        .expect("step");
+    assert_eq!(step.written.len(), 1);
+    assert_eq!(
+        drive_changes(store, alice, before).await,
+        [("removed".to_string(), vec![old.id.clone()])]
+    );
+}
+
 common::contract_suite! {
     store: [
+        changes_reach_the_owners_stream,
         entries_are_added_to_folders_of_their_owner,
         name_clashes_are_refused_or_numbered,
         moves_cannot_make_cycles,
@@ -1621,9 +1844,9 @@ async fn drain(db: &mut Audited, users: &[UserId], model: &mut Model) {
             .map(|e| e.id)
             .collect();
         if !top.is_empty() {
-            store.drive_trash(u, &top, T0).await.expect("trash all");
+            store.drive_trash_v(u, &top, T0).await.expect("trash all");
         }
-        store.drive_purge_mark(u, None).await.expect("mark all");
+        store.drive_purge_mark_v(u, None).await.expect("mark all");
     }
     model.release(purge_all(store, None, 4).await);
     for (_, file) in std::mem::take(&mut model.uploads) {
@@ -1737,7 +1960,7 @@ async fn refcounts_follow_a_random_model(mut db: Audited) {
                     continue;
                 };
                 let parent = model.folder_of(&mut rng, u);
-                let copied = store.drive_copy(u, &[source], &parent, limits, now).await;
+                let copied = store.drive_copy_v(u, &[source], &parent, limits, now).await;
                 if let Some(copied) = allowed(copied) {
                     model.did("copy");
                     for e in copied {
@@ -1753,7 +1976,8 @@ async fn refcounts_follow_a_random_model(mut db: Audited) {
                 let picked: Vec<String> = (0..1 + rng.below(2))
                     .filter_map(|_| rng.pick(&mine).cloned())
                     .collect();
-                if !picked.is_empty() && allowed(store.drive_trash(u, &picked, now).await).is_some()
+                if !picked.is_empty()
+                    && allowed(store.drive_trash_v(u, &picked, now).await).is_some()
                 {
                     model.did("trash");
                 }
@@ -1761,7 +1985,7 @@ async fn refcounts_follow_a_random_model(mut db: Audited) {
             8 => {
                 let bin = store.drive_bin(u, 0, ALL).await.expect("bin");
                 if let Some(e) = rng.pick(&bin)
-                    && allowed(store.drive_restore(u, from_ref(&e.id), now).await).is_some()
+                    && allowed(store.drive_restore_v(u, from_ref(&e.id), now).await).is_some()
                 {
                     model.did("restore");
                 }
@@ -1769,10 +1993,10 @@ async fn refcounts_follow_a_random_model(mut db: Audited) {
             9 => {
                 let bin = store.drive_bin(u, 0, ALL).await.expect("bin");
                 if rng.below(2) == 0 {
-                    store.drive_purge_mark(u, None).await.expect("mark");
+                    store.drive_purge_mark_v(u, None).await.expect("mark");
                 } else if let Some(e) = rng.pick(&bin) {
                     store
-                        .drive_purge_mark(u, Some(from_ref(&e.id)))
+                        .drive_purge_mark_v(u, Some(from_ref(&e.id)))
                         .await
                         .expect("mark");
                 }
@@ -1781,7 +2005,7 @@ async fn refcounts_follow_a_random_model(mut db: Audited) {
                 let owner = if rng.below(2) == 0 { Some(u) } else { None };
                 for _ in 0..1 + rng.below(4) {
                     let step = store
-                        .drive_purge_step(
+                        .drive_purge_step_v(
                             owner,
                             T0 + rng.below(600) as i64,
                             1 + rng.below(3) as u32,
@@ -1801,7 +2025,7 @@ async fn refcounts_follow_a_random_model(mut db: Audited) {
                 };
                 let dest = model.folder_of(&mut rng, u);
                 let moved = store
-                    .drive_move(u, &[id], &dest, OnClash::Rename, now)
+                    .drive_move_v(u, &[id], &dest, OnClash::Rename, now)
                     .await;
                 if allowed(moved).is_some() {
                     model.did("move");
@@ -1874,7 +2098,7 @@ async fn concurrent_saves_and_purges_keep_refcounts(mut db: Audited) {
                 let now = T0 + round;
                 match rng.below(4) {
                     0 => {
-                        let r = retried!(store.drive_copy(u, from_ref(&shared), "", OPEN, now));
+                        let r = retried!(store.drive_copy_v(u, from_ref(&shared), "", OPEN, now));
                         allowed(r);
                     }
                     1 => {
@@ -1900,13 +2124,13 @@ async fn concurrent_saves_and_purges_keep_refcounts(mut db: Audited) {
                         let picked: Vec<String> =
                             top.iter().take(2).map(|e| e.id.clone()).collect();
                         if !picked.is_empty() {
-                            allowed(retried!(store.drive_trash(u, &picked, now)));
-                            allowed(retried!(store.drive_purge_mark(u, None)));
+                            allowed(retried!(store.drive_trash_v(u, &picked, now)));
+                            allowed(retried!(store.drive_purge_mark_v(u, None)));
                         }
                     }
                     _ => {
                         for _ in 0..3 {
-                            let step = retried!(store.drive_purge_step(None, T0, 2));
+                            let step = retried!(store.drive_purge_step_v(None, T0, 2));
                             if let Some(step) = allowed(step) {
                                 released.extend(step.released);
                             }
@@ -1930,14 +2154,14 @@ async fn concurrent_saves_and_purges_keep_refcounts(mut db: Audited) {
                     .await
                     .expect("children");
                 if let Some(e) = files.first() {
-                    allowed(retried!(store.drive_trash(
+                    allowed(retried!(store.drive_trash_v(
                         owner,
                         from_ref(&e.id),
                         T0 + round
                     )));
-                    allowed(retried!(store.drive_purge_mark(owner, None)));
+                    allowed(retried!(store.drive_purge_mark_v(owner, None)));
                 }
-                let step = retried!(store.drive_purge_step(Some(owner), T0, 3));
+                let step = retried!(store.drive_purge_step_v(Some(owner), T0, 3));
                 if let Some(step) = allowed(step) {
                     released.extend(step.released);
                 }

@@ -809,6 +809,20 @@ fn describe(event: &ChangeEvent) -> (&str, String) {
                 avatar: String::new(),
             }),
         ),
+        ChangeEvent::DriveEntry(e) => (
+            "drive_entry",
+            format!(
+                "{} {}{}",
+                e.id,
+                clean(&e.name),
+                if e.trashed_at.is_some() {
+                    " (in the bin)"
+                } else {
+                    ""
+                }
+            ),
+        ),
+        ChangeEvent::DriveRemoved(r) => ("drive_removed", r.entries.join(", ")),
         ChangeEvent::GroupJoined(g) => (
             "group_joined",
             format!(

@@ -14,9 +14,10 @@
 pub mod http;
 pub mod purge;
 
+use crate::changes::Changes;
 use crate::clock::now_ms;
 use crate::error::{from_store, invalid_args};
-use crate::files::{FileResult, Files, file_info, new_id};
+use crate::files::{FileResult, Files, new_id};
 use magpie_proto::{
     Crumb, DriveEntriesOk, DriveEntry, DriveListOk, DriveSortKey, EntryKind, ErrorBody, ErrorCode,
     Quota, ShareInfo, UserId,
@@ -74,16 +75,28 @@ pub struct DriveSettings {
 pub struct Drive {
     store: Arc<dyn Store>,
     files: Arc<Files>,
+    /// Where the owner's other devices are told of changes.
+    changes: Arc<Changes>,
     settings: DriveSettings,
 }
 
 impl Drive {
-    pub fn new(store: Arc<dyn Store>, files: Arc<Files>, settings: DriveSettings) -> Drive {
+    pub fn new(
+        store: Arc<dyn Store>,
+        files: Arc<Files>,
+        changes: Arc<Changes>,
+        settings: DriveSettings,
+    ) -> Drive {
         Drive {
             store,
             files,
+            changes,
             settings,
         }
+    }
+
+    pub(crate) fn changes(&self) -> &Changes {
+        &self.changes
     }
 
     pub fn settings(&self) -> DriveSettings {
@@ -270,7 +283,7 @@ impl Drive {
             .drive_add(&entry, on_clash(rename), limits)
             .await
             .map_err(from_store)?;
-        Ok(self.entry_view(&made))
+        Ok(self.entry_view(&self.told(made)))
     }
 
     /// `drive_rename`.
@@ -286,7 +299,7 @@ impl Drive {
             .drive_rename(user, &req.entry, &req.name, on_clash(req.rename), now_ms())
             .await
             .map_err(from_store)?;
-        Ok(self.entry_view(&renamed))
+        Ok(self.entry_view(&self.told(renamed)))
     }
 
     /// `drive_move`.
@@ -312,16 +325,19 @@ impl Drive {
                 }
                 e => from_store(e),
             })?;
-        Ok(self.entries_ok(&moved, None))
+        Ok(self.entries_ok(&self.told(moved), None))
     }
 
     /// `drive_delete`: to the bin.
     pub async fn delete(&self, user: UserId, req: magpie_proto::DriveEntries) -> FileResult<()> {
         check_ids(&req.entries)?;
-        self.store
-            .drive_trash(user, &req.entries, now_ms())
+        let binned = self
+            .store
+            .drive_trash(user, &req.entries, now_ms(), self.retention_ms())
             .await
-            .map_err(from_store)
+            .map_err(from_store)?;
+        self.told(binned);
+        Ok(())
     }
 
     /// `drive_bin`: what is in the bin, most recently deleted first.
@@ -356,7 +372,7 @@ impl Drive {
             .drive_restore(user, &req.entries, now_ms())
             .await
             .map_err(from_store)?;
-        Ok(self.entries_ok(&restored, None))
+        Ok(self.entries_ok(&self.told(restored), None))
     }
 
     /// `drive_purge`: mark, then purge as far as a few bounded steps go;
@@ -371,9 +387,10 @@ impl Drive {
         }
         let purged = self
             .store
-            .drive_purge_mark(user, req.entries.as_deref())
+            .drive_purge_mark(user, req.entries.as_deref(), now_ms())
             .await
             .map_err(from_store)?;
+        let purged = self.told(purged);
         let mut pending = false;
         for step in 0..PURGE_STEPS_INLINE {
             let done = purge::step(self, Some(user), i64::MIN).await?;
@@ -544,6 +561,7 @@ impl Drive {
             .drive_copy(user, &sources, &parent, limits, now_ms())
             .await
             .map_err(from_store)?;
+        let saved = self.told(saved);
         if let Err(e) = self.store.share_count_save(&share.id).await {
             tracing::warn!(error = %e, "counting a share's save failed");
         }
@@ -677,27 +695,19 @@ impl Drive {
             .map_err(from_store)
     }
 
+    /// Push what a change wrote to the owner's devices; its value.
+    fn told<T>(&self, outcome: magpie_store::Outcome<T>) -> T {
+        self.changes.push(outcome.written);
+        outcome.value
+    }
+
     /// The client's view of an entry.
     pub fn entry_view(&self, entry: &EntryRecord) -> DriveEntry {
-        let purge_at = match (entry.state, entry.trashed_at) {
-            (EntryState::Binned, Some(at)) => Some(at.saturating_add(
-                i64::try_from(self.settings.bin_retention.as_millis()).unwrap_or(i64::MAX),
-            )),
-            _ => None,
-        };
-        DriveEntry {
-            id: entry.id.clone(),
-            kind: kind_of(entry),
-            name: entry.name.clone(),
-            parent: entry.parent.clone().filter(|p| !p.is_empty()),
-            size: u64::try_from(entry.size).unwrap_or(0),
-            file: entry.file.as_ref().map(file_info),
-            created_at: entry.created_at,
-            updated_at: entry.updated_at,
-            trashed_at: entry.trashed_at,
-            home: entry.home.clone().filter(|h| !h.is_empty()),
-            purge_at,
-        }
+        entry.view(self.retention_ms())
+    }
+
+    fn retention_ms(&self) -> i64 {
+        i64::try_from(self.settings.bin_retention.as_millis()).unwrap_or(i64::MAX)
     }
 
     fn entries_ok(&self, rows: &[EntryRecord], next: Option<u32>) -> DriveEntriesOk {

@@ -31,9 +31,10 @@ const STEPS_PER_PASS: u32 = 500;
 pub async fn step(drive: &Drive, owner: Option<UserId>, binned_before: i64) -> FileResult<bool> {
     let done = drive
         .store()
-        .drive_purge_step(owner, binned_before, PURGE_STEP)
+        .drive_purge_step(owner, binned_before, PURGE_STEP, now_ms())
         .await
         .map_err(from_store)?;
+    drive.changes().push(done.written);
     for gone in done.released {
         drive.files().release(gone).await;
     }

@@ -657,27 +657,7 @@ impl Drop for WriteClaim<'_> {
 
 /// What the client sees of a stored file.
 pub fn file_info(file: &FileRecord) -> FileInfo {
-    let media: MediaInfo = file
-        .blob
-        .media
-        .as_deref()
-        .and_then(|m| serde_json::from_str(m).ok())
-        .unwrap_or_else(|| MediaInfo {
-            mime: file.blob.mime.clone(),
-            ..MediaInfo::default()
-        });
-    FileInfo {
-        id: file.id.clone(),
-        name: file.name.clone(),
-        size: u64::try_from(file.blob.size).unwrap_or(0),
-        sha256: hex(&file.blob.sha256),
-        owner: file.owner,
-        created_at: file.created_at,
-        media,
-        thumbnail: file.blob.thumb_key.is_some(),
-        conv: file.conv,
-        seq: file.seq,
-    }
+    file.info()
 }
 
 /// Hash (unless the running hash covers the file), inspect and thumbnail

@@ -17,9 +17,9 @@ use super::files::{BLOB_SELECT, blob_at};
 use super::{SqlStore, Tx, graph, opt_text_column, text_column};
 use crate::drive::*;
 use crate::files::{BlobRecord, FilePurpose, FileRecord};
-use crate::{Refusal, Result, StoreError};
+use crate::{Outcome, Refusal, Result, StoreError, Written};
 use async_trait::async_trait;
-use magpie_proto::UserId;
+use magpie_proto::{ChangeEvent, DriveRemoved, UserId};
 use sqlx::any::AnyRow;
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, Row};
@@ -93,6 +93,9 @@ const SHARE_SELECT: &str = "SELECT id, owner, entry_id, code, expires_at, max_do
 /// rather than scanning without end.
 const SCAN_BATCH: u32 = 200;
 const SCAN_BATCHES: u32 = 25;
+
+/// Most ids one `drive_removed` change names (a change must fit a frame).
+const REMOVED_PER_CHANGE: usize = 500;
 
 /// Names tried for a clash under [`OnClash::Rename`] before giving up.
 const RENAME_TRIES: u32 = 1000;
@@ -562,13 +565,66 @@ impl SqlStore {
         Ok(file)
     }
 
+    /// Append a `drive_entry` change with each entry's new state to its
+    /// owner's stream.
+    async fn entries_changed(
+        &self,
+        c: &mut AnyConnection,
+        now: i64,
+        entries: &[EntryRecord],
+        bin_retention_ms: i64,
+    ) -> sqlx::Result<Vec<Written>> {
+        let items = entries
+            .iter()
+            .map(|e| {
+                (
+                    e.owner,
+                    ChangeEvent::DriveEntry(Box::new(e.view(bin_retention_ms))),
+                )
+            })
+            .collect();
+        self.append_changes(c, now, items).await
+    }
+
+    /// Append `drive_removed` changes naming `ids` to `owner`'s stream.
+    async fn entries_removed(
+        &self,
+        c: &mut AnyConnection,
+        now: i64,
+        owner: UserId,
+        ids: &[String],
+    ) -> sqlx::Result<Vec<Written>> {
+        let items = ids
+            .chunks(REMOVED_PER_CHANGE)
+            .map(|chunk| {
+                let removed = DriveRemoved {
+                    entries: chunk.to_vec(),
+                };
+                (owner, ChangeEvent::DriveRemoved(removed))
+            })
+            .collect();
+        self.append_changes(c, now, items).await
+    }
+
+    /// `value` with the `drive_entry` changes of `entries`.
+    async fn with_changes<T>(
+        &self,
+        c: &mut AnyConnection,
+        now: i64,
+        entries: &[EntryRecord],
+        value: T,
+    ) -> Tx<Outcome<T>> {
+        let written = self.entries_changed(c, now, entries, 0).await?;
+        Ok(Outcome { value, written })
+    }
+
     async fn drive_add_tx(
         &self,
         c: &mut AnyConnection,
         entry: &NewEntry,
         on_clash: OnClash,
         limits: DriveLimits,
-    ) -> Tx<EntryRecord> {
+    ) -> Tx<Outcome<EntryRecord>> {
         let owner = entry.owner;
         self.lock_owner(c, owner).await?;
         let chain = self.folder_in(c, owner, &entry.parent).await?;
@@ -610,7 +666,9 @@ impl SqlStore {
             entry.now,
         )
         .await?;
-        self.written_in(c, &entry.id).await
+        let made = self.written_in(c, &entry.id).await?;
+        self.with_changes(c, entry.now, std::slice::from_ref(&made), made.clone())
+            .await
     }
 
     async fn drive_rename_tx(
@@ -621,11 +679,14 @@ impl SqlStore {
         name: &str,
         on_clash: OnClash,
         now: i64,
-    ) -> Tx<EntryRecord> {
+    ) -> Tx<Outcome<EntryRecord>> {
         self.lock_owner(c, owner).await?;
         let (entry, _) = self.placed_in(c, owner, id).await?;
         if entry.name == name {
-            return Ok(entry);
+            return Ok(Outcome {
+                value: entry,
+                written: Vec::new(),
+            });
         }
         let parent = entry.parent.clone().unwrap_or_default();
         let name = self
@@ -640,7 +701,9 @@ impl SqlStore {
             )
             .await?;
         self.place_in(c, &entry, &parent, &name, now).await?;
-        self.written_in(c, id).await
+        let renamed = self.written_in(c, id).await?;
+        self.with_changes(c, now, std::slice::from_ref(&renamed), renamed.clone())
+            .await
     }
 
     async fn drive_move_tx(
@@ -651,7 +714,7 @@ impl SqlStore {
         parent: &str,
         on_clash: OnClash,
         now: i64,
-    ) -> Tx<Vec<EntryRecord>> {
+    ) -> Tx<Outcome<Vec<EntryRecord>>> {
         self.lock_owner(c, owner).await?;
         let destination = self.folder_in(c, owner, parent).await?;
         let mut entries = Vec::new();
@@ -686,7 +749,7 @@ impl SqlStore {
             }
             moved.push(self.written_in(c, &entry.id).await?);
         }
-        Ok(moved)
+        self.with_changes(c, now, &moved, moved.clone()).await
     }
 
     async fn drive_trash_tx(
@@ -695,7 +758,8 @@ impl SqlStore {
         owner: UserId,
         ids: &[String],
         now: i64,
-    ) -> Tx<()> {
+        bin_retention_ms: i64,
+    ) -> Tx<Outcome<()>> {
         self.lock_owner(c, owner).await?;
         let mut entries = Vec::new();
         let mut seen = HashSet::new();
@@ -707,6 +771,7 @@ impl SqlStore {
         // Checked all first: trashing a folder takes what is inside out of
         // the drive, and a selected entry inside it is still trashed as a
         // bin entry of its own.
+        let mut binned = Vec::with_capacity(entries.len());
         for entry in entries {
             sqlx::query(self.query(
                 "UPDATE drive_entries SET state = 1, home = parent, parent = NULL, trashed_at = ? \
@@ -716,8 +781,12 @@ impl SqlStore {
             .bind(entry.id.as_str())
             .execute(&mut *c)
             .await?;
+            binned.push(self.written_in(c, &entry.id).await?);
         }
-        Ok(())
+        let written = self
+            .entries_changed(c, now, &binned, bin_retention_ms)
+            .await?;
+        Ok(Outcome { value: (), written })
     }
 
     async fn drive_restore_tx(
@@ -726,7 +795,7 @@ impl SqlStore {
         owner: UserId,
         ids: &[String],
         now: i64,
-    ) -> Tx<Vec<EntryRecord>> {
+    ) -> Tx<Outcome<Vec<EntryRecord>>> {
         self.lock_owner(c, owner).await?;
         let mut restored = Vec::new();
         let mut seen = HashSet::new();
@@ -754,7 +823,7 @@ impl SqlStore {
             self.place_in(c, &entry, &parent, &name, now).await?;
             restored.push(self.written_in(c, id).await?);
         }
-        Ok(restored)
+        self.with_changes(c, now, &restored, restored.clone()).await
     }
 
     /// Where bin entry `entry` goes back to: its home folder if that is
@@ -788,19 +857,31 @@ impl SqlStore {
         c: &mut AnyConnection,
         owner: UserId,
         ids: Option<&[String]>,
-    ) -> Tx<u64> {
+        now: i64,
+    ) -> Tx<Outcome<u64>> {
         self.lock_owner(c, owner).await?;
-        let Some(ids) = ids else {
-            let done = sqlx::query(
-                self.query("UPDATE drive_entries SET state = 2 WHERE owner = ? AND state = 1"),
-            )
-            .bind(owner)
-            .execute(&mut *c)
-            .await?;
-            return Ok(done.rows_affected());
+        let candidates: Vec<String> = match ids {
+            Some(ids) => {
+                let mut seen = HashSet::new();
+                ids.iter()
+                    .filter(|id| seen.insert(id.as_str()))
+                    .cloned()
+                    .collect()
+            }
+            None => {
+                let rows = sqlx::query(
+                    self.query("SELECT id FROM drive_entries WHERE owner = ? AND state = 1"),
+                )
+                .bind(owner)
+                .fetch_all(&mut *c)
+                .await?;
+                rows.iter()
+                    .map(|row| text_column(row, 0))
+                    .collect::<sqlx::Result<_>>()?
+            }
         };
-        let mut marked = 0;
-        for id in ids.iter().collect::<HashSet<_>>() {
+        let mut marked = Vec::new();
+        for id in candidates {
             let done = sqlx::query(self.query(
                 "UPDATE drive_entries SET state = 2 WHERE id = ? AND owner = ? AND state = 1",
             ))
@@ -808,9 +889,15 @@ impl SqlStore {
             .bind(owner)
             .execute(&mut *c)
             .await?;
-            marked += done.rows_affected();
+            if done.rows_affected() == 1 {
+                marked.push(id);
+            }
         }
-        Ok(marked)
+        let written = self.entries_removed(c, now, owner, &marked).await?;
+        Ok(Outcome {
+            value: marked.len() as u64,
+            written,
+        })
     }
 
     /// A bin root due for purging: marked, or binned before
@@ -863,6 +950,7 @@ impl SqlStore {
         owner: Option<UserId>,
         binned_before: i64,
         limit: u32,
+        now: i64,
     ) -> Tx<PurgeStep> {
         let Some((root_id, root_owner)) = self.purge_candidate_in(c, owner, binned_before).await?
         else {
@@ -882,16 +970,20 @@ impl SqlStore {
         }) else {
             return Ok(PurgeStep::default());
         };
+        let mut step = PurgeStep::default();
         if root.state == EntryState::Binned {
+            // Expired: it leaves the owner's bin now, as if purged by hand.
             sqlx::query(self.query("UPDATE drive_entries SET state = 2 WHERE id = ?"))
                 .bind(root_id.as_str())
                 .execute(&mut *c)
+                .await?;
+            step.written = self
+                .entries_removed(c, now, root_owner, std::slice::from_ref(&root_id))
                 .await?;
         }
         let limit = limit.max(1);
         let children = self.purge_children_in(c, &root_id, limit).await?;
         let all_taken = children.len() < limit as usize;
-        let mut step = PurgeStep::default();
         let (mut files, folders): (Vec<_>, Vec<_>) = children
             .into_iter()
             .partition(|child| child.file_id.is_some());
@@ -1066,7 +1158,7 @@ impl SqlStore {
         parent: &str,
         limits: DriveLimits,
         now: i64,
-    ) -> Tx<Vec<EntryRecord>> {
+    ) -> Tx<Outcome<Vec<EntryRecord>>> {
         self.lock_owner(c, owner).await?;
         let destination = self.folder_in(c, owner, parent).await?;
         let plan = self
@@ -1148,7 +1240,7 @@ impl SqlStore {
         for id in &top {
             copied.push(self.written_in(c, id).await?);
         }
-        Ok(copied)
+        self.with_changes(c, now, &copied, copied.clone()).await
     }
 
     /// The entries a copy of `sources` makes, breadth first: each source
@@ -1339,7 +1431,7 @@ impl DriveStore for SqlStore {
         entry: &NewEntry,
         on_clash: OnClash,
         limits: DriveLimits,
-    ) -> Result<EntryRecord> {
+    ) -> Result<Outcome<EntryRecord>> {
         graph!(self.drive_add_tx(entry, on_clash, limits))
     }
 
@@ -1350,7 +1442,7 @@ impl DriveStore for SqlStore {
         name: &str,
         on_clash: OnClash,
         now: i64,
-    ) -> Result<EntryRecord> {
+    ) -> Result<Outcome<EntryRecord>> {
         graph!(self.drive_rename_tx(owner, id, name, on_clash, now))
     }
 
@@ -1361,12 +1453,18 @@ impl DriveStore for SqlStore {
         parent: &str,
         on_clash: OnClash,
         now: i64,
-    ) -> Result<Vec<EntryRecord>> {
+    ) -> Result<Outcome<Vec<EntryRecord>>> {
         graph!(self.drive_move_tx(owner, ids, parent, on_clash, now))
     }
 
-    async fn drive_trash(&self, owner: UserId, ids: &[String], now: i64) -> Result<()> {
-        graph!(self.drive_trash_tx(owner, ids, now))
+    async fn drive_trash(
+        &self,
+        owner: UserId,
+        ids: &[String],
+        now: i64,
+        bin_retention_ms: i64,
+    ) -> Result<Outcome<()>> {
+        graph!(self.drive_trash_tx(owner, ids, now, bin_retention_ms))
     }
 
     async fn drive_bin(&self, owner: UserId, offset: u32, limit: u32) -> Result<Vec<EntryRecord>> {
@@ -1390,12 +1488,17 @@ impl DriveStore for SqlStore {
         owner: UserId,
         ids: &[String],
         now: i64,
-    ) -> Result<Vec<EntryRecord>> {
+    ) -> Result<Outcome<Vec<EntryRecord>>> {
         graph!(self.drive_restore_tx(owner, ids, now))
     }
 
-    async fn drive_purge_mark(&self, owner: UserId, ids: Option<&[String]>) -> Result<u64> {
-        graph!(self.drive_purge_mark_tx(owner, ids))
+    async fn drive_purge_mark(
+        &self,
+        owner: UserId,
+        ids: Option<&[String]>,
+        now: i64,
+    ) -> Result<Outcome<u64>> {
+        graph!(self.drive_purge_mark_tx(owner, ids, now))
     }
 
     async fn drive_purge_step(
@@ -1403,8 +1506,9 @@ impl DriveStore for SqlStore {
         owner: Option<UserId>,
         binned_before: i64,
         limit: u32,
+        now: i64,
     ) -> Result<PurgeStep> {
-        graph!(self.drive_purge_step_tx(owner, binned_before, limit))
+        graph!(self.drive_purge_step_tx(owner, binned_before, limit, now))
     }
 
     async fn drive_search(
@@ -1438,7 +1542,7 @@ impl DriveStore for SqlStore {
         parent: &str,
         limits: DriveLimits,
         now: i64,
-    ) -> Result<Vec<EntryRecord>> {
+    ) -> Result<Outcome<Vec<EntryRecord>>> {
         graph!(self.drive_copy_tx(owner, sources, parent, limits, now))
     }
 
