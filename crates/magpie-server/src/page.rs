@@ -76,6 +76,21 @@ impl ByteBudget {
         (page, next)
     }
 
+    /// [`ByteBudget::page`] for a list paged by offset (`rows` read from
+    /// `offset`): the page, and the offset of the next page when more
+    /// rows follow.
+    pub fn page_at<T: Serialize>(
+        &mut self,
+        rows: Vec<T>,
+        limit: u32,
+        offset: u32,
+    ) -> (Vec<T>, Option<u32>) {
+        let (page, more) = self.page(rows, limit);
+        let next =
+            more.then(|| offset.saturating_add(u32::try_from(page.len()).unwrap_or(u32::MAX)));
+        (page, next)
+    }
+
     /// Whether `row` still fits; if so it is counted.
     pub fn take<T: Serialize>(&mut self, row: &T) -> bool {
         let len = encoded_len(row) + 1; // the comma between array elements

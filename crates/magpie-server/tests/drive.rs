@@ -105,6 +105,25 @@ async fn try_list(
     .await
 }
 
+/// Delete entry `id` of `who`'s to the bin.
+async fn delete(who: &Person, id: &str) {
+    call::<serde_json::Value>(
+        &who.client,
+        Request::DriveDelete(DriveEntries {
+            entries: vec![id.to_string()],
+        }),
+    )
+    .await
+    .expect("delete");
+}
+
+/// Empty `who`'s bin.
+async fn purge(who: &Person) -> DrivePurgeOk {
+    call(&who.client, Request::DrivePurge(DrivePurge::default()))
+        .await
+        .expect("purge")
+}
+
 fn names(entries: &[DriveEntry]) -> Vec<&str> {
     entries.iter().map(|e| e.name.as_str()).collect()
 }
@@ -537,14 +556,7 @@ async fn the_bin_keeps_entries_restorable_and_purging_releases_their_content() {
     assert_eq!(quota(&me).await.used, 7000);
     let stored = blob_files(&server).len();
 
-    call::<serde_json::Value>(
-        &me.client,
-        Request::DriveDelete(DriveEntries {
-            entries: vec![folder.id.clone()],
-        }),
-    )
-    .await
-    .expect("delete");
+    delete(&me, &folder.id).await;
     assert!(list(&me, None).await.entries.is_empty());
     assert_eq!(
         code_of(try_list(&me, Some(&inner.id), DriveSortKey::Name, false).await),
@@ -574,17 +586,8 @@ async fn the_bin_keeps_entries_restorable_and_purging_releases_their_content() {
     assert_eq!(names(&list(&me, Some(&inner.id)).await.entries), ["a.bin"]);
 
     // Deleted again and purged: content and bytes go.
-    call::<serde_json::Value>(
-        &me.client,
-        Request::DriveDelete(DriveEntries {
-            entries: vec![folder.id.clone()],
-        }),
-    )
-    .await
-    .expect("delete");
-    let purged: DrivePurgeOk = call(&me.client, Request::DrivePurge(DrivePurge::default()))
-        .await
-        .expect("purge");
+    delete(&me, &folder.id).await;
+    let purged = purge(&me).await;
     assert_eq!(purged.purged, 1);
     assert!(!purged.pending);
     assert_eq!(quota(&me).await.used, 0);
@@ -760,14 +763,7 @@ async fn a_share_link_opens_with_its_code_only_and_stops_when_revoked() {
     assert_eq!(code_of(refused), "unknown_share", "only the owner revokes");
 
     // Deleting the entry stops its links; restoring brings them back.
-    call::<serde_json::Value>(
-        &me.client,
-        Request::DriveDelete(DriveEntries {
-            entries: vec![outside.id.clone()],
-        }),
-    )
-    .await
-    .expect("delete");
+    delete(&me, &outside.id).await;
     assert_eq!(
         unlock(&server, &other_link.id, &other_link.code)
             .await
@@ -1101,17 +1097,8 @@ async fn saving_a_share_adds_references_not_bytes_and_counts_against_the_quota()
     assert_eq!(download(&saver, &two).await, bytes_of(3000, 12));
 
     // The owner deleting and purging leaves the saver's copy whole.
-    call::<serde_json::Value>(
-        &owner.client,
-        Request::DriveDelete(DriveEntries {
-            entries: vec![folder.id.clone()],
-        }),
-    )
-    .await
-    .expect("delete");
-    call::<DrivePurgeOk>(&owner.client, Request::DrivePurge(DrivePurge::default()))
-        .await
-        .expect("purge");
+    delete(&owner, &folder.id).await;
+    purge(&owner).await;
     assert_eq!(quota(&owner).await.used, 0);
     assert_eq!(download(&saver, &two).await, bytes_of(3000, 12));
     assert_eq!(blob_files(&server).len(), stored);
@@ -1208,17 +1195,8 @@ async fn drive_files_go_into_chats_and_received_files_into_the_drive() {
     assert_eq!(kept.name, "报告.pdf");
     assert_eq!(quota(&bob).await.used, 4096);
     // Alice's drive copy goes; Bob's saved copy and the chat's stay.
-    call::<serde_json::Value>(
-        &alice.client,
-        Request::DriveDelete(DriveEntries {
-            entries: vec![entry.id.clone()],
-        }),
-    )
-    .await
-    .expect("delete");
-    call::<DrivePurgeOk>(&alice.client, Request::DrivePurge(DrivePurge::default()))
-        .await
-        .expect("purge");
+    delete(&alice, &entry.id).await;
+    purge(&alice).await;
     let bob_file = kept.file.as_ref().expect("file").id.clone();
     assert_eq!(download(&bob, &bob_file).await, bytes_of(4096, 21));
     assert_eq!(download(&bob, &received).await, bytes_of(4096, 21));
@@ -1278,14 +1256,7 @@ async fn search_finds_names_in_any_script_and_recent_lists_new_files() {
     assert_eq!(search("_").await, ["100%_done.txt"]);
     assert!(search("nothing").await.is_empty());
     // Entries in the bin are not found.
-    call::<serde_json::Value>(
-        &me.client,
-        Request::DriveDelete(DriveEntries {
-            entries: vec![folder.id.clone()],
-        }),
-    )
-    .await
-    .expect("delete");
+    delete(&me, &folder.id).await;
     assert!(search("会议").await.is_empty());
     let long = call::<DriveEntriesOk>(
         &me.client,
@@ -1316,32 +1287,8 @@ async fn search_finds_names_in_any_script_and_recent_lists_new_files() {
 #[tokio::test]
 #[ignore = "needs MAGPIE_TEST_S3 and MAGPIE_E2E_DATABASE; run by .ci/run"]
 async fn s3_a_share_unlocked_on_one_node_opens_on_another() {
-    let endpoint = std::env::var("MAGPIE_TEST_S3").expect("MAGPIE_TEST_S3 names the S3 server");
-    let admin = std::env::var("MAGPIE_E2E_DATABASE").expect("a shared database engine");
-    let bucket = format!("magpie-{}", magpie_server::files::new_id());
-    let made = reqwest::Client::new()
-        .put(format!("{endpoint}/{bucket}"))
-        .send()
-        .await
-        .expect("create the bucket");
-    assert!(made.status().is_success(), "{}", made.status());
-    let database = common::TestDatabase::create(&admin).await;
-    let mut nodes = Vec::new();
-    let mut dirs = Vec::new();
-    for _ in 0..2 {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut config = magpie_server::Config::ephemeral(dir.path());
-        config.database_url = Some(database.url.clone());
-        config.s3 = Some(magpie_server::config::S3Config {
-            bucket: bucket.clone(),
-            endpoint: endpoint.clone(),
-            region: "us-east-1".into(),
-            access_key_id: "test".into(),
-            secret_access_key: "test".into(),
-        });
-        nodes.push(magpie_server::start(config).await.expect("node starts"));
-        dirs.push(dir);
-    }
+    let cluster = common::S3Cluster::start(2).await;
+    let nodes = &cluster.nodes;
     let on = |node: &magpie_server::RunningServer| format!("http://{}", node.http_addr());
     let person_on = async |node: &magpie_server::RunningServer| {
         let name = unique("drv");
@@ -1417,9 +1364,7 @@ async fn s3_a_share_unlocked_on_one_node_opens_on_another() {
         .expect("view");
     assert_eq!(after.status(), StatusCode::NOT_FOUND);
     assert_eq!(download(&bob, &kept).await, content);
-    for node in nodes {
-        node.shutdown().await;
-    }
+    cluster.shutdown().await;
 }
 
 #[tokio::test]
@@ -1438,14 +1383,7 @@ async fn the_owners_other_devices_are_told_of_drive_changes() {
         ChangeEvent::DriveEntry(entry) => assert_eq!(*entry, folder),
         other => panic!("a drive_entry change, not {other:?}"),
     }
-    call::<serde_json::Value>(
-        &me.client,
-        Request::DriveDelete(DriveEntries {
-            entries: vec![folder.id.clone()],
-        }),
-    )
-    .await
-    .expect("delete");
+    delete(&me, &folder.id).await;
     match common::next_change(&mut phone).await.event {
         ChangeEvent::DriveEntry(entry) => {
             assert_eq!(entry.id, folder.id);
@@ -1453,9 +1391,7 @@ async fn the_owners_other_devices_are_told_of_drive_changes() {
         }
         other => panic!("a drive_entry change, not {other:?}"),
     }
-    call::<DrivePurgeOk>(&me.client, Request::DrivePurge(DrivePurge::default()))
-        .await
-        .expect("purge");
+    purge(&me).await;
     match common::next_change(&mut phone).await.event {
         ChangeEvent::DriveRemoved(removed) => {
             assert_eq!(removed.entries, std::slice::from_ref(&folder.id))

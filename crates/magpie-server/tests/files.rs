@@ -1376,32 +1376,8 @@ async fn an_uploaded_image_becomes_an_avatar_everyone_may_see() {
 #[tokio::test]
 #[ignore = "needs MAGPIE_TEST_S3 and MAGPIE_E2E_DATABASE; run by .ci/run"]
 async fn s3_content_is_shared_by_the_nodes_of_a_cluster() {
-    let endpoint = std::env::var("MAGPIE_TEST_S3").expect("MAGPIE_TEST_S3 names the S3 server");
-    let admin = std::env::var("MAGPIE_E2E_DATABASE").expect("a shared database engine");
-    let bucket = format!("magpie-{}", magpie_server::files::new_id());
-    let made = reqwest::Client::new()
-        .put(format!("{endpoint}/{bucket}"))
-        .send()
-        .await
-        .expect("create the bucket");
-    assert!(made.status().is_success(), "{}", made.status());
-    let database = common::TestDatabase::create(&admin).await;
-    let mut nodes = Vec::new();
-    let mut dirs = Vec::new();
-    for _ in 0..2 {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut config = magpie_server::Config::ephemeral(dir.path());
-        config.database_url = Some(database.url.clone());
-        config.s3 = Some(magpie_server::config::S3Config {
-            bucket: bucket.clone(),
-            endpoint: endpoint.clone(),
-            region: "us-east-1".into(),
-            access_key_id: "test".into(),
-            secret_access_key: "test".into(),
-        });
-        nodes.push(magpie_server::start(config).await.expect("node starts"));
-        dirs.push(dir);
-    }
+    let cluster = common::S3Cluster::start(2).await;
+    let (nodes, dirs) = (&cluster.nodes, &cluster.dirs);
     let on = |node: &magpie_server::RunningServer, token: &str| {
         FileClient::new(&format!("http://{}", node.http_addr()), token).expect("client")
     };
@@ -1458,7 +1434,5 @@ async fn s3_content_is_shared_by_the_nodes_of_a_cluster() {
         0,
         "the last reference took the object"
     );
-    for node in nodes {
-        node.shutdown().await;
-    }
+    cluster.shutdown().await;
 }

@@ -175,9 +175,8 @@ impl Drive {
             )
             .await
             .map_err(from_store)?;
-        let entries: Vec<DriveEntry> = rows.iter().map(|e| self.entry_view(e)).collect();
-        let (entries, more) = crate::page::ByteBudget::new(max_frame_bytes).page(entries, limit);
-        let next = more.then(|| offset.saturating_add(u32::try_from(entries.len()).unwrap_or(0)));
+        let (entries, next) =
+            crate::page::ByteBudget::new(max_frame_bytes).page_at(self.views(&rows), limit, offset);
         Ok(DriveListOk {
             path,
             entries,
@@ -354,9 +353,8 @@ impl Drive {
             .drive_bin(user, offset, limit + 1)
             .await
             .map_err(from_store)?;
-        let entries: Vec<DriveEntry> = rows.iter().map(|e| self.entry_view(e)).collect();
-        let (entries, more) = crate::page::ByteBudget::new(max_frame_bytes).page(entries, limit);
-        let next = more.then(|| offset.saturating_add(u32::try_from(entries.len()).unwrap_or(0)));
+        let (entries, next) =
+            crate::page::ByteBudget::new(max_frame_bytes).page_at(self.views(&rows), limit, offset);
         Ok(DriveEntriesOk { entries, next })
     }
 
@@ -422,9 +420,8 @@ impl Drive {
             .drive_search(user, &query.to_lowercase(), offset, limit + 1)
             .await
             .map_err(from_store)?;
-        let entries: Vec<DriveEntry> = rows.iter().map(|e| self.entry_view(e)).collect();
-        let (entries, more) = crate::page::ByteBudget::new(max_frame_bytes).page(entries, limit);
-        let next = more.then(|| offset.saturating_add(u32::try_from(entries.len()).unwrap_or(0)));
+        let (entries, next) =
+            crate::page::ByteBudget::new(max_frame_bytes).page_at(self.views(&rows), limit, offset);
         Ok(DriveEntriesOk { entries, next })
     }
 
@@ -514,8 +511,8 @@ impl Drive {
             let active = in_drive(&ancestry) && share_open(&share, now) && downloads_left(&share);
             infos.push(share_info(&share, entry, active));
         }
-        let (shares, more) = crate::page::ByteBudget::new(max_frame_bytes).page(infos, limit);
-        let next = more.then(|| offset.saturating_add(u32::try_from(shares.len()).unwrap_or(0)));
+        let (shares, next) =
+            crate::page::ByteBudget::new(max_frame_bytes).page_at(infos, limit, offset);
         Ok(magpie_proto::DriveSharesOk { shares, next })
     }
 
@@ -710,9 +707,13 @@ impl Drive {
         i64::try_from(self.settings.bin_retention.as_millis()).unwrap_or(i64::MAX)
     }
 
+    fn views(&self, rows: &[EntryRecord]) -> Vec<DriveEntry> {
+        rows.iter().map(|e| self.entry_view(e)).collect()
+    }
+
     fn entries_ok(&self, rows: &[EntryRecord], next: Option<u32>) -> DriveEntriesOk {
         DriveEntriesOk {
-            entries: rows.iter().map(|e| self.entry_view(e)).collect(),
+            entries: self.views(rows),
             next,
         }
     }

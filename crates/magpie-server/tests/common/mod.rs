@@ -320,3 +320,55 @@ pub async fn newest_history(client: &Client, peer: &str) -> HistoryOk {
         .await
         .expect("history")
 }
+
+/// Nodes of one cluster's file area: they share a database (on the engine
+/// `MAGPIE_E2E_DATABASE` names) and a new bucket of the S3-compatible
+/// server `MAGPIE_TEST_S3` names. Each node has a data directory of its
+/// own (`dirs`), as on separate machines.
+pub struct S3Cluster {
+    pub nodes: Vec<RunningServer>,
+    pub dirs: Vec<TempDir>,
+    _database: TestDatabase,
+}
+
+impl S3Cluster {
+    pub async fn start(count: usize) -> S3Cluster {
+        let endpoint = std::env::var("MAGPIE_TEST_S3").expect("MAGPIE_TEST_S3 names the S3 server");
+        let admin = std::env::var("MAGPIE_E2E_DATABASE").expect("a shared database engine");
+        let bucket = format!("magpie-{}", magpie_server::files::new_id());
+        let made = reqwest::Client::new()
+            .put(format!("{endpoint}/{bucket}"))
+            .send()
+            .await
+            .expect("create the bucket");
+        assert!(made.status().is_success(), "{}", made.status());
+        let database = TestDatabase::create(&admin).await;
+        let mut nodes = Vec::new();
+        let mut dirs = Vec::new();
+        for _ in 0..count {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let mut config = Config::ephemeral(dir.path());
+            config.database_url = Some(database.url.clone());
+            config.s3 = Some(magpie_server::config::S3Config {
+                bucket: bucket.clone(),
+                endpoint: endpoint.clone(),
+                region: "us-east-1".into(),
+                access_key_id: "test".into(),
+                secret_access_key: "test".into(),
+            });
+            nodes.push(magpie_server::start(config).await.expect("node starts"));
+            dirs.push(dir);
+        }
+        S3Cluster {
+            nodes,
+            dirs,
+            _database: database,
+        }
+    }
+
+    pub async fn shutdown(self) {
+        for node in self.nodes {
+            node.shutdown().await;
+        }
+    }
+}
