@@ -76,34 +76,6 @@ impl Place {
     }
 }
 
-/// The one JSON document a successful command printed.
-fn document(out: &Output, args: &[&str]) -> Value {
-    assert!(out.status.success(), "{args:?}: {}", stderr(out));
-    let text = String::from_utf8_lossy(&out.stdout);
-    let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 1, "{args:?}: one document: {text}");
-    serde_json::from_str(lines[0]).unwrap_or_else(|e| panic!("not JSON: {text:?}: {e}"))
-}
-
-/// `len` bytes that do not repeat (xorshift), different for each seed.
-fn content(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x.to_le_bytes()[0]
-        })
-        .collect()
-}
-
-fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, bytes).expect("write the file");
-    path
-}
-
 fn utf8(path: &Path) -> &str {
     path.to_str().expect("UTF-8 path")
 }

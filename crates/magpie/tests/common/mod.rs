@@ -6,6 +6,7 @@
 
 use magpie_testkit::ServerProcess;
 use serde_json::Value;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub const PASSWORD: &str = "correct horse battery";
@@ -108,4 +109,32 @@ pub fn bare(server: &str, user: &str) -> Command {
 
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The one JSON document a successful command printed.
+pub fn document(out: &Output, args: &[&str]) -> Value {
+    assert!(out.status.success(), "{args:?}: {}", stderr(out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "{args:?}: one document: {text}");
+    serde_json::from_str(lines[0]).unwrap_or_else(|e| panic!("not JSON: {text:?}: {e}"))
+}
+
+/// `len` bytes that do not repeat (xorshift), different for each seed.
+pub fn content(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x.to_le_bytes()[0]
+        })
+        .collect()
+}
+
+pub fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).expect("write the file");
+    path
 }
