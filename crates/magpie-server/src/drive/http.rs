@@ -23,7 +23,7 @@ use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use hmac::{Hmac, KeyInit, Mac};
+use hmac::{Hmac, Mac};
 use magpie_proto::{
     Crumb, EntryKind, ErrorBody, ErrorCode, ShareKey, ShareUnlock, SharedItem, SharedView,
 };
@@ -81,14 +81,12 @@ async fn check_code(
 }
 
 fn key_mac(secret: &[u8], share: &str, exp: i64) -> Hmac<Sha256> {
-    // A 32-byte key is always a valid HMAC key; the fallback is never taken.
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret)
-        .unwrap_or_else(|_| <Hmac<Sha256> as KeyInit>::new(&Default::default()));
-    mac.update(b"magpie-share-key\n");
-    mac.update(share.as_bytes());
-    mac.update(b"\n");
-    mac.update(exp.to_string().as_bytes());
-    mac
+    let exp = exp.to_string();
+    crate::files::keyed_mac(
+        secret,
+        "magpie-share-key",
+        &[share.as_bytes(), exp.as_bytes()],
+    )
 }
 
 /// A key for share `share`, valid until `exp`.

@@ -13,7 +13,7 @@ use super::{Files, hex, unhex};
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use hmac::{Hmac, KeyInit, Mac};
+use hmac::{Hmac, Mac};
 use magpie_proto::ErrorCode;
 use magpie_store::files::FileRecord;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -40,16 +40,12 @@ impl Variant {
 }
 
 fn mac(secret: &[u8], id: &str, variant: Variant, exp: i64) -> Hmac<Sha256> {
-    // A 32-byte key is always a valid HMAC key; the fallback is never taken.
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret)
-        .unwrap_or_else(|_| <Hmac<Sha256> as KeyInit>::new(&Default::default()));
-    mac.update(b"magpie-file-url\n");
-    mac.update(id.as_bytes());
-    mac.update(b"\n");
-    mac.update(variant.label().as_bytes());
-    mac.update(b"\n");
-    mac.update(exp.to_string().as_bytes());
-    mac
+    let exp = exp.to_string();
+    super::keyed_mac(
+        secret,
+        "magpie-file-url",
+        &[id.as_bytes(), variant.label().as_bytes(), exp.as_bytes()],
+    )
 }
 
 /// A signed path for `id`, valid until `exp` (ms since the epoch).

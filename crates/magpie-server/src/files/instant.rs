@@ -36,7 +36,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use bytes::Bytes;
-use hmac::{Hmac, KeyInit, Mac};
+use hmac::{Hmac, Mac};
 use magpie_proto::{
     ByteRange, ErrorCode, InstantAnswer, InstantChallenge, InstantOffer, InstantProof, UserId,
 };
@@ -68,11 +68,7 @@ struct Terms {
 }
 
 fn sign(secret: &[u8], payload: &str) -> Hmac<Sha256> {
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret)
-        .unwrap_or_else(|_| <Hmac<Sha256> as KeyInit>::new(&Default::default()));
-    mac.update(b"magpie-instant\n");
-    mac.update(payload.as_bytes());
-    mac
+    super::keyed_mac(secret, "magpie-instant", &[payload.as_bytes()])
 }
 
 /// Ranges to ask of `size` bytes.

@@ -656,6 +656,23 @@ impl Drop for WriteClaim<'_> {
 }
 
 /// What the client sees of a stored file.
+/// An HMAC-SHA256 under the server's shared secret over `fields`, each
+/// ended by a newline, after a `purpose` label (so that a signature made
+/// for one use is never valid for another). What signed URLs, instant
+/// upload challenges and share keys are made of.
+pub(crate) fn keyed_mac(secret: &[u8], purpose: &str, fields: &[&[u8]]) -> hmac::Hmac<Sha256> {
+    use hmac::{KeyInit, Mac};
+    // A 32-byte key is always a valid HMAC key; the fallback is never taken.
+    let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(secret)
+        .unwrap_or_else(|_| <hmac::Hmac<Sha256> as KeyInit>::new(&Default::default()));
+    mac.update(purpose.as_bytes());
+    for field in fields {
+        mac.update(b"\n");
+        mac.update(field);
+    }
+    mac
+}
+
 pub fn file_info(file: &FileRecord) -> FileInfo {
     file.info()
 }
