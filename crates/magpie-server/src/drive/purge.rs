@@ -64,9 +64,10 @@ pub async fn pass(drive: &Drive) -> u32 {
     worked
 }
 
-/// Run [`pass`] every [`INTERVAL`] until `shutdown`.
+/// Run [`pass`] every [`INTERVAL`] until `shutdown`, the first an
+/// interval after start (a node starting is busy enough).
 pub async fn run(drive: Arc<Drive>, shutdown: tokio_util::sync::CancellationToken) {
-    let mut tick = tokio::time::interval(INTERVAL);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + INTERVAL, INTERVAL);
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,

@@ -16,6 +16,7 @@ CREATE TABLE drive_entries (
     updated_at BIGINT        NOT NULL,
     UNIQUE KEY drive_names (owner, parent, name),
     KEY drive_parent (parent),
+    KEY drive_subfolders (parent, file_id),
     KEY drive_bin (state, trashed_at),
     KEY drive_recent (owner, created_at),
     KEY drive_file (file_id),

@@ -15,6 +15,7 @@ CREATE TABLE drive_entries (
 );
 CREATE UNIQUE INDEX drive_names ON drive_entries (owner, parent, name);
 CREATE INDEX drive_parent ON drive_entries (parent);
+CREATE INDEX drive_subfolders ON drive_entries (parent, file_id);
 CREATE INDEX drive_bin ON drive_entries (state, trashed_at);
 CREATE INDEX drive_recent ON drive_entries (owner, created_at);
 CREATE INDEX drive_file ON drive_entries (file_id);

@@ -30,7 +30,10 @@ CREATE TABLE drive_entries (
     updated_at INTEGER NOT NULL
 );
 CREATE UNIQUE INDEX drive_names ON drive_entries (owner, parent, name);
+-- A folder's children (listings of a share, the purge's steps, a copy's
+-- walk), and its sub-folders (the depth check of a move and a restore).
 CREATE INDEX drive_parent ON drive_entries (parent);
+CREATE INDEX drive_subfolders ON drive_entries (parent, file_id);
 CREATE INDEX drive_bin ON drive_entries (state, trashed_at);
 CREATE INDEX drive_recent ON drive_entries (owner, created_at);
 CREATE INDEX drive_file ON drive_entries (file_id);

@@ -71,11 +71,18 @@ const ANCESTRY: &str = concat!(
 /// 2 if it holds anything...), walking folders only and at most `?` levels
 /// down: files are leaves, so a level of files below the deepest folders is
 /// found by looking for one file child, not by visiting them all.
+///
+/// `CROSS JOIN` fixes the join order on SQLite (the others treat it as an
+/// inner join): each folder found looks up its sub-folders through
+/// `drive_subfolders`. Left to itself, SQLite's planner drove the step from
+/// `drive_file` (every folder of every drive: `file_id IS NULL`) and
+/// scanned the working set for each, so the cost followed the number of
+/// folders on the server (docs/BENCHMARKS.md, "Drive").
 const SUBTREE_HEIGHT: &str = "WITH RECURSIVE sub (id, depth) AS (\
      SELECT id, CAST(1 AS {int}) FROM drive_entries WHERE id = ? \
      UNION ALL \
-     SELECT d.id, s.depth + 1 FROM sub s JOIN drive_entries d ON d.parent = s.id \
-     WHERE d.file_id IS NULL AND s.depth < ?) \
+     SELECT d.id, s.depth + 1 FROM sub s CROSS JOIN drive_entries d \
+     WHERE d.parent = s.id AND d.file_id IS NULL AND s.depth < ?) \
      SELECT CAST(COALESCE(MAX(s.depth + CASE WHEN EXISTS (\
          SELECT 1 FROM drive_entries x WHERE x.parent = s.id AND x.file_id IS NOT NULL) \
          THEN 1 ELSE 0 END), 1) AS {int}) FROM sub s";
@@ -1508,6 +1515,18 @@ impl DriveStore for SqlStore {
         limit: u32,
         now: i64,
     ) -> Result<PurgeStep> {
+        // Look for work with a plain read first: an idle purge (the usual
+        // case, every minute on every node) then takes no write
+        // transaction, and on SQLite not the one writer connection.
+        let work = self
+            .read(async |c| self.purge_candidate_in(c, owner, binned_before).await)
+            .await?;
+        if work.is_none() {
+            return Ok(PurgeStep {
+                idle: true,
+                ..PurgeStep::default()
+            });
+        }
         graph!(self.drive_purge_step_tx(owner, binned_before, limit, now))
     }
 
