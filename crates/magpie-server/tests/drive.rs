@@ -6,13 +6,13 @@
 
 mod common;
 
-use common::{TestServer, code_of, unique, user};
+use common::{TestServer, blob_files, code_of, random_bytes, unique, user};
 use magpie_client::files::{FileClient, SendTo};
 use magpie_client::{Client, ClientError};
 use magpie_proto::*;
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// A logged-in user with an HTTP client of the file API.
 struct Person {
@@ -154,34 +154,6 @@ async fn upload(who: &Person, dir: &Path, name: &str, bytes: &[u8]) -> FileInfo 
         .1
 }
 
-fn bytes_of(len: usize, seed: u8) -> Vec<u8> {
-    let mut state = u64::from(seed).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect()
-}
-
-fn blob_files(server: &TestServer) -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                walk(&path, out);
-            } else {
-                out.push(path);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(&server.dir.path().join("files/blobs"), &mut out);
-    out
-}
-
 async fn download(who: &Person, file: &str) -> Vec<u8> {
     let dir = tempfile::tempdir().expect("tempdir");
     let dest = dir.path().join("out");
@@ -276,7 +248,7 @@ async fn folders_and_files_are_arranged_listed_and_named_safely() {
         &me,
         dir.path(),
         "b-small.txt",
-        &bytes_of(10, 1),
+        &random_bytes(10, 1),
         Some(&year.id),
     )
     .await;
@@ -284,7 +256,7 @@ async fn folders_and_files_are_arranged_listed_and_named_safely() {
         &me,
         dir.path(),
         "a-big.bin",
-        &bytes_of(5000, 2),
+        &random_bytes(5000, 2),
         Some(&year.id),
     )
     .await;
@@ -366,7 +338,7 @@ async fn folders_and_files_are_arranged_listed_and_named_safely() {
         .await;
         assert_eq!(code_of(refused), "invalid_name", "{bad:?}");
     }
-    let again = upload(&me, dir.path(), "b-small.txt", &bytes_of(11, 3)).await;
+    let again = upload(&me, dir.path(), "b-small.txt", &random_bytes(11, 3)).await;
     assert_eq!(
         code_of(try_put(&me, &again.id, Some(&year.id), None, false).await),
         "name_taken"
@@ -541,7 +513,7 @@ async fn the_bin_keeps_entries_restorable_and_purging_releases_their_content() {
         &me,
         dir.path(),
         "a.bin",
-        &bytes_of(3000, 7),
+        &random_bytes(3000, 7),
         Some(&inner.id),
     )
     .await;
@@ -549,7 +521,7 @@ async fn the_bin_keeps_entries_restorable_and_purging_releases_their_content() {
         &me,
         dir.path(),
         "b.bin",
-        &bytes_of(4000, 8),
+        &random_bytes(4000, 8),
         Some(&folder.id),
     )
     .await;
@@ -620,7 +592,7 @@ async fn a_share_link_opens_with_its_code_only_and_stops_when_revoked() {
     let dir = tempfile::tempdir().expect("tempdir");
     let folder = mkdir(&me, None, "照片").await;
     let sub = mkdir(&me, Some(&folder.id), "sub").await;
-    let content = bytes_of(10_000, 9);
+    let content = random_bytes(10_000, 9);
     let file = upload_to_drive(&me, dir.path(), "a.bin", &content, Some(&sub.id)).await;
     let outside = upload_to_drive(&me, dir.path(), "outside.txt", b"not shared", None).await;
 
@@ -1045,7 +1017,7 @@ async fn saving_a_share_adds_references_not_bytes_and_counts_against_the_quota()
         &owner,
         dir.path(),
         "one.bin",
-        &bytes_of(2000, 11),
+        &random_bytes(2000, 11),
         Some(&folder.id),
     )
     .await;
@@ -1053,7 +1025,7 @@ async fn saving_a_share_adds_references_not_bytes_and_counts_against_the_quota()
         &owner,
         dir.path(),
         "two.bin",
-        &bytes_of(3000, 12),
+        &random_bytes(3000, 12),
         Some(&inner.id),
     )
     .await;
@@ -1094,18 +1066,19 @@ async fn saving_a_share_adds_references_not_bytes_and_counts_against_the_quota()
     assert_eq!(blob_files(&server).len(), stored, "no bytes were copied");
     assert_eq!(quota(&saver).await.used, 5000);
     let two = deep.entries[0].file.as_ref().expect("file").id.clone();
-    assert_eq!(download(&saver, &two).await, bytes_of(3000, 12));
+    assert_eq!(download(&saver, &two).await, random_bytes(3000, 12));
 
     // The owner deleting and purging leaves the saver's copy whole.
     delete(&owner, &folder.id).await;
     purge(&owner).await;
     assert_eq!(quota(&owner).await.used, 0);
-    assert_eq!(download(&saver, &two).await, bytes_of(3000, 12));
+    assert_eq!(download(&saver, &two).await, random_bytes(3000, 12));
     assert_eq!(blob_files(&server).len(), stored);
 
     // A save beyond the saver's quota is refused before anything changes.
     let third = person(&server).await;
-    let source = upload_to_drive(&saver, dir.path(), "big.bin", &bytes_of(6000, 13), None).await;
+    let source =
+        upload_to_drive(&saver, dir.path(), "big.bin", &random_bytes(6000, 13), None).await;
     let big = share(&saver, &source.id, None).await;
     let (admin_client, _) = admin(&server).await;
     call::<serde_json::Value>(
@@ -1179,7 +1152,14 @@ async fn drive_files_go_into_chats_and_received_files_into_the_drive() {
     let alice = person(&server).await;
     let mut bob = person(&server).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let entry = upload_to_drive(&alice, dir.path(), "报告.pdf", &bytes_of(4096, 21), None).await;
+    let entry = upload_to_drive(
+        &alice,
+        dir.path(),
+        "报告.pdf",
+        &random_bytes(4096, 21),
+        None,
+    )
+    .await;
     let file_id = entry.file.as_ref().expect("file").id.clone();
 
     alice
@@ -1189,7 +1169,7 @@ async fn drive_files_go_into_chats_and_received_files_into_the_drive() {
         .expect("send from the drive");
     let message = common::next_message(&mut bob.client).await;
     let received = message.file.as_ref().expect("a file message").id.clone();
-    assert_eq!(download(&bob, &received).await, bytes_of(4096, 21));
+    assert_eq!(download(&bob, &received).await, random_bytes(4096, 21));
 
     let kept = put(&bob, &received, None, None).await;
     assert_eq!(kept.name, "报告.pdf");
@@ -1198,8 +1178,8 @@ async fn drive_files_go_into_chats_and_received_files_into_the_drive() {
     delete(&alice, &entry.id).await;
     purge(&alice).await;
     let bob_file = kept.file.as_ref().expect("file").id.clone();
-    assert_eq!(download(&bob, &bob_file).await, bytes_of(4096, 21));
-    assert_eq!(download(&bob, &received).await, bytes_of(4096, 21));
+    assert_eq!(download(&bob, &bob_file).await, random_bytes(4096, 21));
+    assert_eq!(download(&bob, &received).await, random_bytes(4096, 21));
     // A file Bob cannot read is not his to save.
     let carol = person(&server).await;
     assert_eq!(
@@ -1303,7 +1283,7 @@ async fn s3_a_share_unlocked_on_one_node_opens_on_another() {
     let alice = person_on(&nodes[0]).await;
     let bob = person_on(&nodes[1]).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let content = bytes_of(100_000, 31);
+    let content = random_bytes(100_000, 31);
     let entry = upload_to_drive(&alice, dir.path(), "共享.bin", &content, None).await;
     let link = share(&alice, &entry.id, None).await;
 

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{TestServer, code_of, unique, user};
+use common::{TestServer, blob_files, code_of, random_bytes, unique, user};
 use futures::StreamExt;
 use magpie_client::files::{FileClient, FileError};
 use magpie_proto::{ContentKind, InstantAnswer, InstantProof};
@@ -93,19 +93,6 @@ impl Person {
     }
 }
 
-fn random_bytes(len: usize, seed: u8) -> Vec<u8> {
-    // A cheap, seed-dependent pattern that no two files share.
-    let mut state = u64::from(seed).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect()
-}
-
 fn write_temp(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, bytes).expect("write temp file");
@@ -114,25 +101,6 @@ fn write_temp(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
 
 fn sha_hex(bytes: &[u8]) -> String {
     magpie_proto::to_hex(&Sha256::digest(bytes))
-}
-
-fn blob_files(server: &TestServer) -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                walk(&path, out);
-            } else {
-                out.push(path);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(&server.dir.path().join("files/blobs"), &mut out);
-    out
 }
 
 async fn download_bytes(person: &Person, id: &str) -> Vec<u8> {

@@ -9,6 +9,7 @@ use magpie_proto::{Authenticated, Change, GoAway, History, HistoryOk, Message, P
 use magpie_server::{Config, RunningServer};
 pub use magpie_testkit::TestDatabase;
 use serde_json::Value;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tempfile::TempDir;
@@ -371,4 +372,38 @@ impl S3Cluster {
             node.shutdown().await;
         }
     }
+}
+
+/// `len` bytes of a seed-dependent pattern that no two seeds share.
+pub fn random_bytes(len: usize, seed: u8) -> Vec<u8> {
+    // A cheap, seed-dependent pattern that no two files share.
+    let mut state = u64::from(seed).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
+/// Every file under the server's local blob storage.
+pub fn blob_files(server: &TestServer) -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&server.dir.path().join("files/blobs"), &mut out);
+    out
 }
