@@ -54,6 +54,7 @@ impl crate::Client {
             mention_all: false,
             kind: Some(kind),
             file: Some(file.to_string()),
+            reply: None,
         }))
         .await
     }

@@ -218,6 +218,9 @@ impl ClientError {
 }
 
 /// Something the server sent that is not the answer to one of our requests.
+// Events travel boxed (the push channel holds `Box<Event>`), so the size
+// of a message push costs nothing per event kept.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// A push: new message, read mark, go-away notice.
@@ -426,6 +429,7 @@ impl Client {
             body: body.to_owned(),
             mention_all: false,
             mentions: Vec::new(),
+            reply: None,
         }))
         .await
     }
@@ -456,6 +460,7 @@ impl Client {
             body: body.to_owned(),
             mention_all: false,
             mentions: Vec::new(),
+            reply: None,
         }))
         .await
     }
@@ -478,6 +483,7 @@ impl Client {
             body: body.to_owned(),
             mentions: users.iter().map(|u| (*u).to_owned()).collect(),
             mention_all: all,
+            reply: None,
         }))
         .await
     }

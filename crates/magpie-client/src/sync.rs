@@ -140,6 +140,7 @@ mod tests {
             event: None,
             mention_all: false,
             mentions: Vec::new(),
+            ..Message::default()
         }
     }
 

@@ -28,6 +28,7 @@ fn message(conv: i64, seq: i64) -> Message {
         event: None,
         mention_all: false,
         mentions: Vec::new(),
+        ..Message::default()
     }
 }
 

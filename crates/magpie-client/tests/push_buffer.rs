@@ -35,6 +35,7 @@ fn message(seq: i64) -> Message {
         event: None,
         mention_all: false,
         mentions: Vec::new(),
+        ..Message::default()
     }
 }
 

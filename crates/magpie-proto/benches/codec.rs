@@ -52,6 +52,7 @@ fn message() -> Message {
         event: None,
         mention_all: false,
         mentions: Vec::new(),
+        ..Message::default()
     }
 }
 
@@ -123,6 +124,7 @@ fn request_parse_benches(c: &mut Criterion) {
             body: body_100(),
             mention_all: false,
             mentions: Vec::new(),
+            reply: None,
         }),
     };
     let json = frame.to_json();

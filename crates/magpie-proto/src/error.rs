@@ -118,6 +118,15 @@ pub enum ErrorCode {
     UnknownShare,
     /// The extraction code is wrong.
     WrongCode,
+    /// No such entry in the conversation, or not one the caller can see
+    /// (`recall`, `edit`, `react`, `forward`, a reply's `reply`).
+    UnknownMessage,
+    /// The entry cannot take this: it is not a message (an event or an
+    /// amending entry), it was recalled, or (`edit`) it is not text.
+    NotAmendable,
+    /// The window for this has passed (`recall` after the recall window,
+    /// `edit` after the edit window).
+    TooLate,
 }
 
 impl ErrorCode {
@@ -181,6 +190,9 @@ impl ErrorCode {
             ErrorCode::InvalidMove => "invalid_move",
             ErrorCode::UnknownShare => "unknown_share",
             ErrorCode::WrongCode => "wrong_code",
+            ErrorCode::UnknownMessage => "unknown_message",
+            ErrorCode::NotAmendable => "not_amendable",
+            ErrorCode::TooLate => "too_late",
         }
     }
 }
@@ -271,6 +283,19 @@ mod tests {
             ErrorCode::UnknownDepartment,
             ErrorCode::DepartmentNotEmpty,
             ErrorCode::Muted,
+            ErrorCode::UnknownFile,
+            ErrorCode::FileTooLarge,
+            ErrorCode::QuotaExceeded,
+            ErrorCode::InvalidMedia,
+            ErrorCode::UnknownEntry,
+            ErrorCode::NameTaken,
+            ErrorCode::InvalidName,
+            ErrorCode::InvalidMove,
+            ErrorCode::UnknownShare,
+            ErrorCode::WrongCode,
+            ErrorCode::UnknownMessage,
+            ErrorCode::NotAmendable,
+            ErrorCode::TooLate,
         ];
         for code in all {
             let json = serde_json::to_string(&code).expect("serialise");

@@ -11,6 +11,7 @@
 //! `docs/PROTOCOL.md` is the language-neutral description of all of this.
 
 pub mod admin;
+pub mod amend;
 pub mod changes;
 pub mod devices;
 pub mod directory;
@@ -27,6 +28,7 @@ pub mod response;
 pub mod types;
 
 pub use admin::*;
+pub use amend::*;
 pub use changes::*;
 pub use devices::*;
 pub use directory::*;

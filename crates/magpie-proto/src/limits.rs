@@ -32,6 +32,19 @@ pub const CONVERSATIONS_LIMIT_MAX: u32 = 200;
 /// takes at most 768 bytes, so a page of the list always fits in a frame.
 pub const EXCERPT_CHARS: usize = 128;
 
+/// Reactions: an emoji (or short token) is at most this many characters …
+pub const EMOJI_CHARS_MAX: usize = 16;
+/// … and this many bytes.
+pub const EMOJI_BYTES_MAX: usize = 64;
+/// Distinct emoji on one entry.
+pub const REACTION_KINDS_MAX: usize = 20;
+/// Entries one `forward` takes.
+pub const FORWARD_MAX: usize = 100;
+/// Destinations of one `forward`.
+pub const FORWARD_TARGETS_MAX: usize = 10;
+/// Bytes of each message's text kept in a chat record.
+pub const RECORD_ITEM_BYTES: usize = 1024;
+
 /// Profile text fields, in bytes of UTF-8.
 pub const NICKNAME_MAX: usize = 64;
 /// … the avatar reference (a URL or, later, a file id).

@@ -30,6 +30,11 @@ pub enum Request {
     ReadBy(ReadBy),
     Conversations(Conversations),
     Ping,
+    // Amending entries and forwarding.
+    Recall(crate::amend::Recall),
+    Edit(crate::amend::Edit),
+    React(crate::amend::React),
+    Forward(crate::amend::Forward),
     // The people area.
     Profile(ProfileGet),
     ProfileSet(ProfileSet),
@@ -208,6 +213,10 @@ fn parse_op(op: &str, args: Option<&RawValue>) -> Result<Request, ErrorBody> {
         "read_by" => Request::ReadBy(args_of(op, args)?),
         "conversations" => Request::Conversations(args_or_default(op, args)?),
         "ping" => no_args(op, args, Request::Ping)?,
+        "recall" => Request::Recall(args_of(op, args)?),
+        "edit" => Request::Edit(args_of(op, args)?),
+        "react" => Request::React(args_of(op, args)?),
+        "forward" => Request::Forward(args_of(op, args)?),
         "profile" => Request::Profile(args_or_default(op, args)?),
         "profile_set" => Request::ProfileSet(args_of(op, args)?),
         "search" => Request::Search(args_of(op, args)?),
@@ -353,6 +362,10 @@ impl Request {
             Request::ReadBy(_) => "read_by",
             Request::Conversations(_) => "conversations",
             Request::Ping => "ping",
+            Request::Recall(_) => "recall",
+            Request::Edit(_) => "edit",
+            Request::React(_) => "react",
+            Request::Forward(_) => "forward",
             Request::Profile(_) => "profile",
             Request::ProfileSet(_) => "profile_set",
             Request::Search(_) => "search",
@@ -565,6 +578,7 @@ mod tests {
                 body: "héllo 你好 🐦".into(),
                 mention_all: false,
                 mentions: Vec::new(),
+                reply: None,
             }),
             Request::Sync(Sync {
                 cursors: [(1, 5), (9, 0)].into_iter().collect(),
@@ -584,6 +598,7 @@ mod tests {
                 body: "in a conversation".into(),
                 mention_all: true,
                 mentions: vec!["bob".into(), "王五".into()],
+                reply: None,
             }),
             Request::Read(Read { conv: 3, seq: 4 }),
             Request::ReadReceipts(ReadReceipts {
@@ -945,7 +960,7 @@ mod tests {
 
         #[test]
         fn arbitrary_text_round_trips(to in ".{0,40}", cmid in ".{0,40}", body in ".{0,400}", id in any::<u64>()) {
-            let frame = RequestFrame { id, request: Request::Send(Send { file: None, kind: None, to: Some(to), conv: None, cmid, body, mention_all: false, mentions: Vec::new(), }) };
+            let frame = RequestFrame { id, request: Request::Send(Send { file: None, kind: None, to: Some(to), conv: None, cmid, body, mention_all: false, mentions: Vec::new(), reply: None }) };
             prop_assert_eq!(RequestFrame::parse(&frame.to_json()).expect("parse"), frame);
         }
     }

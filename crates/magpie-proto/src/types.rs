@@ -90,7 +90,7 @@ pub struct Authenticated {
 /// Address it by exactly one of `conv` (any conversation the sender is a
 /// member of) or `to` (a username: the 1:1 conversation with that user,
 /// created on the first message).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Send {
     /// Recipient's username, for a 1:1 message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -120,6 +120,10 @@ pub struct Send {
     /// optional caption.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<crate::files::FileId>,
+    /// The seq of an earlier message of the same conversation this one
+    /// answers: the stored message carries a quote of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply: Option<Seq>,
 }
 
 /// Result of `send`: sent only once the message is durably stored.
@@ -141,10 +145,11 @@ pub struct SendOk {
 /// events, recall, edit, files) are added here rather than as new streams.
 /// Clients must show an entry of a kind they do not know as "unsupported
 /// message" rather than drop it, so that their cursors stay gapless.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MessageKind {
     /// Plain text in `body`.
+    #[default]
     Text,
     /// A change to a group (membership, roles, settings), written by the
     /// server: `body` is empty and `event` says what happened (a
@@ -160,9 +165,35 @@ pub enum MessageKind {
     /// A video, in `file`, with its dimensions and duration where the
     /// server could read them.
     Video,
+    /// `from` recalled the entry `target`: show it as "X recalled a
+    /// message" (see [`crate::amend`]). Quiet: not unread.
+    Recall,
+    /// `from` edited the entry `target`: its text is now `body`. Quiet.
+    Edit,
+    /// `from` added or removed a reaction to `target` (`reaction`). Quiet.
+    Reaction,
+    /// A merged chat record: `body` is its title, `record` its messages.
+    Record,
 }
 
 impl MessageKind {
+    /// Whether entries of this kind act on an earlier entry (`target`)
+    /// rather than say something new: they are not counted as unread and
+    /// are never a conversation's last message.
+    pub fn is_quiet(self) -> bool {
+        matches!(
+            self,
+            MessageKind::Recall | MessageKind::Edit | MessageKind::Reaction
+        )
+    }
+
+    /// Whether entries of this kind are messages a member wrote that can
+    /// be replied to, forwarded, recalled or reacted to (not server events
+    /// or amending entries).
+    pub fn is_message(self) -> bool {
+        !self.is_quiet() && self != MessageKind::Event
+    }
+
     /// Whether entries of this kind carry a file.
     pub fn has_file(self) -> bool {
         matches!(
@@ -174,7 +205,7 @@ impl MessageKind {
 
 /// A stored entry of a conversation, as pushed, synced and listed in
 /// history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     pub msg_id: i64,
     pub conv: ConvId,
@@ -202,6 +233,32 @@ pub struct Message {
     /// entries have none, and a push should not pay for its size.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<Box<crate::files::FileInfo>>,
+    /// For a recall, edit or reaction entry: the seq of the entry it acts
+    /// on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Seq>,
+    /// For a reaction entry: what changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reaction: Option<Box<crate::amend::ReactionChange>>,
+    /// The message this one answers, as quoted when it was sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply: Option<Box<crate::amend::Quote>>,
+    /// The message was forwarded: whose it first was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forwarded: Option<Box<crate::amend::ForwardMark>>,
+    /// For a chat record: the messages in it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub record: Vec<crate::amend::RecordItem>,
+    /// When the text was last edited; `body` is the latest text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_ts: Option<i64>,
+    /// The message was recalled: body, file, mentions, quote and reactions
+    /// are gone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recalled: Option<Box<crate::amend::Recalled>>,
+    /// Reactions, per emoji, in order of first use.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<crate::amend::ReactionCount>,
 }
 
 /// `sync`: fetch every message newer than what the client already has.
@@ -370,6 +427,9 @@ pub struct LastMessage {
     /// The body is longer than the excerpt.
     pub truncated: bool,
     pub ts: i64,
+    /// The message was recalled (show "X recalled a message").
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub recalled: bool,
 }
 
 /// One row of the conversation list.
@@ -392,8 +452,9 @@ pub struct Conversation {
     pub active_ts: i64,
     pub max_seq: Seq,
     pub read_seq: Seq,
-    /// Messages after `read_seq`. Sending a message marks everything before
-    /// it read for the sender.
+    /// Entries after `read_seq`, quiet ones (recall, edit, reaction) left
+    /// out. Sending a message marks everything before it read for the
+    /// sender.
     pub unread: i64,
     /// An unread entry mentions the caller (by name or @all): on every
     /// device until they read past it.

@@ -74,6 +74,7 @@ fn frame() -> Bytes {
         event: None,
         mention_all: false,
         mentions: Vec::new(),
+        ..Message::default()
     })
     .encode()
 }

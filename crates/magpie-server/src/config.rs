@@ -147,6 +147,11 @@ pub struct Config {
     pub drive_bin_retention: Duration,
     /// Most entries (folders and files, bin included) in one user's drive.
     pub max_drive_entries: u64,
+    /// How long after sending a message its sender may recall it (group
+    /// owners and admins may recall members' messages at any time).
+    pub recall_window: Duration,
+    /// How long after sending a text message its sender may edit it.
+    pub edit_window: Duration,
     /// On shutdown, how long to wait for connections to finish.
     pub shutdown_grace: Duration,
 
@@ -258,6 +263,8 @@ impl Default for Config {
             max_open_uploads: 20,
             drive_bin_retention: Duration::from_secs(30 * 24 * 3600),
             max_drive_entries: 100_000,
+            recall_window: Duration::from_secs(120),
+            edit_window: Duration::from_secs(24 * 3600),
             s3: None,
             shutdown_grace: Duration::from_secs(10),
 

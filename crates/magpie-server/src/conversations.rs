@@ -150,7 +150,7 @@ impl Conversations {
                 peer: c.peer,
                 name: c.name,
                 avatar: c.avatar,
-                unread: (c.last_seq - c.read_seq).max(0),
+                unread: (c.last_seq - c.read_seq - c.quiet_unread).max(0),
                 last: c.last,
                 active_ts: c.active_ts,
                 max_seq: c.last_seq,

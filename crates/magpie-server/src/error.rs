@@ -110,6 +110,12 @@ fn refused(refusal: Refusal) -> ErrorBody {
             ErrorCode::UnknownShare,
             "no such share link, or it no longer works".to_string(),
         ),
+        Refusal::NoSuchMessage => (
+            ErrorCode::UnknownMessage,
+            "no such message, or not one you can see".to_string(),
+        ),
+        Refusal::NotAmendable(why) => (ErrorCode::NotAmendable, why.to_string()),
+        Refusal::TooLate(why) => (ErrorCode::TooLate, why.to_string()),
     };
     ErrorBody::new(code, message)
 }

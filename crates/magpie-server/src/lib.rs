@@ -13,6 +13,7 @@
 //! [`start`] wires them together and returns a [`RunningServer`].
 
 pub mod admin;
+pub mod amend;
 pub mod auth;
 pub mod changes;
 pub mod clock;

@@ -16,8 +16,8 @@ use magpie_proto::limits::{
     SYNC_LIMIT_MAX, normalize_username,
 };
 use magpie_proto::{
-    ContentKind, ErrorBody, ErrorCode, FileInfo, GroupRole, History, HistoryOk, MessageKind, Seq,
-    Sync, SyncOk, UserId,
+    ContentKind, ConvId, ErrorBody, ErrorCode, FileInfo, GroupRole, History, HistoryOk,
+    MessageKind, Seq, Sync, SyncOk, UserId,
 };
 use magpie_store::{Appended, Mentions, NewMessage, SeqRange, Store};
 use std::sync::Arc;
@@ -34,13 +34,25 @@ pub struct Actor {
 /// The messages service.
 #[derive(Debug)]
 pub struct Messages {
-    store: Arc<dyn Store>,
-    conversations: Arc<Conversations>,
-    people: Arc<People>,
-    files: Arc<Files>,
-    writer: MessageWriter,
-    max_body_bytes: usize,
-    max_frame_bytes: usize,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) conversations: Arc<Conversations>,
+    pub(crate) people: Arc<People>,
+    pub(crate) files: Arc<Files>,
+    pub(crate) writer: MessageWriter,
+    pub(crate) settings: MessageSettings,
+}
+
+/// The messages service's bounds and windows, from the configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct MessageSettings {
+    /// Largest body of a message (and of an edit).
+    pub max_body_bytes: usize,
+    /// Largest answer frame: `sync` and `history` pages stop before it.
+    pub max_frame_bytes: usize,
+    /// How long after sending a message its sender may recall it.
+    pub recall_window_ms: i64,
+    /// How long after sending a text message its sender may edit it.
+    pub edit_window_ms: i64,
 }
 
 impl Messages {
@@ -50,8 +62,7 @@ impl Messages {
         people: Arc<People>,
         files: Arc<Files>,
         writer: MessageWriter,
-        max_body_bytes: usize,
-        max_frame_bytes: usize,
+        settings: MessageSettings,
     ) -> Messages {
         Messages {
             store,
@@ -59,8 +70,7 @@ impl Messages {
             people,
             files,
             writer,
-            max_body_bytes,
-            max_frame_bytes,
+            settings,
         }
     }
 
@@ -85,19 +95,10 @@ impl Messages {
         if send.body.is_empty() && !kind.has_file() {
             return Err(invalid_args("body must not be empty"));
         }
-        if send.body.contains('\0') || send.cmid.contains('\0') {
+        if send.cmid.contains('\0') {
             return Err(invalid_args("text must not contain U+0000"));
         }
-        if send.body.len() > self.max_body_bytes {
-            return Err(ErrorBody::new(
-                ErrorCode::BodyTooLarge,
-                format!(
-                    "body is {} bytes; the limit is {}",
-                    send.body.len(),
-                    self.max_body_bytes
-                ),
-            ));
-        }
+        self.check_body(&send.body)?;
         let Target { conv, members } = match (&send.to, send.conv) {
             (Some(to), None) => {
                 // The policy is checked before the conversation is opened:
@@ -110,16 +111,7 @@ impl Messages {
                     .direct_with(actor.user_id, to, now)
                     .await?
             }
-            (None, Some(conv)) => {
-                let target = self.conversations.target(actor.user_id, conv, now).await?;
-                // A 1:1 conversation also follows the messaging policy.
-                if !target.members.set.group
-                    && let Some(&peer) = target.members.users.iter().find(|&&m| m != actor.user_id)
-                {
-                    self.people.may_message(actor.user_id, peer).await?;
-                }
-                target
-            }
+            (None, Some(conv)) => self.speak_in(actor, conv, now).await?,
             _ => return Err(invalid_args("send takes exactly one of to or conv")),
         };
         let mention = self
@@ -128,19 +120,59 @@ impl Messages {
         let file = self
             .attachment(actor.user_id, kind, send.file.as_deref())
             .await?;
+        let reply = match send.reply {
+            Some(seq) => Some(Box::new(self.quote(actor.user_id, conv, seq).await?)),
+            None => None,
+        };
+        self.queue(
+            actor,
+            members,
+            NewMessage {
+                file,
+                conv,
+                sender: actor.user_id,
+                kind,
+                cmid: send.cmid,
+                body: send.body,
+                ts: now,
+                mention,
+                reply,
+                forward: None,
+            },
+        )
+        .await
+    }
+
+    /// The conversation `conv` as the caller may write in it now: a
+    /// member, not muted, and (1:1) allowed by the messaging policy.
+    pub(crate) async fn speak_in(
+        &self,
+        actor: &Actor,
+        conv: ConvId,
+        now: i64,
+    ) -> Result<Target, ErrorBody> {
+        let target = self.conversations.target(actor.user_id, conv, now).await?;
+        // A 1:1 conversation also follows the messaging policy.
+        if !target.members.set.group
+            && let Some(&peer) = target.members.users.iter().find(|&&m| m != actor.user_id)
+        {
+            self.people.may_message(actor.user_id, peer).await?;
+        }
+        Ok(target)
+    }
+
+    /// Hand a checked message to the writer; the receiver yields the
+    /// storage result once it is durable.
+    pub(crate) async fn queue(
+        &self,
+        actor: &Actor,
+        members: Arc<Members>,
+        message: NewMessage,
+    ) -> Result<oneshot::Receiver<Result<Appended, ErrorBody>>, ErrorBody> {
         let (reply, rx) = oneshot::channel();
         self.writer
             .send(Outgoing {
-                message: NewMessage {
-                    file,
-                    conv,
-                    sender: actor.user_id,
-                    kind,
-                    cmid: send.cmid,
-                    body: send.body,
-                    ts: now,
-                    mention,
-                },
+                message,
                 from: actor.username.clone(),
                 members,
                 origin: Some(actor.session),
@@ -156,7 +188,7 @@ impl Messages {
     /// Ogg for `voice`, a video for `video`; anything for `file`). The
     /// message gets a file of its own (a fresh id), which the write batch
     /// records with the message.
-    async fn attachment(
+    pub(crate) async fn attachment(
         &self,
         sender: UserId,
         kind: MessageKind,
@@ -171,8 +203,14 @@ impl Messages {
                     )),
                 };
             }
-            MessageKind::Event => {
-                return Err(invalid_args("event entries are written by the server"));
+            MessageKind::Event
+            | MessageKind::Recall
+            | MessageKind::Edit
+            | MessageKind::Reaction
+            | MessageKind::Record => {
+                return Err(invalid_args(
+                    "entries of this kind are written by the server (see recall, edit, react, forward)",
+                ));
             }
             MessageKind::File => None,
             MessageKind::Image => Some(ContentKind::Image),
@@ -207,6 +245,25 @@ impl Messages {
         info.conv = None;
         info.seq = None;
         Ok(Some(Box::new(info)))
+    }
+
+    /// A body's bounds: no U+0000 (PostgreSQL cannot store it), at most
+    /// `max_body_bytes`.
+    pub(crate) fn check_body(&self, body: &str) -> Result<(), ErrorBody> {
+        if body.contains('\0') {
+            return Err(invalid_args("text must not contain U+0000"));
+        }
+        if body.len() > self.settings.max_body_bytes {
+            return Err(ErrorBody::new(
+                ErrorCode::BodyTooLarge,
+                format!(
+                    "body is {} bytes; the limit is {}",
+                    body.len(),
+                    self.settings.max_body_bytes
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Check a message's @mentions against the group it goes to: members
@@ -296,8 +353,9 @@ impl Messages {
                 upto: held + take,
             });
         }
-        let fetched = self.store.messages_in(&ranges).await.map_err(from_store)?;
-        let mut budget = ByteBudget::new(self.max_frame_bytes);
+        let mut fetched = self.store.messages_in(&ranges).await.map_err(from_store)?;
+        self.mark_my_reactions(actor.user_id, &mut fetched).await?;
+        let mut budget = ByteBudget::new(self.settings.max_frame_bytes);
         let mut messages = Vec::with_capacity(fetched.len());
         for message in fetched {
             if !budget.take(&message) {
@@ -307,6 +365,30 @@ impl Messages {
             messages.push(message);
         }
         Ok(SyncOk { messages, more })
+    }
+
+    /// Set `mine` on the reactions of `messages` the caller is among: one
+    /// query, and only when a message of the page has reactions.
+    async fn mark_my_reactions(
+        &self,
+        user: UserId,
+        messages: &mut [magpie_proto::Message],
+    ) -> Result<(), ErrorBody> {
+        let reacted: Vec<(ConvId, Seq)> = messages
+            .iter()
+            .filter(|m| !m.reactions.is_empty())
+            .map(|m| (m.conv, m.seq))
+            .collect();
+        if reacted.is_empty() {
+            return Ok(());
+        }
+        let mine = self
+            .store
+            .my_reactions(user, &reacted)
+            .await
+            .map_err(from_store)?;
+        magpie_store::amend::mark_mine(messages, &mine);
+        Ok(())
     }
 
     /// One page of a conversation's history, newest last.
@@ -359,8 +441,9 @@ impl Messages {
             messages.retain(|m| m.seq > joined_seq);
             more = false;
         }
+        self.mark_my_reactions(actor.user_id, &mut messages).await?;
         // Keep the newest messages that fit in one frame.
-        let mut budget = ByteBudget::new(self.max_frame_bytes);
+        let mut budget = ByteBudget::new(self.settings.max_frame_bytes);
         let fitting = messages
             .iter()
             .rev()

@@ -139,8 +139,12 @@ impl AppState {
             people.clone(),
             files.clone(),
             writer,
-            config.max_body_bytes,
-            config.max_frame_bytes,
+            crate::messages::MessageSettings {
+                max_body_bytes: config.max_body_bytes,
+                max_frame_bytes: config.max_frame_bytes,
+                recall_window_ms: millis(config.recall_window),
+                edit_window_ms: millis(config.edit_window),
+            },
         );
         let queue_budget = Arc::new(QueueBudget::new(config.max_queue_bytes_total));
         let throttle = Throttle::new(Limits::from_config(&config), metrics.refusals.clone());
@@ -183,4 +187,9 @@ impl AppState {
     pub fn next_session_id(&self) -> SessionId {
         self.next_session.fetch_add(1, Ordering::Relaxed)
     }
+}
+
+/// A duration in whole milliseconds, saturating.
+fn millis(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }

@@ -194,6 +194,19 @@ impl<K: Hash + Eq + Clone> Keyed<K> {
         }
     }
 
+    /// Take `n` cells for `key` at once; on refusal, how long to wait (a
+    /// second when `n` is more than the burst could ever hold).
+    fn check_n(&self, key: &K, n: u32) -> Result<(), Duration> {
+        let (Some(l), Some(n)) = (&self.limiter, std::num::NonZeroU32::new(n)) else {
+            return Ok(());
+        };
+        match l.check_key_n(key, n) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(not_until)) => Err(not_until.wait_time_from(DefaultClock::default().now())),
+            Err(_) => Err(Duration::from_secs(1)),
+        }
+    }
+
     /// Forget keys whose bucket is full again (they behave exactly like new
     /// keys), so memory follows recent activity, not history.
     fn prune(&self) {
@@ -443,6 +456,15 @@ impl Throttle {
     /// rate (the message is not stored).
     pub fn check_send(&self, user: UserId) -> Result<(), ErrorBody> {
         self.send_per_user.check(&user).map_err(|wait| {
+            self.count("send_rate_per_user");
+            rate_limited("sending too fast", wait)
+        })
+    }
+
+    /// Take `n` send slots for `user` at once (a `forward` of many
+    /// messages): all or none.
+    pub fn check_send_n(&self, user: UserId, n: u32) -> Result<(), ErrorBody> {
+        self.send_per_user.check_n(&user, n).map_err(|wait| {
             self.count("send_rate_per_user");
             rate_limited("sending too fast", wait)
         })

@@ -41,7 +41,8 @@ use magpie_proto::{
     ConvId, ErrorBody, ErrorCode, Message, Push, ReadMark, ReadReceipt, Seq, UserId,
 };
 use magpie_store::{
-    Appended, GroupApplied, GroupOp, MarkRead, NewGroup, NewMessage, SeqRange, Store, WriteBatch,
+    Amended, Appended, Forwarding, GroupApplied, GroupOp, MarkRead, NewAmend, NewGroup, NewMessage,
+    SeqRange, Store, WriteBatch,
 };
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
@@ -97,12 +98,24 @@ pub enum GroupChange {
     },
 }
 
-/// What the writer stores: batched writes, or a group change on its own.
+/// A recall, edit or reaction on its way to storage.
+#[derive(Debug)]
+pub struct AmendJob {
+    pub amend: NewAmend,
+    /// The connection that asked: its answer carries the entry, so it
+    /// gets no push of it.
+    pub origin: Option<SessionId>,
+    pub reply: oneshot::Sender<Result<Amended, ErrorBody>>,
+}
+
+/// What the writer stores: batched writes, or a group change or an
+/// amending entry on its own.
 #[derive(Debug)]
 enum Job {
     Send(Outgoing),
     Read(ReadJob),
     Group(GroupJob),
+    Amend(AmendJob),
 }
 
 /// One frame and who gets it.
@@ -199,6 +212,12 @@ impl MessageWriter {
         self.submit(Job::Group(job)).await
     }
 
+    /// Queue an amending entry. Fails only when the server is shutting
+    /// down.
+    pub async fn amend(&self, job: AmendJob) -> Result<(), ErrorBody> {
+        self.submit(Job::Amend(job)).await
+    }
+
     async fn submit(&self, job: Job) -> Result<(), ErrorBody> {
         self.tx.send(job).await.map_err(|_| shutting_down())
     }
@@ -206,6 +225,45 @@ impl MessageWriter {
     /// Stop accepting jobs; the task commits what is queued and exits.
     pub fn close(&self) {
         self.close.cancel();
+    }
+}
+
+/// A job that `process` should have taken out of the batch.
+fn misrouted() -> ErrorBody {
+    ErrorBody::new(ErrorCode::Internal, "a job reached the wrong writer path")
+}
+
+/// A newly stored message as pushed to the members.
+fn pushed(message: NewMessage, stored: &Appended, from: String) -> Message {
+    let file = message.file.map(|mut file| {
+        file.conv = Some(stored.conv);
+        file.seq = Some(stored.seq);
+        file
+    });
+    let (forwarded, record) = match message.forward.map(|f| *f) {
+        Some(Forwarding::Mark(mark)) => (Some(Box::new(mark)), Vec::new()),
+        Some(Forwarding::Record(items)) => (None, items),
+        None => (None, Vec::new()),
+    };
+    Message {
+        file,
+        msg_id: stored.msg_id,
+        conv: stored.conv,
+        seq: stored.seq,
+        kind: message.kind,
+        from,
+        body: message.body,
+        ts: stored.ts,
+        cmid: message.cmid,
+        mention_all: message.mention.as_ref().is_some_and(|m| m.all),
+        mentions: message
+            .mention
+            .map(|m| m.users.into_iter().map(|(_, name)| name).collect())
+            .unwrap_or_default(),
+        reply: message.reply,
+        forwarded,
+        record,
+        ..Message::default()
     }
 }
 
@@ -262,6 +320,12 @@ impl Writer {
                         self.commit(&mut pending).await;
                     }
                     self.apply_group(group).await;
+                }
+                Job::Amend(amend) => {
+                    if !pending.is_empty() {
+                        self.commit(&mut pending).await;
+                    }
+                    self.apply_amend(amend).await;
                 }
                 other => pending.push(other),
             }
@@ -326,6 +390,36 @@ impl Writer {
         let _ = job.reply.send(Ok(applied));
     }
 
+    /// Store one amending entry in its own transaction (it reads and
+    /// changes its target under the conversation's lock), answer it, and
+    /// queue its push behind the batches before it, so that it reaches
+    /// every device after the entry it acts on.
+    async fn apply_amend(&self, job: AmendJob) {
+        let amended = match self.store.amend(&job.amend).await {
+            Ok(amended) => amended,
+            Err(e) => {
+                let _ = job.reply.send(Err(from_store(e)));
+                return;
+            }
+        };
+        if let Some(entry) = &amended.entry {
+            let delivery = Delivery {
+                frame: Push::Message(entry.clone()).encode(),
+                to: To::Entry {
+                    conv: entry.conv,
+                    seq: entry.seq,
+                    version: amended.version,
+                    hint: None,
+                    also: Vec::new(),
+                },
+                except: job.origin,
+                message: true,
+            };
+            let _ = self.fanout.send(vec![delivery]).await;
+        }
+        let _ = job.reply.send(Ok(amended));
+    }
+
     /// Check a group message's sender again against the member set as the
     /// writer knows it now. The session checked it when the send arrived,
     /// but a group change queued before this message (on this node, the
@@ -373,12 +467,13 @@ impl Writer {
                     write.reads.push(read.mark);
                     reads.push(read);
                 }
-                // `process` takes group changes out before a commit.
+                // `process` takes group changes and amending entries out
+                // before a commit.
                 Job::Group(group) => {
-                    let _ = group.reply.send(Err(ErrorBody::new(
-                        ErrorCode::Internal,
-                        "a group change reached a message batch",
-                    )));
+                    let _ = group.reply.send(Err(misrouted()));
+                }
+                Job::Amend(amend) => {
+                    let _ = amend.reply.send(Err(misrouted()));
                 }
             }
         }
@@ -416,28 +511,7 @@ impl Writer {
                 self.push_again(stored.conv, stored.seq, outgoing.origin);
             } else {
                 metrics.messages_in.inc();
-                let file = message.file.map(|mut file| {
-                    file.conv = Some(stored.conv);
-                    file.seq = Some(stored.seq);
-                    file
-                });
-                let push = Push::Message(Message {
-                    file,
-                    msg_id: stored.msg_id,
-                    conv: stored.conv,
-                    seq: stored.seq,
-                    kind: message.kind,
-                    from: outgoing.from,
-                    body: message.body,
-                    ts: stored.ts,
-                    cmid: message.cmid,
-                    event: None,
-                    mention_all: message.mention.as_ref().is_some_and(|m| m.all),
-                    mentions: message
-                        .mention
-                        .map(|m| m.users.into_iter().map(|(_, name)| name).collect())
-                        .unwrap_or_default(),
-                });
+                let push = Push::Message(pushed(message, &stored, outgoing.from));
                 let to = if outgoing.members.set.group {
                     To::Entry {
                         conv: stored.conv,

@@ -46,6 +46,7 @@ fn batch(pairs: &[(UserId, ConvId)], n: usize, next_cmid: &Cell<u64>) -> Vec<New
                 body: BODY.to_string(),
                 ts: 1_767_225_600_000 + id as i64,
                 mention: None,
+                ..NewMessage::default()
             }
         })
         .collect()

@@ -277,6 +277,7 @@ mod tests {
             body: String::new(),
             ts,
             mention: None,
+            ..NewMessage::default()
         }
     }
 

@@ -17,9 +17,12 @@ pub struct ConvSummary {
     pub avatar: Option<String>,
     pub last_seq: Seq,
     pub read_seq: Seq,
+    /// Quiet entries (recall, edit, reaction) after the read mark: they
+    /// are not unread.
+    pub quiet_unread: i64,
     /// The sort key of the list: the newest entry's timestamp.
     pub active_ts: i64,
-    /// The newest entry, its body cut to an excerpt.
+    /// The newest entry that is not quiet, its body cut to an excerpt.
     pub last: Option<LastMessage>,
     /// An entry after the member's read mark mentions them.
     pub mentioned: bool,

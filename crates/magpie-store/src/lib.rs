@@ -17,6 +17,8 @@
 //!   to them as an event in the group's sequence;
 //! - [`FileStore`]: content stored once by hash, the files people hold
 //!   over it, and resumable uploads;
+//! - [`AmendStore`]: recall, edit and reactions, each an entry written
+//!   with the change to the entry it acts on;
 //! - [`ChangeStore`]: each user's change stream, which every state change
 //!   around a user appends to in its own transaction.
 //!
@@ -37,6 +39,7 @@
 
 mod accounts;
 mod admin;
+pub mod amend;
 mod batch;
 mod changes;
 mod conversations;
@@ -53,6 +56,7 @@ mod sql;
 
 pub use accounts::{AccountStore, TRIM_TOKENS_MAX, TokenRecord, UserRecord};
 pub use admin::{AccountChange, AccountChanged, AdminStore, NewAccount};
+pub use amend::{AmendOp, AmendStore, Amended, NewAmend};
 pub use changes::{ChangePage, ChangeStore};
 pub use conversations::{ConvSummary, ConversationStore, Position};
 pub use devices::{DEVICES_LISTED, DeviceRecord, DeviceStore};
@@ -64,7 +68,8 @@ pub use groups::{
     GroupApplied, GroupOp, GroupStore, MemberEntry, MemberSet, NewGroup, RuleFacts, authorize,
 };
 pub use messages::{
-    Appended, Committed, MarkRead, Mentions, MessageStore, NewMessage, SeqRange, WriteBatch,
+    Appended, Committed, Forwarding, MarkRead, Mentions, MessageStore, NewMessage, SeqRange,
+    WriteBatch,
 };
 pub use people::{Outcome, PeopleStore, ProfileFields, Refusal, Relation, UserQuery, Written};
 pub use presence::PresenceStore;
@@ -109,6 +114,7 @@ pub trait Store:
     + GroupStore
     + FileStore
     + DriveStore
+    + AmendStore
     + Send
     + Sync
     + std::fmt::Debug

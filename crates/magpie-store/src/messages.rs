@@ -11,7 +11,7 @@ use magpie_proto::{ConvId, Message, MessageKind, Seq, UserId};
 /// the server does, from its member cache, before queueing) and that no
 /// text contains U+0000 (PostgreSQL cannot store it). A batch naming a
 /// conversation or sender that does not exist fails as a whole.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NewMessage {
     pub conv: ConvId,
     pub sender: UserId,
@@ -24,6 +24,28 @@ pub struct NewMessage {
     /// For a file kind: the file as sent, with the id of the file row the
     /// batch makes for it (purpose message, this conversation and seq).
     pub file: Option<Box<magpie_proto::FileInfo>>,
+    /// A reply's quote of the entry it answers (same conversation).
+    pub reply: Option<Box<magpie_proto::Quote>>,
+    /// A forwarded message's mark, or a chat record's items.
+    pub forward: Option<Box<Forwarding>>,
+}
+
+/// Where a forwarded message came from: one message's mark, or the items
+/// of a merged chat record (kind `record`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Forwarding {
+    Mark(magpie_proto::ForwardMark),
+    Record(Vec<magpie_proto::RecordItem>),
+}
+
+impl Forwarding {
+    /// As stored in `messages.forward`: an object or an array.
+    pub fn to_json(&self) -> Option<String> {
+        match self {
+            Forwarding::Mark(mark) => serde_json::to_string(mark).ok(),
+            Forwarding::Record(items) => serde_json::to_string(items).ok(),
+        }
+    }
 }
 
 /// The members a message mentions by name (ids for their flags, names for

@@ -94,6 +94,15 @@ pub enum Refusal {
     /// No such share link (revoked, or its entry purged).
     #[error("no such share")]
     NoSuchShare,
+    /// No such entry in the conversation, or not one the caller can see.
+    #[error("no such message")]
+    NoSuchMessage,
+    /// The entry cannot take this change; says why.
+    #[error("{0}")]
+    NotAmendable(&'static str),
+    /// The window for this change has passed; says which.
+    #[error("{0}")]
+    TooLate(&'static str),
 }
 
 /// A profile's editable fields, as a whole (the service merges an update

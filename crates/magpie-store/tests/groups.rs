@@ -270,6 +270,7 @@ fn text(conv: ConvId, sender: &Who, body: &str, ts: i64) -> NewMessage {
         body: body.into(),
         ts,
         mention: None,
+        ..NewMessage::default()
     }
 }
 
@@ -1537,8 +1538,10 @@ async fn events_and_messages_share_one_sequence(store: &dyn Store) {
             excerpt: "last".into(),
             truncated: false,
             ts: last.ts,
+            recalled: false,
         }),
         mentioned: false,
+        quiet_unread: 0,
     };
     assert_eq!(row(store, &bob, conv).await, Some(listed.clone()));
     assert_eq!(
@@ -1563,6 +1566,7 @@ async fn events_and_messages_share_one_sequence(store: &dyn Store) {
             excerpt: String::new(),
             truncated: false,
             ts: ts + 1,
+            recalled: false,
         })
     );
 }

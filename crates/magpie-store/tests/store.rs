@@ -48,6 +48,7 @@ fn new_msg(conv: ConvId, sender: UserId, cmid: &str, body: &str, ts: i64) -> New
         body: body.to_owned(),
         ts,
         mention: None,
+        ..NewMessage::default()
     }
 }
 
@@ -562,6 +563,7 @@ async fn reply_lands_in_the_same_conversation(store: &dyn Store) {
                 event: None,
                 mention_all: false,
                 mentions: Vec::new(),
+                ..Message::default()
             },
             Message {
                 file: None,
@@ -576,6 +578,7 @@ async fn reply_lands_in_the_same_conversation(store: &dyn Store) {
                 event: None,
                 mention_all: false,
                 mentions: Vec::new(),
+                ..Message::default()
             },
         ]
     );
@@ -1058,6 +1061,7 @@ fn last_of(m: &Message) -> LastMessage {
         excerpt: m.body.clone(),
         truncated: false,
         ts: m.ts,
+        recalled: false,
     }
 }
 
@@ -1096,8 +1100,10 @@ async fn conversation_list_shows_peer_last_message_and_marks(store: &dyn Store) 
                     excerpt: "hi alice".into(),
                     truncated: false,
                     ts: T0 + 3000,
+                    recalled: false,
                 }),
                 mentioned: false,
+                quiet_unread: 0,
             },
             ConvSummary {
                 conv: ac,
@@ -1116,8 +1122,10 @@ async fn conversation_list_shows_peer_last_message_and_marks(store: &dyn Store) 
                     excerpt: "hello alice".into(),
                     truncated: false,
                     ts: T0 + 2000,
+                    recalled: false,
                 }),
                 mentioned: false,
+                quiet_unread: 0,
             },
         ]
     );
@@ -1158,6 +1166,7 @@ async fn conversation_list_shows_peer_last_message_and_marks(store: &dyn Store) 
             excerpt: "hey carol".into(),
             truncated: false,
             ts: T0 + 4000,
+            recalled: false,
         })
     );
     let carol_list = list(store, carol).await;
@@ -1358,6 +1367,7 @@ async fn conversation_list_shows_an_excerpt_of_the_last_message(store: &dyn Stor
             excerpt: excerpt.clone(),
             truncated,
             ts: T0 + i as i64,
+            recalled: false,
         });
         assert_eq!(
             excerpt.chars().count(),

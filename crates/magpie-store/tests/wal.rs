@@ -103,6 +103,7 @@ fn messages(conv: ConvId, sender: UserId, first: usize, body: &str) -> Vec<NewMe
             body: body.to_owned(),
             ts: 1_700_000_000_000 + i as i64,
             mention: None,
+            ..NewMessage::default()
         })
         .collect()
 }

@@ -115,6 +115,15 @@ pub struct ServeArgs {
     /// Most entries (folders and files) in one user's drive [default: 100000].
     #[arg(long, env = "MAGPIE_MAX_DRIVE_ENTRIES")]
     pub max_drive_entries: Option<u64>,
+    /// Seconds after sending during which a sender may recall a message
+    /// (group owners and admins may recall members' messages at any time)
+    /// [default: 120].
+    #[arg(long, env = "MAGPIE_RECALL_WINDOW_SECS")]
+    pub recall_window_secs: Option<u64>,
+    /// Seconds after sending during which a sender may edit a text message
+    /// [default: 86400].
+    #[arg(long, env = "MAGPIE_EDIT_WINDOW_SECS")]
+    pub edit_window_secs: Option<u64>,
     /// Keep file content in this S3-compatible bucket instead of the data
     /// directory (what a cluster's nodes share) [default: none].
     #[arg(long, env = "MAGPIE_S3_BUCKET")]
@@ -237,6 +246,8 @@ impl ServeArgs {
             max_open_uploads: self.max_open_uploads.or(file.max_open_uploads),
             drive_bin_days: self.drive_bin_days.or(file.drive_bin_days),
             max_drive_entries: self.max_drive_entries.or(file.max_drive_entries),
+            recall_window_secs: self.recall_window_secs.or(file.recall_window_secs),
+            edit_window_secs: self.edit_window_secs.or(file.edit_window_secs),
             s3_bucket: self.s3_bucket.or(file.s3_bucket),
             s3_endpoint: self.s3_endpoint.or(file.s3_endpoint),
             s3_region: self.s3_region.or(file.s3_region),
@@ -325,6 +336,8 @@ impl ServeArgs {
                 secs(days.saturating_mul(86_400))
             }),
             max_drive_entries: s.max_drive_entries.unwrap_or(d.max_drive_entries),
+            recall_window: s.recall_window_secs.map_or(d.recall_window, secs),
+            edit_window: s.edit_window_secs.map_or(d.edit_window, secs),
             s3: s.s3_bucket.map(|bucket| magpie_server::config::S3Config {
                 bucket,
                 endpoint: s.s3_endpoint.unwrap_or_default(),

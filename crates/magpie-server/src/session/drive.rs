@@ -2,7 +2,7 @@
 //! share the per-user rate of the people area; search shares the search
 //! rate (it scans the caller's names).
 
-use super::{Handled, Session, answer};
+use super::{Handled, Session, answer, to_value};
 use magpie_proto::{ErrorBody, ErrorCode, Request};
 
 impl Session {
@@ -56,11 +56,6 @@ impl Session {
             }
         })))
     }
-}
-
-fn to_value<T: serde::Serialize>(value: T) -> Result<serde_json::Value, ErrorBody> {
-    serde_json::to_value(value)
-        .map_err(|_| ErrorBody::new(ErrorCode::Internal, "could not encode the answer"))
 }
 
 fn empty(_: ()) -> Result<serde_json::Value, ErrorBody> {

@@ -2,7 +2,7 @@
 //! answered when done (a change once it is stored). Changes are
 //! rate-limited per user like the people area's.
 
-use super::{Handled, Session, answer};
+use super::{Handled, Session, answer, to_value};
 use crate::clock::now_ms;
 use crate::groups::Groups;
 use magpie_proto::{ErrorBody, Request};
@@ -119,14 +119,4 @@ impl Session {
             }
         })))
     }
-}
-
-/// One result type for every arm: the answer as JSON.
-fn to_value<T: serde::Serialize>(value: T) -> Result<serde_json::Value, ErrorBody> {
-    serde_json::to_value(value).map_err(|_| {
-        ErrorBody::new(
-            magpie_proto::ErrorCode::Internal,
-            "could not encode the answer",
-        )
-    })
 }

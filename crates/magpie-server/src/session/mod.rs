@@ -28,6 +28,7 @@
 
 mod accounts;
 mod admin;
+mod amend;
 mod conversations;
 mod devices;
 mod directory;
@@ -446,6 +447,13 @@ where
 }
 
 /// The answer to a request, once `work` is done.
+/// A result as a JSON value, for the areas whose operations answer with
+/// different types from one `match`.
+fn to_value<T: Serialize>(value: T) -> Result<serde_json::Value, ErrorBody> {
+    serde_json::to_value(value)
+        .map_err(|_| ErrorBody::new(ErrorCode::Internal, "could not encode the answer"))
+}
+
 fn answer<T, F>(id: u64, work: F) -> Answer
 where
     T: Serialize,
@@ -503,6 +511,10 @@ impl Session {
             Request::ReadReceipts(req) => self.read_receipts(id, req),
             Request::ReadBy(req) => self.read_by(id, req),
             Request::Conversations(req) => self.conversations(id, req),
+            amend @ (Request::Recall(_)
+            | Request::Edit(_)
+            | Request::React(_)
+            | Request::Forward(_)) => self.amend(id, amend),
             Request::Changes(req) => self.changes(id, req),
             Request::Files(req) => self.files(id, req),
             Request::FileInfo(req) => self.file_info(id, req),

@@ -34,18 +34,26 @@ pub(super) struct Queries {
 
 /// The conversation list's SELECT, in [`summary_from_row`] order. The
 /// body is cut in SQL, one character past the excerpt so that a longer
-/// body shows as truncated, and never read whole.
+/// body shows as truncated, and never read whole. The last message is the
+/// newest entry that is not quiet (recall, edit, reaction: kinds 7-9),
+/// found by walking back from the head, which usually stops at once; the
+/// quiet entries after the read mark are counted from their own table,
+/// which only they are in.
 const LIST_SELECT: &str = "SELECT c.id, c.kind, peer.username, c.last_seq, mem.read_seq, c.last_ts, \
             m.id, m.seq, m.kind, s.username, SUBSTR(m.body, 1, {excerpt}), m.ts, g.name, g.avatar, \
             CASE WHEN mem.mention_seq > mem.read_seq \
                    OR (c.mention_all_seq > mem.read_seq AND c.mention_all_seq > mem.joined_seq) \
-                 THEN 1 ELSE 0 END \
+                 THEN 1 ELSE 0 END, \
+            (SELECT COUNT(*) FROM quiet_entries qe WHERE qe.conv_id = c.id AND qe.seq > mem.read_seq), \
+            m.recalled \
      FROM members mem \
      JOIN conversations c ON c.id = mem.conv_id \
      LEFT JOIN users peer ON c.kind = 1 \
           AND peer.id = CASE WHEN c.user_a = mem.user_id THEN c.user_b ELSE c.user_a END \
      LEFT JOIN chat_groups g ON c.kind = 2 AND g.conv_id = c.id \
-     LEFT JOIN messages m ON m.conv_id = c.id AND m.seq = c.last_seq \
+     LEFT JOIN messages m ON m.conv_id = c.id AND m.seq = \
+          (SELECT q.seq FROM messages q WHERE q.conv_id = c.id AND q.kind NOT IN (7, 8, 9) \
+           ORDER BY q.seq DESC LIMIT 1) \
      LEFT JOIN users s ON s.id = m.sender_id \
      WHERE mem.user_id = ? AND c.last_seq > mem.joined_seq";
 
@@ -189,6 +197,7 @@ fn summary_from_row(row: &AnyRow) -> sqlx::Result<ConvSummary> {
                 excerpt,
                 truncated,
                 ts: row.try_get(11)?,
+                recalled: super::opt_text_column(row, 16)?.is_some(),
             })
         }
     };
@@ -201,6 +210,7 @@ fn summary_from_row(row: &AnyRow) -> sqlx::Result<ConvSummary> {
         mentioned: row.try_get::<i64, _>(14)? != 0,
         last_seq: row.try_get(3)?,
         read_seq: row.try_get(4)?,
+        quiet_unread: row.try_get(15)?,
         active_ts: row.try_get(5)?,
         last,
     })

@@ -259,7 +259,6 @@ impl SqlStore {
             .bind(now);
         let msg_id = self.insert_id(conn, insert).await?;
         Ok(Message {
-            file: None,
             msg_id,
             conv,
             seq,
@@ -269,8 +268,7 @@ impl SqlStore {
             ts: now,
             cmid,
             event: Some(value),
-            mention_all: false,
-            mentions: Vec::new(),
+            ..Message::default()
         })
     }
 

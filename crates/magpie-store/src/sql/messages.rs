@@ -374,6 +374,7 @@ impl SqlStore {
             .await?;
         self.flag_mentions(conn, &batch.messages, &appended).await?;
         self.attach_files(conn, &batch.messages, &appended).await?;
+        self.annotate(conn, &batch.messages, &appended).await?;
         let versions = self.member_versions(conn, &batch.versions).await?;
         Ok(Committed {
             appended,
@@ -466,6 +467,50 @@ impl SqlStore {
                 .bind(sha256)
                 .execute(&mut *conn)
                 .await?;
+        }
+        Ok(())
+    }
+
+    /// Store the quote of each new reply (and its row in `replies`, by
+    /// which a recall of the quoted entry finds it) and the mark or items
+    /// of each forwarded message. Statements per such message only, like
+    /// mentions: a batch of plain messages pays nothing.
+    async fn annotate(
+        &self,
+        conn: &mut AnyConnection,
+        messages: &[NewMessage],
+        appended: &[Appended],
+    ) -> sqlx::Result<()> {
+        for (msg, stored) in messages.iter().zip(appended) {
+            if stored.duplicate || (msg.reply.is_none() && msg.forward.is_none()) {
+                continue;
+            }
+            let reply = msg
+                .reply
+                .as_ref()
+                .and_then(|quote| serde_json::to_string(quote).ok());
+            let forward = msg.forward.as_ref().and_then(|f| f.to_json());
+            let set = self
+                .backend
+                .render("UPDATE messages SET reply = ?, forward = ? WHERE conv_id = ? AND seq = ?");
+            sqlx::query(AssertSqlSafe(set))
+                .bind(reply)
+                .bind(forward)
+                .bind(stored.conv)
+                .bind(stored.seq)
+                .execute(&mut *conn)
+                .await?;
+            if let Some(quote) = &msg.reply {
+                let link = self
+                    .backend
+                    .render("INSERT INTO replies (conv_id, target_seq, seq) VALUES (?, ?, ?)");
+                sqlx::query(AssertSqlSafe(link))
+                    .bind(stored.conv)
+                    .bind(quote.seq)
+                    .bind(stored.seq)
+                    .execute(&mut *conn)
+                    .await?;
+            }
         }
         Ok(())
     }

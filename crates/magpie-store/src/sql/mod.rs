@@ -17,6 +17,7 @@
 
 mod accounts;
 mod admin;
+mod amend;
 mod changes;
 mod conversations;
 mod devices;
@@ -587,6 +588,10 @@ fn kind_code(kind: MessageKind) -> i64 {
         MessageKind::Image => 4,
         MessageKind::Voice => 5,
         MessageKind::Video => 6,
+        MessageKind::Recall => 7,
+        MessageKind::Edit => 8,
+        MessageKind::Reaction => 9,
+        MessageKind::Record => 10,
     }
 }
 
@@ -600,6 +605,10 @@ fn kind_from_code(code: i64) -> sqlx::Result<MessageKind> {
         4 => Ok(MessageKind::Image),
         5 => Ok(MessageKind::Voice),
         6 => Ok(MessageKind::Video),
+        7 => Ok(MessageKind::Recall),
+        8 => Ok(MessageKind::Edit),
+        9 => Ok(MessageKind::Reaction),
+        10 => Ok(MessageKind::Record),
         other => Err(sqlx::Error::Decode(
             format!("unknown message kind {other}").into(),
         )),
@@ -610,37 +619,53 @@ fn kind_from_code(code: i64) -> sqlx::Result<MessageKind> {
 /// It joins only the sender: entries are addressed by conversation, and
 /// nothing here depends on the kind of conversation.
 const MESSAGE_SELECT: &str = "SELECT m.id, m.conv_id, m.seq, m.kind, s.username, m.body, m.ts, m.cmid, \
-            m.mentions, m.attachment \
+            m.mentions, m.attachment, m.target, m.edited_ts, m.recalled, m.reactions, m.reply, \
+            m.forward \
      FROM messages m JOIN users s ON s.id = m.sender_id";
+
+/// A JSON column decoded as `T`; `None` when NULL or unreadable (a value
+/// this build cannot read is left out rather than failing the page).
+fn json_column<T: serde::de::DeserializeOwned>(
+    row: &AnyRow,
+    index: usize,
+) -> sqlx::Result<Option<T>> {
+    Ok(opt_text_column(row, index)?.and_then(|text| serde_json::from_str(&text).ok()))
+}
 
 fn message_from_row(row: &AnyRow) -> sqlx::Result<Message> {
     let kind = kind_from_code(row.try_get(3)?)?;
     let body: String = row.try_get(5)?;
     // An event entry stores its event as JSON in `body`; it is sent as
     // the `event` object, kept as a JSON value so that a newer server's
-    // event type passes through unchanged.
-    let (body, event) = match kind {
+    // event type passes through unchanged. A reaction entry stores what
+    // it changed the same way.
+    let (body, event, reaction) = match kind {
         MessageKind::Event => {
             let event =
                 serde_json::from_str(&body).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-            (String::new(), Some(event))
+            (String::new(), Some(event), None)
         }
-        _ => (body, None),
+        MessageKind::Reaction => (String::new(), None, serde_json::from_str(&body).ok()),
+        _ => (body, None, None),
     };
     let conv = row.try_get(1)?;
     let seq = row.try_get(2)?;
-    let file = opt_text_column(row, 9)?
-        .and_then(|text| serde_json::from_str::<magpie_proto::FileInfo>(&text).ok())
-        .map(|file| {
-            Box::new(magpie_proto::FileInfo {
-                conv: Some(conv),
-                seq: Some(seq),
-                ..file
-            })
-        });
+    let file = json_column::<magpie_proto::FileInfo>(row, 9)?.map(|file| {
+        Box::new(magpie_proto::FileInfo {
+            conv: Some(conv),
+            seq: Some(seq),
+            ..file
+        })
+    });
     let (mentions, mention_all) = match opt_text_column(row, 8)? {
         Some(text) => crate::Mentions::names_from_json(&text),
         None => (Vec::new(), false),
+    };
+    // `forward` holds a chat record's items (an array) or a forwarded
+    // message's mark (an object).
+    let (forwarded, record) = match kind {
+        MessageKind::Record => (None, json_column(row, 15)?.unwrap_or_default()),
+        _ => (json_column(row, 15)?, Vec::new()),
     };
     Ok(Message {
         msg_id: row.try_get(0)?,
@@ -655,5 +680,13 @@ fn message_from_row(row: &AnyRow) -> sqlx::Result<Message> {
         mentions,
         mention_all,
         file,
+        target: row.try_get(10)?,
+        reaction,
+        reply: json_column(row, 14)?.map(Box::new),
+        forwarded,
+        record,
+        edited_ts: row.try_get(11)?,
+        recalled: json_column(row, 12)?,
+        reactions: crate::amend::counts_from_json(opt_text_column(row, 13)?.as_deref()),
     })
 }
