@@ -47,6 +47,7 @@
 //! ```
 
 pub mod admin;
+pub mod amend;
 mod connection;
 pub mod devices;
 pub mod directory;
