@@ -9,6 +9,11 @@ use magpie_proto::{
     Recalled, Request, Send, SendOk, Seq,
 };
 
+/// A fresh client id for a send or a forward (a random UUID).
+pub fn fresh_cmid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
 impl Client {
     /// Recall one of the caller's messages (or, as a group's owner or
     /// admin, a member's).
@@ -48,7 +53,7 @@ impl Client {
     pub async fn reply(&self, conv: ConvId, seq: Seq, body: &str) -> Result<SendOk, ClientError> {
         self.call(Request::Send(Send {
             conv: Some(conv),
-            cmid: uuid::Uuid::new_v4().to_string(),
+            cmid: fresh_cmid(),
             body: body.to_owned(),
             reply: Some(seq),
             ..Send::default()
@@ -88,12 +93,13 @@ pub fn apply(target: &mut Message, entry: &Message, me: &str) {
                 ts: entry.ts,
             }));
         }
-        MessageKind::Edit if target.recalled.is_none() => {
-            // Edits arrive in seq order; a later one always wins.
-            if target.edited_ts.is_none_or(|ts| ts <= entry.ts) {
-                target.body = entry.body.clone();
-                target.edited_ts = Some(entry.ts);
-            }
+        // Edits arrive in seq order and a later one wins; one applied
+        // again after a newer one (a replayed page) is older and skipped.
+        MessageKind::Edit
+            if target.recalled.is_none() && target.edited_ts.is_none_or(|ts| ts <= entry.ts) =>
+        {
+            target.body = entry.body.clone();
+            target.edited_ts = Some(entry.ts);
         }
         MessageKind::Reaction if target.recalled.is_none() => {
             let Some(change) = &entry.reaction else {

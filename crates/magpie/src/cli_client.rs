@@ -2,7 +2,8 @@
 //!
 //! The messaging commands (`send`, the file-sending `send-file`,
 //! `send-image`, `send-voice` and `send-video` of [`crate::cli_files`],
-//! `listen`, `history`, `conversations`) print their results to stdout as
+//! `recall`, `edit`, `react`, `reply` and `forward` of
+//! [`crate::cli_amend`], `listen`, `history`, `conversations`) print their results to stdout as
 //! JSON, one document per line, so shell scripts and tests can pipe them
 //! through `jq`. The people commands (`profile`, `search`, `friend`,
 //! `category`, `block`, `unblock`, `blocks`, `changes`; see
@@ -25,6 +26,7 @@
 //! `MAGPIE_TOKEN` so later commands `resume` instead of sending the
 //! password again.
 
+use crate::cli_amend::{self, AmendCommand};
 use crate::cli_directory::{self, DirectoryCommand};
 use crate::cli_drive::{self, DriveCommand};
 use crate::cli_files::{self, FilesCommand, SendFileCommand};
@@ -62,8 +64,8 @@ Secrets come from the environment only:
                    resume that session instead of using the password
 
 Output: the messaging commands (send, send-file, send-image, send-voice,
-send-video, listen, history, conversations) print one JSON document per line
-on stdout.
+send-video, recall, edit, react, reply, forward, listen, history,
+conversations) print one JSON document per line on stdout.
 The others (people, presence, devices, dept, group, files, avatar,
 group-files, drive) print compact text, or with --json one JSON document.
 Exit status: 0 ok, 1 server or connection error, 2 usage or configuration error.")]
@@ -132,6 +134,8 @@ pub enum ClientCommand {
     },
     #[command(flatten)]
     SendFiles(SendFileCommand),
+    #[command(flatten)]
+    Amend(AmendCommand),
     /// Print incoming messages as they arrive, one JSON line each.
     Listen {
         /// Exit successfully after this many messages.
@@ -333,6 +337,7 @@ async fn perform(
             out.line(&ack)
         }
         ClientCommand::Listen { count, timeout } => listen(client, out, *count, *timeout).await,
+        ClientCommand::Amend(command) => cli_amend::perform(command, client, out).await,
         ClientCommand::History {
             peer,
             conv,

@@ -2,6 +2,7 @@
 //! load generator.
 
 mod cli_admin;
+mod cli_amend;
 mod cli_client;
 mod cli_directory;
 mod cli_drive;
