@@ -11,7 +11,7 @@ use magpie_proto::{ConvId, MessageKind, Seq, UserId};
 use magpie_store::{AmendOp, Amended, NewAmend, NewMessage, Refusal, Result, Store, StoreError};
 
 mod common;
-use common::{T0, user};
+use common::{Harness, T0, user};
 
 const HOUR: i64 = 3_600_000;
 
@@ -268,10 +268,60 @@ async fn racing_reactions_keep_counts_exact_and_the_sequence_gapless(store: &dyn
     }
 }
 
+/// Two nodes on one database amend the same message at once: every
+/// entry gets one seq, and after a reopen the message is as the last
+/// entries left it.
+async fn two_nodes_amend_one_message_and_it_survives_reopen<H: Harness>(harness: H) {
+    let alice;
+    let conv;
+    let target;
+    {
+        let store = harness.store();
+        alice = user(store, "alice").await;
+        let bob = user(store, "bob").await;
+        conv = store.open_direct(alice, bob, T0).await.expect("open");
+        target = post(store, conv, alice, "two nodes", T0).await;
+        let (one, two) = (harness.another_node().await, harness.another_node().await);
+        let (a, b) = (
+            amend(
+                &one,
+                conv,
+                target,
+                (alice, "alice"),
+                react("👍", true),
+                T0 + 1,
+            ),
+            amend(&two, conv, target, (bob, "bob"), react("👍", true), T0 + 1),
+        );
+        let (a, b) = futures::join!(a, b);
+        let seqs = [a, b].map(|r| r.expect("amend").entry.expect("entry").seq);
+        assert_eq!(
+            seqs.iter().copied().min().zip(seqs.iter().copied().max()),
+            Some((2, 3))
+        );
+        Store::close(&one).await;
+        Store::close(&two).await;
+    }
+    let harness = harness.reopen().await;
+    let store = harness.store();
+    let now = &store.messages_at(conv, &[target]).await.expect("read")[0];
+    assert_eq!(
+        now.reactions
+            .iter()
+            .map(|r| (r.emoji.as_str(), r.count))
+            .collect::<Vec<_>>(),
+        vec![("👍", 2)]
+    );
+    amend(store, conv, target, (alice, "alice"), recall(), T0 + 2)
+        .await
+        .expect("recall after reopen");
+    harness.close().await;
+}
+
 common::contract_suite! {
     store: [
         the_rules_are_checked_and_the_target_changed_with_the_entry,
         racing_reactions_keep_counts_exact_and_the_sequence_gapless,
     ],
-    harness: [],
+    harness: [two_nodes_amend_one_message_and_it_survives_reopen],
 }
