@@ -18,6 +18,8 @@ CREATE TABLE reactions (
     CONSTRAINT reactions_user_fk FOREIGN KEY (user_id) REFERENCES users(id)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
 
+ALTER TABLE conversations ADD COLUMN quiet_seq BIGINT NOT NULL DEFAULT 0;
+
 CREATE TABLE quiet_entries (
     conv_id BIGINT NOT NULL,
     seq     BIGINT NOT NULL,

@@ -16,6 +16,8 @@ CREATE TABLE reactions (
 );
 CREATE INDEX reactions_by_user ON reactions (conv_id, user_id, seq);
 
+ALTER TABLE conversations ADD COLUMN quiet_seq BIGINT NOT NULL DEFAULT 0;
+
 CREATE TABLE quiet_entries (
     conv_id BIGINT NOT NULL,
     seq     BIGINT NOT NULL,

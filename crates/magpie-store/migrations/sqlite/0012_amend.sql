@@ -35,6 +35,10 @@ CREATE INDEX reactions_by_user ON reactions (conv_id, user_id, seq);
 -- unread and never the conversation list's last message. Unread is the
 -- entries after the read mark less the quiet ones among them; only quiet
 -- entries have a row, so the send path writes nothing here.
+-- conversations.quiet_seq is the newest quiet entry's seq (0: none), so
+-- the list looks at quiet entries only in a conversation that has them
+-- after the read mark or at its head.
+ALTER TABLE conversations ADD COLUMN quiet_seq INTEGER NOT NULL DEFAULT 0;
 CREATE TABLE quiet_entries (
     conv_id INTEGER NOT NULL,
     seq     INTEGER NOT NULL,

@@ -354,9 +354,12 @@ impl SqlStore {
         body: String,
         reaction: Option<ReactionChange>,
     ) -> Tx<Message> {
-        sqlx::query(self.query("UPDATE conversations SET last_seq = ? WHERE id = ?"))
-            .bind(seq)
-            .bind(a.conv)
+        sqlx::query(self.query(
+            "UPDATE conversations SET last_seq = ?, quiet_seq = ? WHERE id = ?",
+        ))
+        .bind(seq)
+        .bind(seq)
+        .bind(a.conv)
             .execute(&mut *c)
             .await?;
         // Server-written entries take cmids clients may not use (`~`).

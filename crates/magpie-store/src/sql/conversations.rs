@@ -35,16 +35,20 @@ pub(super) struct Queries {
 /// The conversation list's SELECT, in [`summary_from_row`] order. The
 /// body is cut in SQL, one character past the excerpt so that a longer
 /// body shows as truncated, and never read whole. The last message is the
-/// newest entry that is not quiet (recall, edit, reaction: kinds 7-9),
-/// found by walking back from the head, which usually stops at once; the
-/// quiet entries after the read mark are counted from their own table,
-/// which only they are in.
+/// newest entry that is not quiet (recall, edit, reaction: kinds 7-9):
+/// the head unless the head is quiet (`quiet_seq`, the newest quiet
+/// entry, is the head), else found by walking back from it. The quiet
+/// entries after the read mark are counted from their own table, which
+/// only they are in, and only when the newest one is after the mark: a
+/// conversation without amending entries pays nothing for them.
 const LIST_SELECT: &str = "SELECT c.id, c.kind, peer.username, c.last_seq, mem.read_seq, c.last_ts, \
             m.id, m.seq, m.kind, s.username, SUBSTR(m.body, 1, {excerpt}), m.ts, g.name, g.avatar, \
             CASE WHEN mem.mention_seq > mem.read_seq \
                    OR (c.mention_all_seq > mem.read_seq AND c.mention_all_seq > mem.joined_seq) \
                  THEN 1 ELSE 0 END, \
-            (SELECT COUNT(*) FROM quiet_entries qe WHERE qe.conv_id = c.id AND qe.seq > mem.read_seq), \
+            CASE WHEN c.quiet_seq <= mem.read_seq THEN 0 ELSE \
+              (SELECT COUNT(*) FROM quiet_entries qe WHERE qe.conv_id = c.id AND qe.seq > mem.read_seq) \
+            END, \
             m.recalled \
      FROM members mem \
      JOIN conversations c ON c.id = mem.conv_id \
@@ -52,8 +56,10 @@ const LIST_SELECT: &str = "SELECT c.id, c.kind, peer.username, c.last_seq, mem.r
           AND peer.id = CASE WHEN c.user_a = mem.user_id THEN c.user_b ELSE c.user_a END \
      LEFT JOIN chat_groups g ON c.kind = 2 AND g.conv_id = c.id \
      LEFT JOIN messages m ON m.conv_id = c.id AND m.seq = \
-          (SELECT q.seq FROM messages q WHERE q.conv_id = c.id AND q.kind NOT IN (7, 8, 9) \
-           ORDER BY q.seq DESC LIMIT 1) \
+          CASE WHEN c.quiet_seq < c.last_seq THEN c.last_seq ELSE \
+            (SELECT q.seq FROM messages q WHERE q.conv_id = c.id AND q.kind NOT IN (7, 8, 9) \
+             ORDER BY q.seq DESC LIMIT 1) \
+          END \
      LEFT JOIN users s ON s.id = m.sender_id \
      WHERE mem.user_id = ? AND c.last_seq > mem.joined_seq";
 
