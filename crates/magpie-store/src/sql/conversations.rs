@@ -38,14 +38,16 @@ pub(super) struct Queries {
 /// newest entry that is not quiet (recall, edit, reaction: kinds 7-9),
 /// found by walking back from the head, which usually stops at once; the
 /// quiet entries after the read mark are counted from their own table,
-/// which only they are in.
+/// which only they are in. The member's own settings (migration 0014)
+/// come with the row; a row the member hid is left out while that last
+/// message is at or before the seq it was hidden at.
 const LIST_SELECT: &str = "SELECT c.id, c.kind, peer.username, c.last_seq, mem.read_seq, c.last_ts, \
             m.id, m.seq, m.kind, s.username, SUBSTR(m.body, 1, {excerpt}), m.ts, g.name, g.avatar, \
             CASE WHEN mem.mention_seq > mem.read_seq \
                    OR (c.mention_all_seq > mem.read_seq AND c.mention_all_seq > mem.joined_seq) \
                  THEN 1 ELSE 0 END, \
             (SELECT COUNT(*) FROM quiet_entries qe WHERE qe.conv_id = c.id AND qe.seq > mem.read_seq), \
-            m.recalled \
+            m.recalled, mem.pinned, mem.notify_muted_until, mem.marked_unread, mem.draft \
      FROM members mem \
      JOIN conversations c ON c.id = mem.conv_id \
      LEFT JOIN users peer ON c.kind = 1 \
@@ -55,7 +57,8 @@ const LIST_SELECT: &str = "SELECT c.id, c.kind, peer.username, c.last_seq, mem.r
           (SELECT q.seq FROM messages q WHERE q.conv_id = c.id AND q.kind NOT IN (7, 8, 9) \
            ORDER BY q.seq DESC LIMIT 1) \
      LEFT JOIN users s ON s.id = m.sender_id \
-     WHERE mem.user_id = ? AND c.last_seq > mem.joined_seq";
+     WHERE mem.user_id = ? AND c.last_seq > mem.joined_seq \
+       AND (mem.hidden_seq = 0 OR m.seq > mem.hidden_seq)";
 
 /// Members who could see entry `seq` and whose read mark compares with it
 /// by `{cmp}`. Binds: conv, the sender (left out), seq, seq, after, limit.
@@ -67,7 +70,7 @@ const READERS: &str = "SELECT m.user_id, u.username, m.read_seq \
 impl Queries {
     pub(super) fn new(b: Backend) -> Queries {
         let list = LIST_SELECT.replace("{excerpt}", &(EXCERPT_CHARS + 1).to_string());
-        let order = "ORDER BY c.last_ts DESC, c.id DESC LIMIT ?";
+        let order = "ORDER BY mem.pinned DESC, c.last_ts DESC, c.id DESC LIMIT ?";
         Queries {
             conv_by_pair: b.render("SELECT id FROM conversations WHERE user_a = ? AND user_b = ?"),
             create_conv: b.render(
@@ -92,7 +95,8 @@ impl Queries {
             ),
             list_first: b.render(&format!("{list} {order}")),
             list_after: b.render(&format!(
-                "{list} AND (c.last_ts < ? OR (c.last_ts = ? AND c.id < ?)) {order}"
+                "{list} AND (mem.pinned < ? OR (mem.pinned = ? \
+                 AND (c.last_ts < ? OR (c.last_ts = ? AND c.id < ?)))) {order}"
             )),
         }
     }
@@ -213,6 +217,10 @@ fn summary_from_row(row: &AnyRow) -> sqlx::Result<ConvSummary> {
         quiet_unread: row.try_get(15)?,
         active_ts: row.try_get(5)?,
         last,
+        pinned: row.try_get::<i64, _>(17)? != 0,
+        muted_until: row.try_get(18)?,
+        marked_unread: row.try_get::<i64, _>(19)? != 0,
+        draft: super::opt_text_column(row, 20)?.unwrap_or_default(),
     })
 }
 
@@ -415,6 +423,8 @@ impl ConversationStore for SqlStore {
             None => sqlx::query(sql(&q.list_first)).bind(user),
             Some(cursor) => sqlx::query(sql(&q.list_after))
                 .bind(user)
+                .bind(i64::from(cursor.pinned))
+                .bind(i64::from(cursor.pinned))
                 .bind(cursor.active_ts)
                 .bind(cursor.active_ts)
                 .bind(cursor.conv),
