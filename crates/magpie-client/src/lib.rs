@@ -49,6 +49,7 @@
 pub mod admin;
 pub mod amend;
 mod connection;
+pub mod conv_settings;
 pub mod devices;
 pub mod directory;
 pub mod drive;
@@ -58,6 +59,7 @@ pub mod people;
 pub mod presence;
 pub mod sync;
 mod transport;
+pub mod typing;
 
 pub use drive::{ShareClient, ShareLink};
 pub use magpie_proto;
@@ -535,8 +537,9 @@ impl Client {
         self.call(Request::ReadBy(query)).await
     }
 
-    /// One page of the user's conversations, most recently active first;
-    /// pass the page's `next` as `after` for the following one.
+    /// One page of the user's conversations, pinned ones first, then most
+    /// recently active first (hidden ones left out); pass the page's
+    /// `next` as `after` for the following one.
     pub async fn conversations_page(
         &self,
         after: Option<ConvCursor>,
@@ -546,8 +549,8 @@ impl Client {
             .await
     }
 
-    /// All of the user's conversations, most recently active first, page
-    /// by page.
+    /// All of the user's conversations, pinned ones first, then most
+    /// recently active first, page by page.
     pub async fn conversations(&self) -> Result<Vec<Conversation>, ClientError> {
         let mut all = Vec::new();
         let mut after = None;

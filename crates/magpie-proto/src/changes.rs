@@ -105,6 +105,10 @@ pub enum ChangeEvent {
     DriveEntry(Box<crate::drive::DriveEntry>),
     /// Entries left the caller's bin for good (purged).
     DriveRemoved(crate::drive::DriveRemoved),
+    /// The caller changed their settings of a conversation (pinned,
+    /// muted, marked unread, hidden, draft) on some device, or a `read`
+    /// cleared its unread mark: the conversation's whole settings.
+    ConvSettings(crate::conv_settings::ConvSettings),
     /// A kind this build does not know (a newer server's), kept as read:
     /// clients skip it; a server passes it on unchanged.
     #[serde(skip)]
@@ -133,6 +137,7 @@ impl ChangeEvent {
         "group_request_closed",
         "drive_entry",
         "drive_removed",
+        "conv_settings",
     ];
 }
 
@@ -262,6 +267,7 @@ mod tests {
             ChangeEvent::Blocked(card(1, "a")),
             ChangeEvent::CategoryUpdated(category),
             ChangeEvent::CategoryDeleted(CategoryRef { id: 1 }),
+            ChangeEvent::ConvSettings(crate::conv_settings::ConvSettings::defaults(4)),
         ];
         for event in events {
             let json = serde_json::to_value(&event).expect("encode");

@@ -13,6 +13,7 @@
 pub mod admin;
 pub mod amend;
 pub mod changes;
+pub mod conv_settings;
 pub mod devices;
 pub mod directory;
 pub mod drive;
@@ -26,10 +27,12 @@ pub mod presence;
 pub mod request;
 pub mod response;
 pub mod types;
+pub mod typing;
 
 pub use admin::*;
 pub use amend::*;
 pub use changes::*;
+pub use conv_settings::*;
 pub use devices::*;
 pub use directory::*;
 pub use drive::*;
@@ -41,6 +44,7 @@ pub use presence::*;
 pub use request::{ParseError, Request, RequestFrame};
 pub use response::{Push, ServerFrame};
 pub use types::*;
+pub use typing::*;
 
 /// The protocol version this build speaks. A client announces its version in
 /// `hello`; the server refuses versions it does not know rather than guess.

@@ -110,6 +110,9 @@ pub const GROUP_ANNOUNCEMENT_MAX: usize = 2048;
 pub const GROUP_INVITE_MAX: usize = 500;
 /// Default most members of a group (`--group-member-limit`).
 pub const GROUP_MEMBER_LIMIT_DEFAULT: u32 = 2000;
+/// A conversation's draft (`conv_set`), in bytes: about a screen of
+/// text, and never more than the server's `max_body_bytes`.
+pub const DRAFT_MAX: usize = 4096;
 /// Most entries before their join a group may show new members.
 pub const GROUP_HISTORY_VISIBLE_MAX: u32 = 1000;
 /// Longest mute of a member: 30 days.

@@ -30,6 +30,10 @@ pub enum Request {
     ReadBy(ReadBy),
     Conversations(Conversations),
     Ping,
+    // My settings of each conversation, and typing indicators.
+    ConvSet(crate::conv_settings::ConvSet),
+    ConvSettings(crate::conv_settings::ConvSettingsList),
+    Typing(crate::typing::Typing),
     // Amending entries and forwarding.
     Recall(crate::amend::Recall),
     Edit(crate::amend::Edit),
@@ -213,6 +217,9 @@ fn parse_op(op: &str, args: Option<&RawValue>) -> Result<Request, ErrorBody> {
         "read_by" => Request::ReadBy(args_of(op, args)?),
         "conversations" => Request::Conversations(args_or_default(op, args)?),
         "ping" => no_args(op, args, Request::Ping)?,
+        "conv_set" => Request::ConvSet(args_of(op, args)?),
+        "conv_settings" => Request::ConvSettings(args_or_default(op, args)?),
+        "typing" => Request::Typing(args_of(op, args)?),
         "recall" => Request::Recall(args_of(op, args)?),
         "edit" => Request::Edit(args_of(op, args)?),
         "react" => Request::React(args_of(op, args)?),
@@ -362,6 +369,9 @@ impl Request {
             Request::ReadBy(_) => "read_by",
             Request::Conversations(_) => "conversations",
             Request::Ping => "ping",
+            Request::ConvSet(_) => "conv_set",
+            Request::ConvSettings(_) => "conv_settings",
+            Request::Typing(_) => "typing",
             Request::Recall(_) => "recall",
             Request::Edit(_) => "edit",
             Request::React(_) => "react",
@@ -615,12 +625,30 @@ mod tests {
             Request::Conversations(Conversations::default()),
             Request::Conversations(Conversations {
                 after: Some(ConvCursor {
+                    pinned: true,
                     active_ts: 1_700_000_000_000,
                     conv: 4,
                 }),
                 limit: Some(20),
             }),
             Request::Ping,
+            Request::ConvSet(crate::conv_settings::ConvSet {
+                conv: 12,
+                pinned: Some(true),
+                muted_until: Some(crate::conv_settings::MUTED_FOREVER),
+                marked_unread: Some(false),
+                hidden: Some(true),
+                draft: Some("半句话".into()),
+            }),
+            Request::ConvSettings(crate::conv_settings::ConvSettingsList::default()),
+            Request::ConvSettings(crate::conv_settings::ConvSettingsList {
+                after: Some(12),
+                limit: Some(3),
+            }),
+            Request::Typing(crate::typing::Typing {
+                conv: 12,
+                active: false,
+            }),
             Request::Profile(ProfileGet::default()),
             Request::Profile(ProfileGet {
                 user: Some("bob".into()),

@@ -35,6 +35,9 @@ pub enum Push {
     Presence(crate::presence::PresenceState),
     /// The company directory changed: reload it if newer than held.
     Directory(crate::directory::DirectoryVersion),
+    /// Another member of a conversation is typing (or stopped): never
+    /// stored, cleared by the client after `ttl_ms` without a renewal.
+    Typing(crate::typing::TypingNotice),
     /// Pushes may have been lost (the server's link to other nodes broke
     /// and recovered): call `sync` to catch up. Carries no data.
     Resync(Empty),

@@ -460,18 +460,40 @@ pub struct Conversation {
     /// device until they read past it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub mentioned: bool,
+    /// The caller pinned it: pinned rows come first.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pinned: bool,
+    /// The caller's notifications are muted (see
+    /// [`crate::conv_settings::ConvSettings::muted_until`]); absent: not.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub muted_until: i64,
+    /// The caller marked it unread.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub marked_unread: bool,
+    /// The caller's draft; absent: none.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub draft: String,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
 }
 
 /// Where a page of the conversation list ends: the next page starts after
-/// the row with this `active_ts` and `conv`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// the row with this `pinned`, `active_ts` and `conv` (the list's order:
+/// pinned rows first, then by activity).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConvCursor {
+    /// The row was pinned; absent: it was not.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pinned: bool,
     pub active_ts: i64,
     pub conv: ConvId,
 }
 
-/// `conversations`: one page of the caller's conversation list, most
-/// recently active first.
+/// `conversations`: one page of the caller's conversation list, pinned
+/// conversations first, then most recently active first; hidden ones are
+/// left out.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Conversations {
     /// Continue after this row (the `next` of the previous page).

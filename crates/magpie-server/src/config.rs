@@ -152,6 +152,15 @@ pub struct Config {
     pub recall_window: Duration,
     /// How long after sending a text message its sender may edit it.
     pub edit_window: Duration,
+    /// Typing indicators work in 1:1 conversations and in groups of at
+    /// most this many members (0: in no group): in a large group they
+    /// would cost a push to every member's devices per keystroke burst
+    /// and tell nobody much.
+    pub typing_max_members: u32,
+    /// How long a `typing` notice holds without a renewal (its `ttl_ms`):
+    /// clients renew at about half of it while typing, and receivers
+    /// clear the indicator when it passes.
+    pub typing_ttl: Duration,
     /// On shutdown, how long to wait for connections to finish.
     pub shutdown_grace: Duration,
 
@@ -182,6 +191,9 @@ pub struct Config {
     /// Extraction codes tried per client address, over all share links
     /// (each link also refuses codes after 10 wrong ones in 10 minutes).
     pub share_code_rate_per_ip: RateLimit,
+    /// `typing` notices one user may send (per node), over all their
+    /// conversations: each is pushed to every other member's devices.
+    pub typing_rate_per_user: RateLimit,
     /// Who may message whom (`open`, `friends` or `organisation`).
     pub messaging: MessagingPolicy,
     /// `public` (open registration) or `enterprise` (accounts created by
@@ -265,6 +277,8 @@ impl Default for Config {
             max_drive_entries: 100_000,
             recall_window: Duration::from_secs(120),
             edit_window: Duration::from_secs(24 * 3600),
+            typing_max_members: 50,
+            typing_ttl: Duration::from_secs(6),
             s3: None,
             shutdown_grace: Duration::from_secs(10),
 
@@ -278,6 +292,7 @@ impl Default for Config {
             search_rate_per_user: RateLimit::per_second(1, 10),
             people_rate_per_user: RateLimit::per_second(2, 30),
             share_code_rate_per_ip: RateLimit::per_minute(20, 20),
+            typing_rate_per_user: RateLimit::per_second(3, 10),
             messaging: MessagingPolicy::Open,
             mode: ServerMode::Public,
             exclusive_platforms: vec![magpie_proto::Platform::Mobile],
@@ -335,6 +350,9 @@ impl Config {
         }
         if self.upload_ttl < Duration::from_secs(1) {
             return Err("upload_ttl must be at least 1 second".into());
+        }
+        if self.typing_ttl < Duration::from_secs(1) || self.typing_ttl > Duration::from_secs(60) {
+            return Err("typing_ttl must be between 1 and 60 seconds".into());
         }
         if self.group_member_limit < 2 {
             return Err("group_member_limit must be at least 2".into());

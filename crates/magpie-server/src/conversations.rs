@@ -122,8 +122,9 @@ impl Conversations {
         }
     }
 
-    /// One page of `user`'s conversation list. Rows carry an excerpt of
-    /// the last message, not the message, and the page stops early rather
+    /// One page of `user`'s conversation list: pinned rows first, hidden
+    /// ones left out, each with the user's settings of it. Rows carry an
+    /// excerpt of the last message, not the message, and the page stops early rather
     /// than outgrow a frame: the answer fits the frame limit whatever was
     /// sent to the user.
     pub async fn list(
@@ -156,10 +157,15 @@ impl Conversations {
                 max_seq: c.last_seq,
                 read_seq: c.read_seq,
                 mentioned: c.mentioned,
+                pinned: c.pinned,
+                muted_until: c.muted_until,
+                marked_unread: c.marked_unread,
+                draft: c.draft,
             })
             .collect();
         let (conversations, next) =
             ByteBudget::new(self.max_frame_bytes).page_after(rows, limit, |last| ConvCursor {
+                pinned: last.pinned,
                 active_ts: last.active_ts,
                 conv: last.conv,
             });

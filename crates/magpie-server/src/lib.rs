@@ -5,8 +5,9 @@
 //!   stream/sink shape;
 //! - [`session`]: one task per connection, the protocol state machine;
 //! - services, one per area: [`auth`] (accounts, tokens),
-//!   [`conversations`] (membership, the list, read marks) and [`messages`]
-//!   (send, sync, history);
+//!   [`conversations`] (membership, the list, read marks), [`messages`]
+//!   (send, sync, history), [`conv_settings`] (each member's own settings
+//!   of a conversation) and [`typing`] (ephemeral typing notices);
 //! - [`writer`] (group commit) and [`router`] (delivery to connections);
 //! - storage through `magpie_store::Store`.
 //!
@@ -19,6 +20,7 @@ pub mod changes;
 pub mod clock;
 pub mod cluster;
 pub mod config;
+pub mod conv_settings;
 pub mod conversations;
 pub mod devices;
 pub mod directory;
@@ -38,6 +40,7 @@ pub mod session;
 pub mod state;
 pub mod throttle;
 pub mod transport;
+pub mod typing;
 pub mod writer;
 
 pub use config::Config;

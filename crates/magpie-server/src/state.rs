@@ -4,6 +4,7 @@ use crate::admin::Admin;
 use crate::auth::Auth;
 use crate::changes::Changes;
 use crate::config::Config;
+use crate::conv_settings::ConvSettingsService;
 use crate::conversations::Conversations;
 use crate::devices::Devices;
 use crate::directory::Directory;
@@ -17,6 +18,7 @@ use crate::people::People;
 use crate::presence::Presence;
 use crate::router::{QueueBudget, Router, SessionId};
 use crate::throttle::{Limits, Throttle};
+use crate::typing::TypingService;
 use crate::writer::MessageWriter;
 use magpie_store::Store;
 use std::sync::Arc;
@@ -56,6 +58,11 @@ pub struct AppState {
     pub drive: Arc<Drive>,
     /// Users' change streams: reading them, pushing what was appended.
     pub changes: Arc<Changes>,
+    /// Each member's own settings of a conversation (pinned, muted,
+    /// marked unread, hidden, draft).
+    pub conv_settings: ConvSettingsService,
+    /// Typing notices: checked and pushed, never stored.
+    pub typing: TypingService,
     /// Bytes queued for all connections (`max_queue_bytes_total`).
     pub queue_budget: Arc<QueueBudget>,
     /// Connection caps, rate limits and session limits.
@@ -146,6 +153,19 @@ impl AppState {
                 edit_window_ms: millis(config.edit_window),
             },
         );
+        let conv_settings = ConvSettingsService::new(
+            store.clone(),
+            changes.clone(),
+            config.max_body_bytes,
+            config.max_frame_bytes,
+        );
+        let typing = TypingService::new(
+            conversations.clone(),
+            people.clone(),
+            router.clone(),
+            config.typing_max_members,
+            u64::try_from(config.typing_ttl.as_millis()).unwrap_or(u64::MAX),
+        );
         let queue_budget = Arc::new(QueueBudget::new(config.max_queue_bytes_total));
         let throttle = Throttle::new(Limits::from_config(&config), metrics.refusals.clone());
         let drive = Arc::new(Drive::new(
@@ -177,6 +197,8 @@ impl AppState {
             admin,
             presence,
             changes,
+            conv_settings,
+            typing,
             shutdown: CancellationToken::new(),
             connections: TaskTracker::new(),
             next_session: AtomicU64::new(1),

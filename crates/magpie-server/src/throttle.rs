@@ -11,7 +11,8 @@
 //! - **Authenticated connections** per user are capped at login/resume
 //!   ([`Throttle::admit_session`]); the [`SessionTicket`] it returns also
 //!   registers the session's token for the revocation sweep.
-//! - **Sends** are rate limited per user ([`Throttle::check_send`]).
+//! - **Sends** are rate limited per user ([`Throttle::check_send`]), and
+//!   so are typing notices ([`Throttle::check_typing`]).
 //! - **Tokens** per user are capped at login (`auth`, with
 //!   `Store::trim_tokens`): the oldest beyond the cap are revoked.
 //! - **Tokens** are re-checked against the store by one sweep per node
@@ -152,6 +153,7 @@ pub struct Limits {
     pub search_rate_per_user: RateLimit,
     pub people_rate_per_user: RateLimit,
     pub share_code_rate_per_ip: RateLimit,
+    pub typing_rate_per_user: RateLimit,
     pub trusted_proxies: Vec<IpAddr>,
 }
 
@@ -167,6 +169,7 @@ impl Limits {
             search_rate_per_user: c.search_rate_per_user,
             people_rate_per_user: c.people_rate_per_user,
             share_code_rate_per_ip: c.share_code_rate_per_ip,
+            typing_rate_per_user: c.typing_rate_per_user,
             trusted_proxies: c.trusted_proxies.clone(),
         }
     }
@@ -245,6 +248,7 @@ pub struct Throttle {
     search_per_user: Keyed<UserId>,
     people_per_user: Keyed<UserId>,
     share_code_per_ip: Keyed<IpAddr>,
+    typing_per_user: Keyed<UserId>,
     refusals: Family<RefusalLabel, Counter>,
 }
 
@@ -352,6 +356,7 @@ impl Throttle {
             search_per_user: Keyed::new(limits.search_rate_per_user),
             people_per_user: Keyed::new(limits.people_rate_per_user),
             share_code_per_ip: Keyed::new(limits.share_code_rate_per_ip),
+            typing_per_user: Keyed::new(limits.typing_rate_per_user),
             counts: Arc::default(),
             limits,
             refusals,
@@ -488,6 +493,15 @@ impl Throttle {
         })
     }
 
+    /// Take a `typing` slot for `user`: `rate_limited` beyond the
+    /// per-user typing rate (nothing is pushed).
+    pub fn check_typing(&self, user: UserId) -> Result<(), ErrorBody> {
+        self.typing_per_user.check(&user).map_err(|wait| {
+            self.count("typing_rate_per_user");
+            rate_limited("typing notices too fast", wait)
+        })
+    }
+
     /// Take a slot for an extraction-code attempt from `ip` (any share
     /// link): `rate_limited` beyond the per-address rate, so one address
     /// cannot try codes across many links. Each link also limits its own
@@ -573,6 +587,7 @@ impl Throttle {
         self.search_per_user.prune();
         self.people_per_user.prune();
         self.share_code_per_ip.prune();
+        self.typing_per_user.prune();
     }
 
     /// Keys held by the rate limiters (for tests and debugging).
@@ -583,6 +598,7 @@ impl Throttle {
             + self.search_per_user.len()
             + self.people_per_user.len()
             + self.share_code_per_ip.len()
+            + self.typing_per_user.len()
     }
 }
 

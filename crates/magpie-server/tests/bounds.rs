@@ -135,6 +135,7 @@ async fn list_all(client: &Client, limit: Option<u32>) -> (Vec<Conversation>, Ve
                 assert_eq!(
                     next,
                     ConvCursor {
+                        pinned: last.pinned,
                         active_ts: last.active_ts,
                         conv: last.conv
                     },

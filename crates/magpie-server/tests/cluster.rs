@@ -522,3 +522,71 @@ async fn a_group_spans_nodes_and_a_removal_holds_on_every_node() {
         .await;
     assert_eq!(code_of(read), "unknown_conversation");
 }
+
+/// The next `typing` push to `client`, skipping others.
+async fn next_typing(client: &mut magpie_client::Client) -> magpie_proto::TypingNotice {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            match client.next_push().await {
+                Some(Push::Typing(t)) => return t,
+                Some(_) => continue,
+                None => panic!("closed while waiting for a typing notice"),
+            }
+        }
+    })
+    .await
+    .expect("typing notice in time")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL and redis-server; .ci/run runs it"]
+async fn typing_crosses_nodes_and_settings_reach_devices_on_the_other_node() {
+    let cluster = Cluster::start(2).await;
+    let (a, b, c) = (unique("alice"), unique("bob"), unique("carol"));
+    let (mut alice, auth) = user(&cluster.url(0), &a).await;
+    let (mut alice_phone, _) = user(&cluster.url(1), &a).await;
+    let (mut bob, _) = user(&cluster.url(1), &b).await;
+    let (mut carol, _) = user(&cluster.url(1), &c).await;
+    let direct = alice.send(&b, "hi").await.expect("send").conv;
+    next_message(&mut bob).await;
+    next_message(&mut alice_phone).await;
+
+    // A notice from node 0 reaches bob on node 1, through the bus.
+    alice.typing(direct, true).await.expect("typing");
+    let notice = next_typing(&mut bob).await;
+    assert_eq!(
+        (notice.conv, notice.user_id, notice.active, notice.ttl_ms),
+        (direct, auth.user_id, true, 6000)
+    );
+    // And back: both of alice's devices, one per node, see bob typing.
+    bob.typing(direct, false).await.expect("stopped");
+    for device in [&mut alice, &mut alice_phone] {
+        let notice = next_typing(device).await;
+        assert_eq!((notice.user.as_str(), notice.active), (b.as_str(), false));
+    }
+    // In a small group, every other member on the other node.
+    let group = alice
+        .group_create(magpie_proto::GroupCreate {
+            name: "across".into(),
+            members: vec![b.clone(), c.clone()],
+            ..magpie_proto::GroupCreate::default()
+        })
+        .await
+        .expect("group")
+        .conv;
+    alice.typing(group, true).await.expect("group typing");
+    for member in [&mut bob, &mut carol] {
+        assert_eq!(next_typing(member).await.conv, group);
+    }
+
+    // A setting changed on node 0 reaches the device on node 1.
+    let pinned = alice.pin(direct, true).await.expect("pin");
+    let change = loop {
+        let change = next_change(&mut alice_phone).await;
+        if let magpie_proto::ChangeEvent::ConvSettings(s) = change.event {
+            break s;
+        }
+    };
+    assert_eq!(change, pinned);
+    assert!(alice_phone.conversations().await.expect("list")[0].pinned);
+}

@@ -49,6 +49,7 @@ fn kind(event: &ChangeEvent) -> &'static str {
         ChangeEvent::GroupRequestClosed(_) => "group_request_closed",
         ChangeEvent::DriveEntry(_) => "drive_entry",
         ChangeEvent::DriveRemoved(_) => "drive_removed",
+        ChangeEvent::ConvSettings(_) => "conv_settings",
         ChangeEvent::Unknown { .. } => "unknown",
     }
 }

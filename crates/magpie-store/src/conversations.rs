@@ -26,6 +26,12 @@ pub struct ConvSummary {
     pub last: Option<LastMessage>,
     /// An entry after the member's read mark mentions them.
     pub mentioned: bool,
+    /// The member's own settings of it (hidden ones are not listed).
+    pub pinned: bool,
+    /// Notifications muted: 0, -1 (until unmuted) or until a time (ms).
+    pub muted_until: i64,
+    pub marked_unread: bool,
+    pub draft: String,
 }
 
 /// One member's position in one conversation, for sync.
@@ -87,9 +93,11 @@ pub trait ConversationStore: Send + Sync {
     /// join position, ascending by conversation, for sync.
     async fn positions(&self, user: UserId) -> Result<Vec<Position>>;
 
-    /// One page of `user`'s conversation list: most recently active first
-    /// (ties broken by descending id), starting after `after`, at most
-    /// `limit` rows. Conversations without entries are left out.
+    /// One page of `user`'s conversation list: pinned ones first, then
+    /// most recently active first (ties broken by descending id), starting
+    /// after `after`, at most `limit` rows. Conversations without entries
+    /// are left out, and so are those `user` hid, until an entry that is
+    /// not quiet comes after the point they were hidden at.
     async fn conversations(
         &self,
         user: UserId,

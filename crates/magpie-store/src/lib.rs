@@ -19,6 +19,9 @@
 //!   over it, and resumable uploads;
 //! - [`AmendStore`]: recall, edit and reactions, each an entry written
 //!   with the change to the entry it acts on;
+//! - [`ConvSettingsStore`]: each member's own settings of a conversation
+//!   (pinned, muted, marked unread, hidden, draft), synced to their
+//!   devices through the change stream;
 //! - [`ChangeStore`]: each user's change stream, which every state change
 //!   around a user appends to in its own transaction.
 //!
@@ -42,6 +45,7 @@ mod admin;
 pub mod amend;
 mod batch;
 mod changes;
+pub mod conv_settings;
 mod conversations;
 mod devices;
 mod dialect;
@@ -58,6 +62,7 @@ pub use accounts::{AccountStore, TRIM_TOKENS_MAX, TokenRecord, UserRecord};
 pub use admin::{AccountChange, AccountChanged, AdminStore, NewAccount};
 pub use amend::{AmendOp, AmendStore, Amended, NewAmend};
 pub use changes::{ChangePage, ChangeStore};
+pub use conv_settings::{ConvSettingsStore, SettingsUpdate};
 pub use conversations::{ConvSummary, ConversationStore, Position};
 pub use devices::{DEVICES_LISTED, DeviceRecord, DeviceStore};
 pub use dialect::Backend;
@@ -115,6 +120,7 @@ pub trait Store:
     + FileStore
     + DriveStore
     + AmendStore
+    + ConvSettingsStore
     + Send
     + Sync
     + std::fmt::Debug

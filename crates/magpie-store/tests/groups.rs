@@ -1542,6 +1542,10 @@ async fn events_and_messages_share_one_sequence(store: &dyn Store) {
         }),
         mentioned: false,
         quiet_unread: 0,
+        pinned: false,
+        muted_until: 0,
+        marked_unread: false,
+        draft: String::new(),
     };
     assert_eq!(row(store, &bob, conv).await, Some(listed.clone()));
     assert_eq!(

@@ -1104,6 +1104,10 @@ async fn conversation_list_shows_peer_last_message_and_marks(store: &dyn Store) 
                 }),
                 mentioned: false,
                 quiet_unread: 0,
+                pinned: false,
+                muted_until: 0,
+                marked_unread: false,
+                draft: String::new(),
             },
             ConvSummary {
                 conv: ac,
@@ -1126,6 +1130,10 @@ async fn conversation_list_shows_peer_last_message_and_marks(store: &dyn Store) 
                 }),
                 mentioned: false,
                 quiet_unread: 0,
+                pinned: false,
+                muted_until: 0,
+                marked_unread: false,
+                draft: String::new(),
             },
         ]
     );
@@ -1213,6 +1221,7 @@ async fn walk_list(store: &dyn Store, user: UserId, limit: u32) -> Vec<ConvSumma
             return rows;
         };
         after = Some(ConvCursor {
+            pinned: last.pinned,
             active_ts: last.active_ts,
             conv: last.conv,
         });
@@ -1262,6 +1271,7 @@ async fn conversation_list_pages_by_cursor(store: &dyn Store) {
         .expect("conversations");
     assert_eq!(first, whole[..2]);
     let cursor = |s: &ConvSummary| ConvCursor {
+        pinned: s.pinned,
         active_ts: s.active_ts,
         conv: s.conv,
     };
@@ -1309,6 +1319,7 @@ async fn conversation_list_pages_by_cursor(store: &dyn Store) {
         .conversations(
             zed,
             Some(ConvCursor {
+                pinned: false,
                 active_ts: T0 + 1_000,
                 conv: tied[1],
             }),
@@ -1326,6 +1337,7 @@ async fn conversation_list_pages_by_cursor(store: &dyn Store) {
         .conversations(
             alice,
             Some(ConvCursor {
+                pinned: false,
                 active_ts: T0 + 45,
                 conv: 0,
             }),

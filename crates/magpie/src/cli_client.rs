@@ -9,6 +9,9 @@
 //! `category`, `block`, `unblock`, `blocks`, `changes`; see
 //! [`crate::cli_people`]),
 //! `presence`, `devices` and `device revoke` ([`crate::cli_presence`]),
+//! the per-conversation settings `pin`, `mute`, `hide`, `mark-unread`,
+//! `draft` and `settings` ([`crate::cli_conv_settings`]), `typing`
+//! ([`crate::cli_typing`]),
 //! `dept list` and `dept members` ([`crate::cli_directory`]), the
 //! `group` commands ([`crate::cli_groups`]) and the file commands
 //! `upload`, `download`, `files`, `file`, `avatar` and `group-files`
@@ -27,16 +30,19 @@
 //! password again.
 
 use crate::cli_amend::{self, AmendCommand};
+use crate::cli_conv_settings::{self, ConvSettingsCommand};
 use crate::cli_directory::{self, DirectoryCommand};
 use crate::cli_drive::{self, DriveCommand};
 use crate::cli_files::{self, FilesCommand, SendFileCommand};
 use crate::cli_groups::{self, GroupsCommand};
 use crate::cli_people::{self, PeopleCommand};
 use crate::cli_presence::{self, PresenceCommand};
+use crate::cli_typing::{self, TypingCommand};
 use clap::{Args, Subcommand};
 use magpie_client::{Accept, Client, ClientError, SyncState};
-use magpie_proto::{Authenticated, History, Platform, Push, Seq};
+use magpie_proto::{Authenticated, ConvId, History, Platform, Push, Seq};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -66,15 +72,17 @@ Secrets come from the environment only:
 Output: the messaging commands (send, send-file, send-image, send-voice,
 send-video, recall, edit, react, reply, forward, listen, history,
 conversations) print one JSON document per line on stdout.
-The others (people, presence, devices, dept, group, files, avatar,
-group-files, drive) print compact text, or with --json one JSON document.
+The others (people, presence, devices, pin, mute, hide, mark-unread, draft,
+settings, typing, dept, group, files, avatar, group-files, drive) print
+compact text, or with --json one JSON document.
 Exit status: 0 ok, 1 server or connection error, 2 usage or configuration error.")]
 pub struct ClientArgs {
     #[command(flatten)]
     pub conn: ServerArgs,
 
     /// Print one JSON document on stdout instead of text (the people,
-    /// presence, devices, dept, group, file and drive commands; the messaging
+    /// presence, devices, settings, typing, dept, group, file and drive
+    /// commands; the messaging
     /// commands always print JSON lines).
     #[arg(long, global = true)]
     pub json: bool,
@@ -174,6 +182,10 @@ pub enum ClientCommand {
     People(PeopleCommand),
     #[command(flatten)]
     Presence(PresenceCommand),
+    #[command(flatten)]
+    ConvSettings(ConvSettingsCommand),
+    #[command(flatten)]
+    Typing(TypingCommand),
     #[command(flatten)]
     Directory(DirectoryCommand),
     #[command(flatten)]
@@ -360,6 +372,10 @@ async fn perform(
         }
         ClientCommand::People(command) => cli_people::perform(command, client, out, json).await,
         ClientCommand::Presence(command) => cli_presence::perform(command, client, out, json).await,
+        ClientCommand::ConvSettings(command) => {
+            cli_conv_settings::perform(command, client, out, json).await
+        }
+        ClientCommand::Typing(command) => cli_typing::perform(command, client, out, json).await,
         ClientCommand::Directory(command) => {
             cli_directory::perform(command, client, out, json).await
         }
@@ -445,9 +461,7 @@ async fn listen(
     timeout: Option<Duration>,
 ) -> Result<(), Failure> {
     let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
-    let start = client.conversations().await?;
-    let mut positions =
-        SyncState::from_cursors(start.iter().map(|c| (c.conv, c.max_seq)).collect());
+    let mut positions = SyncState::from_cursors(newest_seqs(client).await?);
     // From here on every new message is printed: say so on stderr, so that
     // a script (or a test) can wait for it instead of sleeping.
     eprintln!("listening");
@@ -490,7 +504,8 @@ async fn listen(
                 | Push::Receipt(_)
                 | Push::Change(_)
                 | Push::Presence(_)
-                | Push::Directory(_),
+                | Push::Directory(_)
+                | Push::Typing(_),
             ) => false,
             None => {
                 let detail = match goaway {
@@ -508,6 +523,40 @@ async fn listen(
             }
         }
     }
+}
+
+/// Every conversation of the user with its newest seq: the list's rows,
+/// and the conversations the user hid, which the list leaves out (a new
+/// message there must print as new, not as a gap that replays its
+/// history).
+async fn newest_seqs(client: &Client) -> Result<BTreeMap<ConvId, Seq>, Failure> {
+    let mut newest: BTreeMap<ConvId, Seq> = client
+        .conversations()
+        .await?
+        .iter()
+        .map(|c| (c.conv, c.max_seq))
+        .collect();
+    for hidden in client.conv_settings().await? {
+        if hidden.hidden_seq == 0 || newest.contains_key(&hidden.conv) {
+            continue;
+        }
+        let page = client
+            .history(History {
+                conv: Some(hidden.conv),
+                limit: Some(1),
+                ..History::default()
+            })
+            .await;
+        let page = match page {
+            Ok(page) => page,
+            // Left since (settings go with the membership: only a race).
+            Err(e) if e.code() == Some(magpie_proto::ErrorCode::UnknownConversation) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let last = page.messages.last().map_or(hidden.hidden_seq, |m| m.seq);
+        newest.insert(hidden.conv, last);
+    }
+    Ok(newest)
 }
 
 pub(crate) fn require_user(conn: &ServerArgs) -> Result<String, Failure> {

@@ -823,6 +823,7 @@ fn describe(event: &ChangeEvent) -> (&str, String) {
             ),
         ),
         ChangeEvent::DriveRemoved(r) => ("drive_removed", r.entries.join(", ")),
+        ChangeEvent::ConvSettings(s) => ("conv_settings", crate::cli_conv_settings::show(s)),
         ChangeEvent::GroupJoined(g) => (
             "group_joined",
             format!(

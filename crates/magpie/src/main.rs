@@ -4,12 +4,14 @@
 mod cli_admin;
 mod cli_amend;
 mod cli_client;
+mod cli_conv_settings;
 mod cli_directory;
 mod cli_drive;
 mod cli_files;
 mod cli_groups;
 mod cli_people;
 mod cli_presence;
+mod cli_typing;
 mod serve;
 
 use clap::{Parser, Subcommand};

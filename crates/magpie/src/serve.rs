@@ -124,6 +124,14 @@ pub struct ServeArgs {
     /// [default: 86400].
     #[arg(long, env = "MAGPIE_EDIT_WINDOW_SECS")]
     pub edit_window_secs: Option<u64>,
+    /// Typing indicators in groups of at most this many members (1:1
+    /// conversations always; 0: in no group) [default: 50].
+    #[arg(long, env = "MAGPIE_TYPING_MAX_MEMBERS")]
+    pub typing_max_members: Option<u32>,
+    /// Seconds a typing notice holds on the receivers' screens without a
+    /// renewal, 1-60 [default: 6].
+    #[arg(long, env = "MAGPIE_TYPING_TTL_SECS")]
+    pub typing_ttl_secs: Option<u64>,
     /// Keep file content in this S3-compatible bucket instead of the data
     /// directory (what a cluster's nodes share) [default: none].
     #[arg(long, env = "MAGPIE_S3_BUCKET")]
@@ -183,6 +191,10 @@ pub struct ServeArgs {
     /// [default: 20/min,burst=20].
     #[arg(long, env = "MAGPIE_SHARE_CODE_RATE_PER_IP")]
     pub share_code_rate_per_ip: Option<String>,
+    /// typing notices one user may send, over all conversations
+    /// [default: 3/s,burst=10].
+    #[arg(long, env = "MAGPIE_TYPING_RATE_PER_USER")]
+    pub typing_rate_per_user: Option<String>,
     /// Platforms that keep one signed-in device per user, comma-separated
     /// (desktop, mobile, web, cli, bot), or "none" [default: mobile].
     #[arg(long, env = "MAGPIE_EXCLUSIVE_PLATFORMS")]
@@ -248,6 +260,8 @@ impl ServeArgs {
             max_drive_entries: self.max_drive_entries.or(file.max_drive_entries),
             recall_window_secs: self.recall_window_secs.or(file.recall_window_secs),
             edit_window_secs: self.edit_window_secs.or(file.edit_window_secs),
+            typing_max_members: self.typing_max_members.or(file.typing_max_members),
+            typing_ttl_secs: self.typing_ttl_secs.or(file.typing_ttl_secs),
             s3_bucket: self.s3_bucket.or(file.s3_bucket),
             s3_endpoint: self.s3_endpoint.or(file.s3_endpoint),
             s3_region: self.s3_region.or(file.s3_region),
@@ -266,6 +280,7 @@ impl ServeArgs {
             search_rate_per_user: self.search_rate_per_user.or(file.search_rate_per_user),
             people_rate_per_user: self.people_rate_per_user.or(file.people_rate_per_user),
             share_code_rate_per_ip: self.share_code_rate_per_ip.or(file.share_code_rate_per_ip),
+            typing_rate_per_user: self.typing_rate_per_user.or(file.typing_rate_per_user),
             messaging: self.messaging.or(file.messaging),
             mode: self.mode.or(file.mode),
             exclusive_platforms: self.exclusive_platforms.or(file.exclusive_platforms),
@@ -338,6 +353,8 @@ impl ServeArgs {
             max_drive_entries: s.max_drive_entries.unwrap_or(d.max_drive_entries),
             recall_window: s.recall_window_secs.map_or(d.recall_window, secs),
             edit_window: s.edit_window_secs.map_or(d.edit_window, secs),
+            typing_max_members: s.typing_max_members.unwrap_or(d.typing_max_members),
+            typing_ttl: s.typing_ttl_secs.map_or(d.typing_ttl, secs),
             s3: s.s3_bucket.map(|bucket| magpie_server::config::S3Config {
                 bucket,
                 endpoint: s.s3_endpoint.unwrap_or_default(),
@@ -376,6 +393,11 @@ impl ServeArgs {
                 s.share_code_rate_per_ip,
                 d.share_code_rate_per_ip,
                 "share_code_rate_per_ip",
+            )?,
+            typing_rate_per_user: rate(
+                s.typing_rate_per_user,
+                d.typing_rate_per_user,
+                "typing_rate_per_user",
             )?,
             messaging: match s.messaging.as_deref() {
                 None => d.messaging,

@@ -1,7 +1,9 @@
 //! Requests of the conversations area: the conversation list and read
-//! marks (answered when done; a read mark once it is durable).
+//! marks (answered when done; a read mark once it is durable, and once
+//! the conversation's unread mark, if any, is cleared).
 
 use super::{Handled, Session, answer};
+use crate::clock::now_ms;
 use magpie_proto::{Conversations, ErrorBody, ErrorCode, Read, ReadBy, ReadReceipts};
 
 impl Session {
@@ -24,13 +26,21 @@ impl Session {
             .conversations
             .read(&actor, req.conv, req.seq)
             .await?;
+        let state = self.state.clone();
         Ok(Handled::Query(answer(id, async move {
-            marked.await.unwrap_or_else(|_| {
+            let mark = marked.await.unwrap_or_else(|_| {
                 Err(ErrorBody::new(
                     ErrorCode::ShuttingDown,
                     "server is shutting down",
                 ))
-            })
+            })?;
+            // A read clears the conversation's unread mark (answered
+            // after, so a list read next never shows it still set).
+            state
+                .conv_settings
+                .read_done(actor.user_id, mark.conv, now_ms())
+                .await;
+            Ok(mark)
         })))
     }
 

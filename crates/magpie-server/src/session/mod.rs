@@ -29,6 +29,7 @@
 mod accounts;
 mod admin;
 mod amend;
+mod conv_settings;
 mod conversations;
 mod devices;
 mod directory;
@@ -37,6 +38,7 @@ mod files;
 mod groups;
 mod messages;
 mod people;
+mod typing;
 
 use crate::clock::now_ms;
 use crate::messages::Actor;
@@ -511,6 +513,9 @@ impl Session {
             Request::ReadReceipts(req) => self.read_receipts(id, req),
             Request::ReadBy(req) => self.read_by(id, req),
             Request::Conversations(req) => self.conversations(id, req),
+            Request::ConvSet(req) => self.conv_set(id, req),
+            Request::ConvSettings(req) => self.conv_settings(id, req),
+            Request::Typing(req) => self.typing(id, req),
             amend @ (Request::Recall(_)
             | Request::Edit(_)
             | Request::React(_)

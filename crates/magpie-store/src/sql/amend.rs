@@ -354,14 +354,14 @@ impl SqlStore {
         body: String,
         reaction: Option<ReactionChange>,
     ) -> Tx<Message> {
-        sqlx::query(self.query(
-            "UPDATE conversations SET last_seq = ?, quiet_seq = ? WHERE id = ?",
-        ))
+        sqlx::query(
+            self.query("UPDATE conversations SET last_seq = ?, quiet_seq = ? WHERE id = ?"),
+        )
         .bind(seq)
         .bind(seq)
         .bind(a.conv)
-            .execute(&mut *c)
-            .await?;
+        .execute(&mut *c)
+        .await?;
         // Server-written entries take cmids clients may not use (`~`).
         let cmid = format!("~{}.{seq}", a.conv);
         let stored_body = match &reaction {

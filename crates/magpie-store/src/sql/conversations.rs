@@ -40,7 +40,10 @@ pub(super) struct Queries {
 /// entry, is the head), else found by walking back from it. The quiet
 /// entries after the read mark are counted from their own table, which
 /// only they are in, and only when the newest one is after the mark: a
-/// conversation without amending entries pays nothing for them.
+/// conversation without amending entries pays nothing for them. The
+/// member's own settings (migration 0014) come with the row; a row the
+/// member hid is left out while that last message is at or before the seq
+/// it was hidden at.
 const LIST_SELECT: &str = "SELECT c.id, c.kind, peer.username, c.last_seq, mem.read_seq, c.last_ts, \
             m.id, m.seq, m.kind, s.username, SUBSTR(m.body, 1, {excerpt}), m.ts, g.name, g.avatar, \
             CASE WHEN mem.mention_seq > mem.read_seq \
@@ -49,7 +52,7 @@ const LIST_SELECT: &str = "SELECT c.id, c.kind, peer.username, c.last_seq, mem.r
             CASE WHEN c.quiet_seq <= mem.read_seq THEN 0 ELSE \
               (SELECT COUNT(*) FROM quiet_entries qe WHERE qe.conv_id = c.id AND qe.seq > mem.read_seq) \
             END, \
-            m.recalled \
+            m.recalled, mem.pinned, mem.notify_muted_until, mem.marked_unread, mem.draft \
      FROM members mem \
      JOIN conversations c ON c.id = mem.conv_id \
      LEFT JOIN users peer ON c.kind = 1 \
@@ -61,7 +64,8 @@ const LIST_SELECT: &str = "SELECT c.id, c.kind, peer.username, c.last_seq, mem.r
              ORDER BY q.seq DESC LIMIT 1) \
           END \
      LEFT JOIN users s ON s.id = m.sender_id \
-     WHERE mem.user_id = ? AND c.last_seq > mem.joined_seq";
+     WHERE mem.user_id = ? AND c.last_seq > mem.joined_seq \
+       AND (mem.hidden_seq = 0 OR m.seq > mem.hidden_seq)";
 
 /// Members who could see entry `seq` and whose read mark compares with it
 /// by `{cmp}`. Binds: conv, the sender (left out), seq, seq, after, limit.
@@ -73,7 +77,7 @@ const READERS: &str = "SELECT m.user_id, u.username, m.read_seq \
 impl Queries {
     pub(super) fn new(b: Backend) -> Queries {
         let list = LIST_SELECT.replace("{excerpt}", &(EXCERPT_CHARS + 1).to_string());
-        let order = "ORDER BY c.last_ts DESC, c.id DESC LIMIT ?";
+        let order = "ORDER BY mem.pinned DESC, c.last_ts DESC, c.id DESC LIMIT ?";
         Queries {
             conv_by_pair: b.render("SELECT id FROM conversations WHERE user_a = ? AND user_b = ?"),
             create_conv: b.render(
@@ -98,7 +102,8 @@ impl Queries {
             ),
             list_first: b.render(&format!("{list} {order}")),
             list_after: b.render(&format!(
-                "{list} AND (c.last_ts < ? OR (c.last_ts = ? AND c.id < ?)) {order}"
+                "{list} AND (mem.pinned < ? OR (mem.pinned = ? \
+                 AND (c.last_ts < ? OR (c.last_ts = ? AND c.id < ?)))) {order}"
             )),
         }
     }
@@ -219,6 +224,10 @@ fn summary_from_row(row: &AnyRow) -> sqlx::Result<ConvSummary> {
         quiet_unread: row.try_get(15)?,
         active_ts: row.try_get(5)?,
         last,
+        pinned: row.try_get::<i64, _>(17)? != 0,
+        muted_until: row.try_get(18)?,
+        marked_unread: row.try_get::<i64, _>(19)? != 0,
+        draft: super::opt_text_column(row, 20)?.unwrap_or_default(),
     })
 }
 
@@ -421,6 +430,8 @@ impl ConversationStore for SqlStore {
             None => sqlx::query(sql(&q.list_first)).bind(user),
             Some(cursor) => sqlx::query(sql(&q.list_after))
                 .bind(user)
+                .bind(i64::from(cursor.pinned))
+                .bind(i64::from(cursor.pinned))
                 .bind(cursor.active_ts)
                 .bind(cursor.active_ts)
                 .bind(cursor.conv),

@@ -19,6 +19,7 @@ mod accounts;
 mod admin;
 mod amend;
 mod changes;
+mod conv_settings;
 mod conversations;
 mod devices;
 mod directory;
@@ -65,6 +66,7 @@ impl Default for PoolSettings {
 struct Queries {
     accounts: accounts::Queries,
     conversations: conversations::Queries,
+    conv_settings: conv_settings::Queries,
     messages: messages::Queries,
     people: people::Queries,
 }
@@ -74,6 +76,7 @@ impl Queries {
         Queries {
             accounts: accounts::Queries::new(b),
             conversations: conversations::Queries::new(b),
+            conv_settings: conv_settings::Queries::new(b),
             messages: messages::Queries::new(b),
             people: people::Queries::new(b),
         }
