@@ -55,6 +55,7 @@ pub mod files;
 pub mod groups;
 pub mod people;
 pub mod presence;
+pub mod search;
 pub mod sync;
 mod transport;
 

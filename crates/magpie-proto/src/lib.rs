@@ -25,6 +25,7 @@ pub mod people;
 pub mod presence;
 pub mod request;
 pub mod response;
+pub mod search;
 pub mod types;
 
 pub use admin::*;
@@ -40,6 +41,7 @@ pub use people::*;
 pub use presence::*;
 pub use request::{ParseError, Request, RequestFrame};
 pub use response::{Push, ServerFrame};
+pub use search::*;
 pub use types::*;
 
 /// The protocol version this build speaks. A client announces its version in

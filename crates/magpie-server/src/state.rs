@@ -16,6 +16,7 @@ use crate::metrics::Metrics;
 use crate::people::People;
 use crate::presence::Presence;
 use crate::router::{QueueBudget, Router, SessionId};
+use crate::search::Search;
 use crate::throttle::{Limits, Throttle};
 use crate::writer::MessageWriter;
 use magpie_store::Store;
@@ -54,6 +55,8 @@ pub struct AppState {
     pub files: Arc<Files>,
     /// The personal drive and its share links.
     pub drive: Arc<Drive>,
+    /// Full-text search over messages.
+    pub search: Search,
     /// Users' change streams: reading them, pushing what was appended.
     pub changes: Arc<Changes>,
     /// Bytes queued for all connections (`max_queue_bytes_total`).
@@ -158,7 +161,16 @@ impl AppState {
                 max_copy: crate::drive::MAX_COPY,
             },
         ));
+        let search = Search::new(
+            store.clone(),
+            conversations.clone(),
+            metrics.clone(),
+            config.search_tail,
+            config.search_concurrency,
+            config.max_frame_bytes,
+        );
         AppState {
+            search,
             drive,
             files,
             queue_budget,

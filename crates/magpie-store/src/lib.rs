@@ -19,6 +19,8 @@
 //!   over it, and resumable uploads;
 //! - [`AmendStore`]: recall, edit and reactions, each an entry written
 //!   with the change to the entry it acts on;
+//! - [`SearchStore`]: the full-text index of messages, kept by a
+//!   background indexer, and search over it;
 //! - [`ChangeStore`]: each user's change stream, which every state change
 //!   around a user appends to in its own transaction.
 //!
@@ -52,6 +54,7 @@ mod groups;
 mod messages;
 mod people;
 mod presence;
+pub mod search;
 mod sql;
 
 pub use accounts::{AccountStore, TRIM_TOKENS_MAX, TokenRecord, UserRecord};
@@ -73,7 +76,8 @@ pub use messages::{
 };
 pub use people::{Outcome, PeopleStore, ProfileFields, Refusal, Relation, UserQuery, Written};
 pub use presence::PresenceStore;
-pub use sql::{PoolSettings, SqlStore};
+pub use search::SearchStore;
+pub use sql::{PoolSettings, SqlStore, sqlite_search_path};
 
 /// Errors at the storage boundary. Callers branch on the variant; the
 /// wrapped text is for logs only and never reaches clients.
@@ -115,6 +119,7 @@ pub trait Store:
     + FileStore
     + DriveStore
     + AmendStore
+    + SearchStore
     + Send
     + Sync
     + std::fmt::Debug

@@ -9,6 +9,7 @@ mod cli_files;
 mod cli_groups;
 mod cli_people;
 mod cli_presence;
+mod cli_search;
 mod serve;
 
 use clap::{Parser, Subcommand};
