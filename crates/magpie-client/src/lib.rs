@@ -57,6 +57,7 @@ pub mod files;
 pub mod groups;
 pub mod people;
 pub mod presence;
+pub mod search;
 pub mod sync;
 mod transport;
 pub mod typing;

@@ -26,6 +26,7 @@ pub mod people;
 pub mod presence;
 pub mod request;
 pub mod response;
+pub mod search;
 pub mod types;
 pub mod typing;
 
@@ -43,6 +44,7 @@ pub use people::*;
 pub use presence::*;
 pub use request::{ParseError, Request, RequestFrame};
 pub use response::{Push, ServerFrame};
+pub use search::*;
 pub use types::*;
 pub use typing::*;
 

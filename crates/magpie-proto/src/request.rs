@@ -43,6 +43,8 @@ pub enum Request {
     Profile(ProfileGet),
     ProfileSet(ProfileSet),
     Search(Search),
+    // Message search.
+    MessageSearch(crate::search::MessageSearch),
     FriendRequest(FriendRequest),
     FriendAccept(UserRef),
     FriendReject(UserRef),
@@ -227,6 +229,7 @@ fn parse_op(op: &str, args: Option<&RawValue>) -> Result<Request, ErrorBody> {
         "profile" => Request::Profile(args_or_default(op, args)?),
         "profile_set" => Request::ProfileSet(args_of(op, args)?),
         "search" => Request::Search(args_of(op, args)?),
+        "message_search" => Request::MessageSearch(args_of(op, args)?),
         "friend_request" => Request::FriendRequest(args_of(op, args)?),
         "friend_accept" => Request::FriendAccept(args_of(op, args)?),
         "friend_reject" => Request::FriendReject(args_of(op, args)?),
@@ -379,6 +382,7 @@ impl Request {
             Request::Profile(_) => "profile",
             Request::ProfileSet(_) => "profile_set",
             Request::Search(_) => "search",
+            Request::MessageSearch(_) => "message_search",
             Request::FriendRequest(_) => "friend_request",
             Request::FriendAccept(_) => "friend_accept",
             Request::FriendReject(_) => "friend_reject",
@@ -662,6 +666,19 @@ mod tests {
                 query: "王".into(),
                 after: Some(3),
                 limit: Some(5),
+            }),
+            Request::MessageSearch(crate::search::MessageSearch {
+                query: "会议 café".into(),
+                conv: Some(7),
+                from: Some("bob".into()),
+                after_ts: Some(1_700_000_000_000),
+                before_ts: None,
+                before: Some(99),
+                limit: Some(10),
+            }),
+            Request::MessageSearch(crate::search::MessageSearch {
+                query: "x".into(),
+                ..Default::default()
             }),
             Request::FriendRequest(FriendRequest {
                 user: "bob".into(),

@@ -163,6 +163,19 @@ pub struct Config {
     pub typing_ttl: Duration,
     /// On shutdown, how long to wait for connections to finish.
     pub shutdown_grace: Duration,
+    /// Run the search indexer on this node. In a cluster one node at a
+    /// time indexes (a lease in the database), so every node may leave
+    /// it on; turning it off everywhere leaves new messages findable only
+    /// while they are among the newest `search_tail` entries.
+    pub search_indexer: bool,
+    /// How often an idle search indexer looks for new entries.
+    pub search_index_interval: Duration,
+    /// The newest entries not yet indexed that each search scans
+    /// directly, so that a message is found as soon as it is acked (0:
+    /// the index only).
+    pub search_tail: usize,
+    /// Searches one node runs at once; more answer `overloaded`.
+    pub search_concurrency: usize,
 
     // Throttling and session limits (docs/DEPLOY.md, "Limits"). For the
     // counts, 0 means no limit.
@@ -281,6 +294,10 @@ impl Default for Config {
             typing_ttl: Duration::from_secs(6),
             s3: None,
             shutdown_grace: Duration::from_secs(10),
+            search_indexer: true,
+            search_index_interval: Duration::from_millis(500),
+            search_tail: 2_000,
+            search_concurrency: 8,
 
             max_connections: 100_000,
             max_connections_per_ip: 256,
@@ -353,6 +370,12 @@ impl Config {
         }
         if self.typing_ttl < Duration::from_secs(1) || self.typing_ttl > Duration::from_secs(60) {
             return Err("typing_ttl must be between 1 and 60 seconds".into());
+        }
+        if self.search_concurrency == 0 {
+            return Err("search_concurrency must be positive".into());
+        }
+        if self.search_index_interval < Duration::from_millis(10) {
+            return Err("search_index_interval must be at least 10 ms".into());
         }
         if self.group_member_limit < 2 {
             return Err("group_member_limit must be at least 2".into());

@@ -36,6 +36,7 @@ pub mod page;
 pub mod people;
 pub mod presence;
 pub mod router;
+pub mod search;
 pub mod session;
 pub mod state;
 pub mod throttle;
@@ -319,6 +320,14 @@ pub async fn start_with_store(
             state.shutdown.clone(),
         )),
     ];
+    let search_task = state.config.search_indexer.then(|| {
+        tokio::spawn(search::indexer::run(
+            state.store.clone(),
+            state.metrics.clone(),
+            state.config.search_index_interval,
+            state.shutdown.clone(),
+        ))
+    });
     tracing::info!(%tcp_addr, %http_addr, ?metrics_addr, "magpie listening");
 
     let done = {
@@ -329,6 +338,9 @@ pub async fn start_with_store(
             let _ = tcp_task.await;
             let _ = purge_task.await;
             for task in throttle_tasks {
+                let _ = task.await;
+            }
+            if let Some(task) = search_task {
                 let _ = task.await;
             }
             let grace = state.config.shutdown_grace;

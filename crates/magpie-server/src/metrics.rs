@@ -35,6 +35,12 @@ pub struct Metrics {
     pub store_batch_size: Histogram,
     pub store_batch_seconds: Histogram,
     pub refusals: Family<RefusalLabel, Counter>,
+    /// Time to answer one `message_search` (storage work, not the frame).
+    pub search_seconds: Histogram,
+    /// Entries the search indexer has read (and indexed if they had text).
+    pub search_indexed: Counter,
+    /// Time of one search indexing step (read, terms, write).
+    pub search_index_seconds: Histogram,
 }
 
 impl Metrics {
@@ -90,6 +96,24 @@ impl Metrics {
             "Time to store one group-commit batch, including its disk sync",
             store_batch_seconds.clone(),
         );
+        let search_seconds = Histogram::new(exponential_buckets(0.000_1, 2.0, 18));
+        let search_indexed = Counter::default();
+        let search_index_seconds = Histogram::new(exponential_buckets(0.000_1, 2.0, 18));
+        registry.register(
+            "search_seconds",
+            "Time to answer one message_search",
+            search_seconds.clone(),
+        );
+        registry.register(
+            "search_indexed_entries",
+            "Entries read by the search indexer",
+            search_indexed.clone(),
+        );
+        registry.register(
+            "search_index_step_seconds",
+            "Time of one search indexing step",
+            search_index_seconds.clone(),
+        );
         let refusals = Family::<RefusalLabel, Counter>::default();
         registry.register(
             "refusals",
@@ -99,6 +123,9 @@ impl Metrics {
         Metrics {
             registry,
             refusals,
+            search_seconds,
+            search_indexed,
+            search_index_seconds,
             connections,
             logins,
             login_failures,

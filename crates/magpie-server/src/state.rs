@@ -17,6 +17,7 @@ use crate::metrics::Metrics;
 use crate::people::People;
 use crate::presence::Presence;
 use crate::router::{QueueBudget, Router, SessionId};
+use crate::search::Search;
 use crate::throttle::{Limits, Throttle};
 use crate::typing::TypingService;
 use crate::writer::MessageWriter;
@@ -56,6 +57,8 @@ pub struct AppState {
     pub files: Arc<Files>,
     /// The personal drive and its share links.
     pub drive: Arc<Drive>,
+    /// Full-text search over messages.
+    pub search: Search,
     /// Users' change streams: reading them, pushing what was appended.
     pub changes: Arc<Changes>,
     /// Each member's own settings of a conversation (pinned, muted,
@@ -178,7 +181,16 @@ impl AppState {
                 max_copy: crate::drive::MAX_COPY,
             },
         ));
+        let search = Search::new(
+            store.clone(),
+            conversations.clone(),
+            metrics.clone(),
+            config.search_tail,
+            config.search_concurrency,
+            config.max_frame_bytes,
+        );
         AppState {
+            search,
             drive,
             files,
             queue_budget,

@@ -22,6 +22,8 @@
 //! - [`ConvSettingsStore`]: each member's own settings of a conversation
 //!   (pinned, muted, marked unread, hidden, draft), synced to their
 //!   devices through the change stream;
+//! - [`SearchStore`]: the full-text index of messages, kept by a
+//!   background indexer, and search over it;
 //! - [`ChangeStore`]: each user's change stream, which every state change
 //!   around a user appends to in its own transaction.
 //!
@@ -56,6 +58,7 @@ mod groups;
 mod messages;
 mod people;
 mod presence;
+pub mod search;
 mod sql;
 
 pub use accounts::{AccountStore, TRIM_TOKENS_MAX, TokenRecord, UserRecord};
@@ -78,7 +81,8 @@ pub use messages::{
 };
 pub use people::{Outcome, PeopleStore, ProfileFields, Refusal, Relation, UserQuery, Written};
 pub use presence::PresenceStore;
-pub use sql::{PoolSettings, SqlStore};
+pub use search::SearchStore;
+pub use sql::{PoolSettings, SqlStore, sqlite_search_path};
 
 /// Errors at the storage boundary. Callers branch on the variant; the
 /// wrapped text is for logs only and never reaches clients.
@@ -121,6 +125,7 @@ pub trait Store:
     + DriveStore
     + AmendStore
     + ConvSettingsStore
+    + SearchStore
     + Send
     + Sync
     + std::fmt::Debug

@@ -15,7 +15,8 @@
 //! `dept list` and `dept members` ([`crate::cli_directory`]), the
 //! `group` commands ([`crate::cli_groups`]) and the file commands
 //! `upload`, `download`, `files`, `file`, `avatar` and `group-files`
-//! ([`crate::cli_files`]) and the `drive` commands ([`crate::cli_drive`])
+//! ([`crate::cli_files`]), `message-search` ([`crate::cli_search`]) and the
+//! `drive` commands ([`crate::cli_drive`])
 //! print
 //! compact text for people, or with `--json` exactly one JSON document.
 //! Errors go to stderr as `error: <code>: <message>` with a non-zero exit
@@ -37,6 +38,7 @@ use crate::cli_files::{self, FilesCommand, SendFileCommand};
 use crate::cli_groups::{self, GroupsCommand};
 use crate::cli_people::{self, PeopleCommand};
 use crate::cli_presence::{self, PresenceCommand};
+use crate::cli_search::{self, MessageSearchArgs};
 use crate::cli_typing::{self, TypingCommand};
 use clap::{Args, Subcommand};
 use magpie_client::{Accept, Client, ClientError, SyncState};
@@ -73,8 +75,8 @@ Output: the messaging commands (send, send-file, send-image, send-voice,
 send-video, recall, edit, react, reply, forward, listen, history,
 conversations) print one JSON document per line on stdout.
 The others (people, presence, devices, pin, mute, hide, mark-unread, draft,
-settings, typing, dept, group, files, avatar, group-files, drive) print
-compact text, or with --json one JSON document.
+settings, typing, dept, group, files, avatar, group-files, drive,
+message-search) print compact text, or with --json one JSON document.
 Exit status: 0 ok, 1 server or connection error, 2 usage or configuration error.")]
 pub struct ClientArgs {
     #[command(flatten)]
@@ -176,6 +178,10 @@ pub enum ClientCommand {
     },
     /// Print the conversation list, most recently active first.
     Conversations,
+    /// Search your messages (every conversation you can read), newest
+    /// first: `message-search QUERY [--conv ID] [--from USER] [--after TS]
+    /// [--before TS]`. (`search` finds people.)
+    MessageSearch(MessageSearchArgs),
     /// Revoke the session in MAGPIE_TOKEN.
     Logout,
     #[command(flatten)]
@@ -380,6 +386,7 @@ async fn perform(
             cli_directory::perform(command, client, out, json).await
         }
         ClientCommand::Groups(command) => cli_groups::perform(command, client, out, json).await,
+        ClientCommand::MessageSearch(args) => cli_search::perform(args, client, out, json).await,
         ClientCommand::Register
         | ClientCommand::Login { .. }
         | ClientCommand::Logout

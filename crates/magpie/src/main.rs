@@ -11,6 +11,7 @@ mod cli_files;
 mod cli_groups;
 mod cli_people;
 mod cli_presence;
+mod cli_search;
 mod cli_typing;
 mod serve;
 

@@ -132,6 +132,20 @@ pub struct ServeArgs {
     /// renewal, 1-60 [default: 6].
     #[arg(long, env = "MAGPIE_TYPING_TTL_SECS")]
     pub typing_ttl_secs: Option<u64>,
+    /// "on" or "off": run the message search indexer on this node (in a
+    /// cluster one node at a time indexes, whichever holds the lease)
+    /// [default: on].
+    #[arg(long, env = "MAGPIE_SEARCH_INDEXER")]
+    pub search_indexer: Option<String>,
+    /// Newest not-yet-indexed entries each message search scans directly,
+    /// so a message is found as soon as it is acked; 0 = the index only
+    /// [default: 2000].
+    #[arg(long, env = "MAGPIE_SEARCH_TAIL")]
+    pub search_tail: Option<usize>,
+    /// Message searches one node runs at once; more answer "overloaded"
+    /// [default: 8].
+    #[arg(long, env = "MAGPIE_SEARCH_CONCURRENCY")]
+    pub search_concurrency: Option<usize>,
     /// Keep file content in this S3-compatible bucket instead of the data
     /// directory (what a cluster's nodes share) [default: none].
     #[arg(long, env = "MAGPIE_S3_BUCKET")]
@@ -262,6 +276,9 @@ impl ServeArgs {
             edit_window_secs: self.edit_window_secs.or(file.edit_window_secs),
             typing_max_members: self.typing_max_members.or(file.typing_max_members),
             typing_ttl_secs: self.typing_ttl_secs.or(file.typing_ttl_secs),
+            search_indexer: self.search_indexer.or(file.search_indexer),
+            search_tail: self.search_tail.or(file.search_tail),
+            search_concurrency: self.search_concurrency.or(file.search_concurrency),
             s3_bucket: self.s3_bucket.or(file.s3_bucket),
             s3_endpoint: self.s3_endpoint.or(file.s3_endpoint),
             s3_region: self.s3_region.or(file.s3_region),
@@ -355,6 +372,16 @@ impl ServeArgs {
             edit_window: s.edit_window_secs.map_or(d.edit_window, secs),
             typing_max_members: s.typing_max_members.unwrap_or(d.typing_max_members),
             typing_ttl: s.typing_ttl_secs.map_or(d.typing_ttl, secs),
+            search_indexer: match s.search_indexer.as_deref() {
+                None | Some("on") => true,
+                Some("off") => false,
+                Some(other) => {
+                    anyhow::bail!("search_indexer must be \"on\" or \"off\", not {other:?}")
+                }
+            },
+            search_index_interval: d.search_index_interval,
+            search_tail: s.search_tail.unwrap_or(d.search_tail),
+            search_concurrency: s.search_concurrency.unwrap_or(d.search_concurrency),
             s3: s.s3_bucket.map(|bucket| magpie_server::config::S3Config {
                 bucket,
                 endpoint: s.s3_endpoint.unwrap_or_default(),

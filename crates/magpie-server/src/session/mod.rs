@@ -38,6 +38,7 @@ mod files;
 mod groups;
 mod messages;
 mod people;
+mod search;
 mod typing;
 
 use crate::clock::now_ms;
@@ -521,6 +522,7 @@ impl Session {
             | Request::React(_)
             | Request::Forward(_)) => self.amend(id, amend),
             Request::Changes(req) => self.changes(id, req),
+            Request::MessageSearch(req) => self.message_search(id, req),
             Request::Files(req) => self.files(id, req),
             Request::FileInfo(req) => self.file_info(id, req),
             Request::FileDelete(req) => self.file_delete(id, req),

@@ -29,6 +29,7 @@ mod groups;
 mod messages;
 mod people;
 mod presence;
+mod search;
 
 use crate::dialect::Backend;
 use crate::{Refusal, Result, StoreError};
@@ -136,6 +137,11 @@ pub struct SqlStore {
     /// rendered once per shape rather than once per batch.
     shapes: Arc<Shapes>,
     direct: Arc<conversations::PairCache>,
+    /// The search index's connections: on SQLite a database file of its
+    /// own (so indexing never takes the messages' one write lock), on the
+    /// networked engines the main pool.
+    search_writer: AnyPool,
+    search_readers: AnyPool,
     /// SQLite: set by the checkpointer when the WAL is large and copied
     /// out; the writer then lets the WAL start over (see
     /// [`SqlStore::restart_wal_if_due`]).
@@ -263,8 +269,11 @@ impl SqlStore {
             .connect_with(url(true)?)
             .await
             .map_err(sqlite_err)?;
+        let (search_writer, search_readers) = open_sqlite_search(path).await?;
         Ok(SqlStore {
             backend: Backend::Sqlite,
+            search_writer,
+            search_readers,
             writer,
             readers,
             q: Arc::new(Queries::new(Backend::Sqlite)),
@@ -324,6 +333,8 @@ impl SqlStore {
         migrated.map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
         Ok(SqlStore {
             backend,
+            search_writer: pool.clone(),
+            search_readers: pool.clone(),
             writer: pool.clone(),
             readers: pool,
             q: Arc::new(Queries::new(backend)),
@@ -423,9 +434,73 @@ impl SqlStore {
 #[async_trait::async_trait]
 impl crate::Store for SqlStore {
     async fn close(&self) {
+        self.search_readers.close().await;
+        self.search_writer.close().await;
         self.readers.close().await;
         self.writer.close().await;
     }
+}
+
+/// The SQLite file of the search index beside the database at `path`:
+/// `magpie.db` → `magpie-search.db`.
+pub fn sqlite_search_path(path: &Path) -> std::path::PathBuf {
+    let stem = path
+        .file_stem()
+        .map_or_else(|| "magpie".into(), |s| s.to_string_lossy().into_owned());
+    path.with_file_name(format!("{stem}-search.db"))
+}
+
+/// Open (creating and migrating) the search index's own SQLite file:
+/// one writer (the indexer) and a small read-only pool (queries). It is
+/// derived data, rebuilt from the messages if lost, so commits are not
+/// synced (`synchronous = NORMAL`: a crash can lose the last steps, never
+/// corrupt the file) and SQLite checkpoints it by itself.
+async fn open_sqlite_search(path: &Path) -> Result<(AnyPool, AnyPool)> {
+    let sqlite_err = |e| classify(Backend::Sqlite, e);
+    let search = sqlite_search_path(path);
+    let url = |read_only: bool| {
+        use sqlx::ConnectOptions;
+        let options = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&search)
+            .create_if_missing(!read_only)
+            .read_only(read_only);
+        AnyConnectOptions::from_url(&options.to_url_lossy()).map_err(sqlite_err)
+    };
+    let writer = AnyPoolOptions::new()
+        .max_connections(1)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(10))
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                conn.execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                     PRAGMA busy_timeout = 5000;",
+                )
+                .await
+                .map(|_| ())
+            })
+        })
+        .connect_with(url(false)?)
+        .await
+        .map_err(sqlite_err)?;
+    sqlx::migrate!("./migrations/sqlite_search")
+        .run(&writer)
+        .await
+        .map_err(|e| StoreError::Backend(format!("search index migration failed: {e}")))?;
+    let readers = AnyPoolOptions::new()
+        .max_connections(2)
+        .acquire_timeout(Duration::from_secs(10))
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                conn.execute("PRAGMA busy_timeout = 5000;")
+                    .await
+                    .map(|_| ())
+            })
+        })
+        .connect_with(url(true)?)
+        .await
+        .map_err(sqlite_err)?;
+    Ok((writer, readers))
 }
 
 /// How often the SQLite checkpointer copies the WAL into the database.
