@@ -1,0 +1,126 @@
+/**
+ * Exactly-once, in-order delivery on top of best-effort pushes
+ * (PROTOCOL.md 10.2–10.4).
+ *
+ * {@link SyncState} is pure bookkeeping, with no I/O, so the rules are
+ * tested as a table and the same object serves a live session, a cache
+ * restored from IndexedDB and a test: `held[conv]` (the highest seq held
+ * with no gap below it), and per conversation a small `pending` map of acked
+ * messages that arrived ahead of a gap.
+ */
+
+import type { Message } from "./proto/messages.js";
+
+/** What {@link SyncState.accept} made of an entry. */
+export type Accept =
+  /** The next entry of its conversation: show it, it is now held. */
+  | "new"
+  /** Already held: drop it. */
+  | "duplicate"
+  /** Something before it is missing: do not show it, catch up. */
+  | "gap";
+
+export class SyncState {
+  private readonly held = new Map<number, number>();
+  private readonly pending = new Map<number, Map<number, Message>>();
+
+  /** Restore from {@link cursors}' output (e.g. from a local cache). */
+  static fromCursors(cursors: Record<string, number>): SyncState {
+    const state = new SyncState();
+    for (const [conv, seq] of Object.entries(cursors)) {
+      const id = Number(conv);
+      if (Number.isSafeInteger(id) && Number.isSafeInteger(seq) && seq > 0) state.held.set(id, seq);
+    }
+    return state;
+  }
+
+  /** The highest seq held without a gap (0: nothing). */
+  position(conv: number): number {
+    return this.held.get(conv) ?? 0;
+  }
+
+  /** The `cursors` argument of `sync`, also what to persist. */
+  cursors(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [conv, seq] of this.held) out[String(conv)] = seq;
+    return out;
+  }
+
+  /** The rule of 10.3 for a pushed entry. */
+  accept(message: Message): Accept {
+    const held = this.position(message.conv);
+    if (message.seq <= held) return "duplicate";
+    if (message.seq !== held + 1) return "gap";
+    this.held.set(message.conv, message.seq);
+    return "new";
+  }
+
+  /**
+   * A pushed entry: returns the entries to show, in order (it, then any
+   * pending ones it unblocked), and whether a catch-up is needed.
+   */
+  receive(message: Message): { show: Message[]; gap: boolean } {
+    const verdict = this.accept(message);
+    if (verdict === "duplicate") return { show: [], gap: false };
+    if (verdict === "gap") return { show: [], gap: true };
+    return { show: [message, ...this.absorb(message.conv)], gap: false };
+  }
+
+  /**
+   * An entry built from a send ack (or an amend answer): like
+   * {@link receive}, but one ahead of a gap is kept as pending rather
+   * than dropped, since no push will bring it to this connection (10.3).
+   */
+  receiveOwn(message: Message): { show: Message[]; gap: boolean } {
+    const held = this.position(message.conv);
+    if (message.seq <= held) return { show: [], gap: false };
+    if (message.seq > held + 1) {
+      let waiting = this.pending.get(message.conv);
+      if (waiting === undefined) {
+        waiting = new Map();
+        this.pending.set(message.conv, waiting);
+      }
+      waiting.set(message.seq, message);
+      return { show: [], gap: true };
+    }
+    return this.receive(message);
+  }
+
+  /**
+   * One page of a `sync` answer (10.4): returns the entries to show, in
+   * order. The first entry of a conversation in the page is the next one
+   * even above `held + 1` (a group joined later), and runs are contiguous
+   * after it.
+   */
+  receiveSyncPage(messages: readonly Message[]): Message[] {
+    const show: Message[] = [];
+    const started = new Set<number>();
+    for (const message of messages) {
+      if (!started.has(message.conv)) {
+        started.add(message.conv);
+        if (message.seq > this.position(message.conv)) this.held.set(message.conv, message.seq - 1);
+      }
+      const { show: fresh } = this.receive(message);
+      show.push(...fresh);
+    }
+    return show;
+  }
+
+  /** Pending entries that now follow `held`, and drop the stale ones. */
+  private absorb(conv: number): Message[] {
+    const waiting = this.pending.get(conv);
+    if (waiting === undefined) return [];
+    const out: Message[] = [];
+    for (;;) {
+      const next = waiting.get(this.position(conv) + 1);
+      if (next === undefined) break;
+      waiting.delete(next.seq);
+      this.held.set(conv, next.seq);
+      out.push(next);
+    }
+    const held = this.position(conv);
+    for (const seq of waiting.keys()) if (seq <= held) waiting.delete(seq);
+    if (waiting.size === 0) this.pending.delete(conv);
+    return out;
+  }
+}
