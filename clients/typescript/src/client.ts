@@ -89,6 +89,13 @@ export interface ClientOptions extends Omit<ConnectionOptions, "url"> {
   changeCursor?: number;
   /** Reconnect backoff: first delay and cap, ms (default 500 and 30 000). */
   backoffMs?: { first: number; max: number };
+  /**
+   * Runs after every login or resume, before the catch-ups: the place to
+   * seed a fresh device's cursors ({@link SyncState.seed}, the change
+   * cursor after loading snapshots, 10.8) so it does not replay all
+   * history. A failure here is treated like a lost connection.
+   */
+  onAuthenticated?: (client: MagpieClient) => Promise<void>;
   /** A connection healthy this long resets the backoff (default 60 s). */
   healthyAfterMs?: number;
 }
@@ -453,12 +460,18 @@ export class MagpieClient extends Emitter<ClientEvents> {
     this.healthyTimer = setTimeout(() => {
       this.attempt = 0;
     }, this.options.healthyAfterMs ?? 60_000);
-    void Promise.all([this.catchUp(), this.catchUpChanges()]).then(([, version]) => {
-      if (this.connection !== connection) return;
-      this.ready = true;
-      this.emit("caughtUp", { directory_version: version ?? 0 });
-      this.pump();
-    });
+    const prepare = this.options.onAuthenticated?.(this) ?? Promise.resolve();
+    void prepare
+      .then(() => Promise.all([this.catchUp(), this.catchUpChanges()]))
+      .then(([, version]) => {
+        if (this.connection !== connection) return;
+        this.ready = true;
+        this.emit("caughtUp", { directory_version: version ?? 0 });
+        this.pump();
+      })
+      .catch(() => {
+        if (this.connection === connection) connection.close();
+      });
   }
 
   private onClose(info: CloseInfo): void {
@@ -522,7 +535,11 @@ export class MagpieClient extends Emitter<ClientEvents> {
 
   /** In a browser, reconnect as soon as the network comes back. */
   private watchNetwork(on: boolean): void {
-    const target = globalThis as { addEventListener?: (t: string, f: () => void) => void; removeEventListener?: (t: string, f: () => void) => void; window?: unknown };
+    const target = globalThis as {
+      addEventListener?: (t: string, f: () => void) => void;
+      removeEventListener?: (t: string, f: () => void) => void;
+      window?: unknown;
+    };
     if (target.window === undefined || target.addEventListener === undefined) return;
     if (on) target.addEventListener("online", this.onNetworkBack);
     else target.removeEventListener?.("online", this.onNetworkBack);
@@ -602,7 +619,13 @@ export class MagpieClient extends Emitter<ClientEvents> {
       if (message.from !== me) continue;
       const entry = this.outbox.get(message.cmid);
       if (entry === undefined) continue;
-      this.acked(entry, { msg_id: message.msg_id, conv: message.conv, seq: message.seq, ts: message.ts, duplicate: true });
+      this.acked(entry, {
+        msg_id: message.msg_id,
+        conv: message.conv,
+        seq: message.seq,
+        ts: message.ts,
+        duplicate: true,
+      });
     }
   }
 
@@ -705,7 +728,11 @@ export class MagpieClient extends Emitter<ClientEvents> {
         if (current === undefined) return;
         const failure = error instanceof MagpieError ? error : new MagpieError("internal", String(error));
         if (!failure.retryable) {
-          const failed: OutboxEntry = { ...current, status: "failed", error: { code: failure.code, message: failure.message } };
+          const failed: OutboxEntry = {
+            ...current,
+            status: "failed",
+            error: { code: failure.code, message: failure.message },
+          };
           this.updateOutbox(failed);
           const waiter = this.waiters.get(entry.cmid);
           this.waiters.delete(entry.cmid);
@@ -714,7 +741,12 @@ export class MagpieClient extends Emitter<ClientEvents> {
           return;
         }
         this.updateOutbox({ ...current, status: "queued" });
-        if (!counted || failure.code === "offline" || failure.code === "connection_closed" || failure.code === "timeout") {
+        if (
+          !counted ||
+          failure.code === "offline" ||
+          failure.code === "connection_closed" ||
+          failure.code === "timeout"
+        ) {
           return; // resent after the reconnect
         }
         this.careful = true;
@@ -759,14 +791,17 @@ function ownMessage(entry: OutboxEntry, ack: SendOk, me: string): Message {
     body: entry.args.body,
     cmid: entry.cmid,
   };
-  if (entry.args.mentions !== undefined && entry.args.mentions.length > 0) message.mentions = [...new Set(entry.args.mentions)];
+  if (entry.args.mentions !== undefined && entry.args.mentions.length > 0)
+    message.mentions = [...new Set(entry.args.mentions)];
   if (entry.args.mention_all === true) message.mention_all = true;
   return message;
 }
 
 /** A UUID v4 from the platform's CSPRNG (10.5: generated once per message). */
 export function newCmid(): string {
-  const crypto = (globalThis as { crypto?: { randomUUID?: () => string; getRandomValues?: (a: Uint8Array) => Uint8Array } }).crypto;
+  const crypto = (
+    globalThis as { crypto?: { randomUUID?: () => string; getRandomValues?: (a: Uint8Array) => Uint8Array } }
+  ).crypto;
   if (crypto?.randomUUID !== undefined) return crypto.randomUUID();
   const bytes = new Uint8Array(16);
   if (crypto?.getRandomValues === undefined) throw new MagpieError("protocol", "no secure random source");

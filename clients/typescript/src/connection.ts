@@ -100,12 +100,7 @@ export class Connection {
   private heartbeat: ReturnType<typeof setTimeout> | undefined;
   private lastSentAt = Date.now();
 
-  private constructor(
-    socket: WebSocketLike,
-    hello: HelloOk,
-    handlers: ConnectionHandlers,
-    options: ConnectionOptions,
-  ) {
+  private constructor(socket: WebSocketLike, hello: HelloOk, handlers: ConnectionHandlers, options: ConnectionOptions) {
     this.socket = socket;
     this.hello = hello;
     this.handlers = handlers;
@@ -118,9 +113,7 @@ export class Connection {
   static open(options: ConnectionOptions, handlers: ConnectionHandlers = {}): Promise<Connection> {
     const Ctor = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (Ctor === undefined) {
-      return Promise.reject(
-        new MagpieError("offline", "no WebSocket implementation: pass options.WebSocket"),
-      );
+      return Promise.reject(new MagpieError("offline", "no WebSocket implementation: pass options.WebSocket"));
     }
     const socket = new Ctor(options.url);
     return new Promise<Connection>((resolve, reject) => {
@@ -142,8 +135,7 @@ export class Connection {
         options.openTimeoutMs ?? 15_000,
       );
       socket.onerror = () => fail(new MagpieError("offline", `cannot connect to ${options.url}`));
-      socket.onclose = (event) =>
-        fail(new MagpieError("connection_closed", `closed while opening (${event.code})`));
+      socket.onclose = (event) => fail(new MagpieError("connection_closed", `closed while opening (${event.code})`));
       socket.onmessage = (event) => {
         const frame = parseFrame(event.data);
         if (frame === null) return;
@@ -221,8 +213,7 @@ export class Connection {
     this.socket.onerror = () => {
       // Always followed by onclose, which does the work.
     };
-    this.socket.onclose = (event) =>
-      this.finish({ code: event.code, reason: event.reason || "closed by the server" });
+    this.socket.onclose = (event) => this.finish({ code: event.code, reason: event.reason || "closed by the server" });
     this.scheduleHeartbeat();
   }
 
@@ -266,21 +257,24 @@ export class Connection {
     if (this.closed !== undefined) return;
     const every = Math.max(1_000, (this.hello.idle_timeout_secs * 1_000) / 3);
     const due = this.lastSentAt + every - Date.now();
-    this.heartbeat = setTimeout(() => {
-      if (this.closed !== undefined) return;
-      if (Date.now() - this.lastSentAt < every) {
+    this.heartbeat = setTimeout(
+      () => {
+        if (this.closed !== undefined) return;
+        if (Date.now() - this.lastSentAt < every) {
+          this.scheduleHeartbeat();
+          return;
+        }
+        const id = this.nextId++;
+        const timer = setTimeout(() => {
+          this.pending.delete(id);
+          this.terminate(4001, "ping unanswered");
+        }, this.pingTimeoutMs);
+        this.pending.set(id, { resolve: () => undefined, reject: () => undefined, timer });
+        this.transmit(JSON.stringify({ id, op: "ping" }));
         this.scheduleHeartbeat();
-        return;
-      }
-      const id = this.nextId++;
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        this.terminate(4001, "ping unanswered");
-      }, this.pingTimeoutMs);
-      this.pending.set(id, { resolve: () => undefined, reject: () => undefined, timer });
-      this.transmit(JSON.stringify({ id, op: "ping" }));
-      this.scheduleHeartbeat();
-    }, Math.max(0, due));
+      },
+      Math.max(0, due),
+    );
   }
 
   private terminate(code: number, reason: string): void {

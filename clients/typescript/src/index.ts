@@ -11,10 +11,26 @@
 
 export * from "./proto/index.js";
 export { Connection } from "./connection.js";
-export type { ArgsParam, CloseInfo, ConnectionHandlers, ConnectionOptions, WebSocketConstructor, WebSocketLike } from "./connection.js";
+export type {
+  ArgsParam,
+  CloseInfo,
+  ConnectionHandlers,
+  ConnectionOptions,
+  WebSocketConstructor,
+  WebSocketLike,
+} from "./connection.js";
 export { MagpieError, type LocalErrorCode } from "./errors.js";
 export { SyncState, type Accept } from "./sync.js";
 export { ChangeCursor } from "./changes.js";
 export { applyAmend, applyToQuote } from "./amend.js";
 export { MagpieClient, newCmid } from "./client.js";
-export type { ClientEvents, ClientOptions, ClientState, EntrySource, OutboxEntry, OutboxStore, SendArgs, Session } from "./client.js";
+export type {
+  ClientEvents,
+  ClientOptions,
+  ClientState,
+  EntrySource,
+  OutboxEntry,
+  OutboxStore,
+  SendArgs,
+  Session,
+} from "./client.js";

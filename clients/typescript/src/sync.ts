@@ -46,6 +46,21 @@ export class SyncState {
     return out;
   }
 
+  /**
+   * Start a conversation at `seq` without holding what is before it: for
+   * a fresh device that shows recent history (loaded with `history`)
+   * rather than replaying every conversation from seq 1. Never moves a
+   * cursor backwards.
+   */
+  seed(conv: number, seq: number): void {
+    if (Number.isSafeInteger(seq) && seq > this.position(conv)) this.held.set(conv, seq);
+  }
+
+  /** Whether nothing is held at all (a fresh device). */
+  get isEmpty(): boolean {
+    return this.held.size === 0;
+  }
+
   /** The rule of 10.3 for a pushed entry. */
   accept(message: Message): Accept {
     const held = this.position(message.conv);

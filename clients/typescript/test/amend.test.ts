@@ -5,8 +5,16 @@ import { test } from "node:test";
 import { applyAmend, applyToQuote, type Message } from "../src/index.js";
 
 const base: Message = {
-  msg_id: 1, conv: 9, seq: 3, kind: "text", from: "bob", body: "hello", ts: 100, cmid: "c1",
-  mentions: ["carol"], reply: { seq: 1, from: "carol", kind: "text", excerpt: "hi" },
+  msg_id: 1,
+  conv: 9,
+  seq: 3,
+  kind: "text",
+  from: "bob",
+  body: "hello",
+  ts: 100,
+  cmid: "c1",
+  mentions: ["carol"],
+  reply: { seq: 1, from: "carol", kind: "text", excerpt: "hi" },
 };
 
 function entry(kind: string, extra: Partial<Message> = {}): Message {
@@ -38,7 +46,10 @@ test("reactions carry absolute counts and the caller's own mark", () => {
   assert.deepEqual(m.reactions, [{ emoji: "👍", count: 1, mine: true }]);
   m = applyAmend(m, react("bob", "👍", true, 2), "alice");
   m = applyAmend(m, react("bob", "🎉", true, 1), "alice");
-  assert.deepEqual(m.reactions, [{ emoji: "👍", count: 2, mine: true }, { emoji: "🎉", count: 1 }]);
+  assert.deepEqual(m.reactions, [
+    { emoji: "👍", count: 2, mine: true },
+    { emoji: "🎉", count: 1 },
+  ]);
   // Applying the same entry twice is harmless.
   assert.deepEqual(applyAmend(m, react("bob", "🎉", true, 1), "alice").reactions, m.reactions);
   m = applyAmend(m, react("alice", "👍", false, 1), "alice");

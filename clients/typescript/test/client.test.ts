@@ -6,7 +6,15 @@
 
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { Connection, MagpieClient, MagpieError, applyAmend, type Change, type Message, type OutboxEntry } from "../src/index.js";
+import {
+  Connection,
+  MagpieClient,
+  MagpieError,
+  applyAmend,
+  type Change,
+  type Message,
+  type OutboxEntry,
+} from "../src/index.js";
 import { NodeWebSocket, TestServer, sleep, until } from "./server.js";
 
 const PASSWORD = "correct horse battery staple";
@@ -36,7 +44,13 @@ function uniqueName(prefix: string): string {
 }
 
 function newClient(url = server.wsUrl): MagpieClient {
-  return new MagpieClient({ url, WebSocket: NodeWebSocket, device: "test", platform: "desktop", backoffMs: { first: 100, max: 1000 } });
+  return new MagpieClient({
+    url,
+    WebSocket: NodeWebSocket,
+    device: "test",
+    platform: "desktop",
+    backoffMs: { first: 100, max: 1000 },
+  });
 }
 
 function probe(client: MagpieClient): Probe {
@@ -83,8 +97,14 @@ test("a message reaches the peer once, and the sender sees its own from the ack"
   assert.equal(got?.body, "hello 你好 👋");
   assert.equal(got?.from, alice.name);
   assert.equal(got?.cmid, cmid);
-  assert.deepEqual(alice.probe.entries.map((m) => [m.conv, m.seq, m.body]), [[ack.conv, 1, "hello 你好 👋"]]);
-  assert.deepEqual(alice.probe.outbox.map((e) => e.status), ["queued", "sending", "sent"]);
+  assert.deepEqual(
+    alice.probe.entries.map((m) => [m.conv, m.seq, m.body]),
+    [[ack.conv, 1, "hello 你好 👋"]],
+  );
+  assert.deepEqual(
+    alice.probe.outbox.map((e) => e.status),
+    ["queued", "sending", "sent"],
+  );
   assert.equal(alice.probe.client.pendingSends().length, 0);
   alice.probe.client.close();
   bob.probe.client.close();
@@ -93,7 +113,10 @@ test("a message reaches the peer once, and the sender sees its own from the ack"
 test("a refused send fails with the server's code, stays in the outbox and can be discarded", async () => {
   const alice = await signUp("alice");
   const { cmid, acked } = alice.probe.client.send({ to: "nobody_here_at_all", body: "hi" });
-  await assert.rejects(acked, (error: unknown) => error instanceof MagpieError && error.code === "unknown_user" && !error.retryable);
+  await assert.rejects(
+    acked,
+    (error: unknown) => error instanceof MagpieError && error.code === "unknown_user" && !error.retryable,
+  );
   const [entry] = alice.probe.client.pendingSends();
   assert.equal(entry?.cmid, cmid);
   assert.equal(entry?.status, "failed");
@@ -107,11 +130,20 @@ test("a refused send fails with the server's code, stays in the outbox and can b
 test("bad input gets a clear error and the connection lives on", async () => {
   const alice = await signUp("alice");
   const client = alice.probe.client;
-  await assert.rejects(client.request("history", { limit: 5 }), (e: unknown) => e instanceof MagpieError && e.code === "invalid_args");
+  await assert.rejects(
+    client.request("history", { limit: 5 }),
+    (e: unknown) => e instanceof MagpieError && e.code === "invalid_args",
+  );
   const huge = "x".repeat((client.limits?.max_frame_bytes ?? 0) + 1);
-  await assert.rejects(client.request("send", { to: "bob", cmid: "c", body: huge }), (e: unknown) => e instanceof MagpieError && e.code === "frame_too_large");
+  await assert.rejects(
+    client.request("send", { to: "bob", cmid: "c", body: huge }),
+    (e: unknown) => e instanceof MagpieError && e.code === "frame_too_large",
+  );
   const tooLong = "y".repeat((client.limits?.max_body_bytes ?? 0) + 1);
-  await assert.rejects(client.request("send", { to: "bob", cmid: "c2", body: tooLong }), (e: unknown) => e instanceof MagpieError && e.code === "body_too_large");
+  await assert.rejects(
+    client.request("send", { to: "bob", cmid: "c2", body: tooLong }),
+    (e: unknown) => e instanceof MagpieError && e.code === "body_too_large",
+  );
   assert.deepEqual(await client.request("ping"), {});
   assert.equal(client.state, "online");
   client.close();
@@ -136,12 +168,18 @@ test("an offline peer catches up exactly once, in order, and resumes with its to
   const q = probe(restored);
   await restored.resume(session);
   await until("bob caught up", () => q.entries.length === 30);
-  assert.deepEqual(bodiesIn(q, first.conv), Array.from({ length: 30 }, (_, i) => `m${i + 1}`));
+  assert.deepEqual(
+    bodiesIn(q, first.conv),
+    Array.from({ length: 30 }, (_, i) => `m${i + 1}`),
+  );
   assertGapless(q);
   // And a device with no cursors at all gets the whole conversation.
   await again.resume(session);
   await until("a fresh device caught up", () => p.entries.length === 31);
-  assert.deepEqual(bodiesIn(p, first.conv), Array.from({ length: 31 }, (_, i) => `m${i}`));
+  assert.deepEqual(
+    bodiesIn(p, first.conv),
+    Array.from({ length: 31 }, (_, i) => `m${i}`),
+  );
   for (const c of [alice.probe.client, again, restored]) c.close();
 });
 
@@ -168,7 +206,10 @@ test("sends survive a server crash: resent with the same cmid, stored once, deli
   assertGapless(alice.probe);
   // The history holds each message once.
   const history = await bob.probe.client.request("history", { conv, limit: 100 });
-  assert.deepEqual(history.messages.map((m) => m.body), want);
+  assert.deepEqual(
+    history.messages.map((m) => m.body),
+    want,
+  );
   alice.probe.client.close();
   bob.probe.client.close();
 });
@@ -191,9 +232,15 @@ test("changes arrive in order and are caught up after a disconnect", async () =>
   assert.equal(q.changes[0]?.seq, cursor + 1);
   // And live again afterwards.
   await alice.probe.client.request("friend_request", { user: bob.name, note: "again" });
-  await until("the new request reaches bob live", () => q.changes.filter((c) => c.kind === "friend_request").length === 1);
+  await until(
+    "the new request reaches bob live",
+    () => q.changes.filter((c) => c.kind === "friend_request").length === 1,
+  );
   const seqs = q.changes.map((c) => c.seq);
-  assert.deepEqual(seqs, Array.from({ length: seqs.length }, (_, i) => cursor + 1 + i));
+  assert.deepEqual(
+    seqs,
+    Array.from({ length: seqs.length }, (_, i) => cursor + 1 + i),
+  );
   alice.probe.client.close();
   restored.close();
 });
@@ -208,8 +255,14 @@ test("recall and reactions: the asker gets its entry from the answer, the peer f
   const recall = await alice.probe.client.amend("recall", { conv: ack.conv, seq: ack.seq });
   assert.equal(recall?.target, ack.seq);
   await until("bob has the recall", () => bob.probe.entries.some((m) => m.kind === "recall"));
-  assert.deepEqual(bob.probe.entries.map((m) => m.kind), ["text", "reaction", "recall"]);
-  assert.deepEqual(alice.probe.entries.map((m) => m.kind), ["text", "reaction", "recall"]);
+  assert.deepEqual(
+    bob.probe.entries.map((m) => m.kind),
+    ["text", "reaction", "recall"],
+  );
+  assert.deepEqual(
+    alice.probe.entries.map((m) => m.kind),
+    ["text", "reaction", "recall"],
+  );
   let shown = bob.probe.entries[0] as Message;
   for (const entry of bob.probe.entries.slice(1)) shown = applyAmend(shown, entry, bob.name);
   assert.equal(shown.body, "");
@@ -231,17 +284,29 @@ test("a device signed out from another gets signedOut and does not reconnect", a
   assert.equal(second.state, "signed_out");
   // Its token is gone: resuming it is refused.
   const third = newClient();
-  await assert.rejects(third.resume(secondSession), (e: unknown) => e instanceof MagpieError && e.code === "invalid_token");
+  await assert.rejects(
+    third.resume(secondSession),
+    (e: unknown) => e instanceof MagpieError && e.code === "invalid_token",
+  );
   alice.probe.client.close();
 });
 
 test("a bare connection: typed requests, pushes and the hello limits", async () => {
   const pushes: string[] = [];
-  const connection = await Connection.open({ url: server.wsUrl, WebSocket: NodeWebSocket }, { onPush: (name) => pushes.push(name) });
+  const connection = await Connection.open(
+    { url: server.wsUrl, WebSocket: NodeWebSocket },
+    { onPush: (name) => pushes.push(name) },
+  );
   assert.equal(connection.hello.version, 1);
   assert.ok(connection.hello.max_body_bytes > 0);
-  await assert.rejects(connection.request("sync"), (e: unknown) => e instanceof MagpieError && e.code === "not_authenticated");
-  await assert.rejects(connection.request("login", { user: "nobody", password: "wrong password" }), (e: unknown) => e instanceof MagpieError && e.code === "invalid_credentials");
+  await assert.rejects(
+    connection.request("sync"),
+    (e: unknown) => e instanceof MagpieError && e.code === "not_authenticated",
+  );
+  await assert.rejects(
+    connection.request("login", { user: "nobody", password: "wrong password" }),
+    (e: unknown) => e instanceof MagpieError && e.code === "invalid_credentials",
+  );
   connection.close();
   assert.equal(connection.isOpen, false);
   await assert.rejects(connection.request("ping"), (e: unknown) => e instanceof MagpieError && e.code === "offline");

@@ -70,7 +70,8 @@ export class TestServer {
     );
     const deadline = Date.now() + 20_000;
     while (Date.now() < deadline) {
-      if (this.child.exitCode !== null) throw new Error(`the server exited (${this.child.exitCode}); see ${this.dataDir}/server.log`);
+      if (this.child.exitCode !== null)
+        throw new Error(`the server exited (${this.child.exitCode}); see ${this.dataDir}/server.log`);
       try {
         const response = await fetch(`${this.httpUrl}/healthz`);
         if (response.ok) return;
@@ -108,10 +109,14 @@ export class TestServer {
 
 async function freePorts(count: number): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: count }, () => new Promise<ReturnType<typeof createServer>>((done) => {
-      const server = createServer();
-      server.listen(0, "127.0.0.1", () => done(server));
-    })),
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((done) => {
+          const server = createServer();
+          server.listen(0, "127.0.0.1", () => done(server));
+        }),
+    ),
   );
   const ports = servers.map((s) => {
     const address = s.address();

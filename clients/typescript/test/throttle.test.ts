@@ -32,10 +32,16 @@ test("sends past the rate limit are retried until acked, each stored once, in or
   await bob.login("rateb", password);
   const acks = Array.from({ length: 30 }, (_, i) => alice.send({ to: "rateb", body: `r${i}` }).acked);
   const results = await Promise.all(acks);
-  assert.deepEqual(results.map((a) => a.seq), Array.from({ length: 30 }, (_, i) => i + 1));
+  assert.deepEqual(
+    results.map((a) => a.seq),
+    Array.from({ length: 30 }, (_, i) => i + 1),
+  );
   assert.ok(refusals > 0, "the limit refused some sends, which were retried");
   await until("bob has all", () => got.length === 30);
-  assert.deepEqual(got.map((m) => m.body), Array.from({ length: 30 }, (_, i) => `r${i}`));
+  assert.deepEqual(
+    got.map((m) => m.body),
+    Array.from({ length: 30 }, (_, i) => `r${i}`),
+  );
   alice.close();
   bob.close();
 });

@@ -4,14 +4,7 @@
 import type { ConvSettings } from "./conv_settings.js";
 import type { DriveEntry, DriveRemoved } from "./drive.js";
 import type { GroupCard, GroupJoinRequest, GroupLeft, GroupRequestClosed } from "./groups.js";
-import type {
-  Category,
-  Friend,
-  PendingRequest,
-  Profile,
-  RequestClosed,
-  UserCard,
-} from "./people.js";
+import type { Category, Friend, PendingRequest, Profile, RequestClosed, UserCard } from "./people.js";
 
 /** One entry of a user's stream. `data`'s type depends on `kind`; skip
  * kinds you do not know and still advance the cursor. */

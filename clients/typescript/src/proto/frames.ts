@@ -86,9 +86,7 @@ export const RETRYABLE_CODES: ReadonlySet<string> = new Set([
 
 /** A response: a result or an error, with the request's id (null when the
  * server could not read one). */
-export type ResponseFrame =
-  | { id: number; result: unknown }
-  | { id: number | null; error: ErrorBody };
+export type ResponseFrame = { id: number; result: unknown } | { id: number | null; error: ErrorBody };
 
 /** A push: no id, no answer expected (3.3). */
 export interface PushFrame {

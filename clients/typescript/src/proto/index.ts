@@ -45,7 +45,8 @@ export * from "./typing.js";
 
 /** Every operation: `Ops[op]["args"]` and `Ops[op]["result"]`. */
 export interface Ops
-  extends SessionOps,
+  extends
+    SessionOps,
     MessageOps,
     ConversationOps,
     AmendOps,
@@ -64,12 +65,7 @@ export interface Ops
 
 /** Every push: `Pushes[name]` is its `data`. */
 export interface Pushes
-  extends SessionPushes,
-    MessagePushes,
-    ChangePushes,
-    PresencePushes,
-    DirectoryPushes,
-    TypingPushes {}
+  extends SessionPushes, MessagePushes, ChangePushes, PresencePushes, DirectoryPushes, TypingPushes {}
 
 export type OpName = keyof Ops;
 export type ArgsOf<K extends OpName> = Ops[K]["args"];

@@ -8,17 +8,7 @@ import type { GroupEvent } from "./groups.js";
 /** What an entry is. Later versions add kinds: show an unknown one as
  * "unsupported message" and still advance past it. */
 export type MessageKind =
-  | "text"
-  | "event"
-  | "file"
-  | "image"
-  | "voice"
-  | "video"
-  | "record"
-  | "recall"
-  | "edit"
-  | "reaction"
-  | (string & {});
+  "text" | "event" | "file" | "image" | "voice" | "video" | "record" | "recall" | "edit" | "reaction" | (string & {});
 
 /** Kinds that amend another entry: never a bubble, never unread, never a
  * conversation's last message (10.11). */
