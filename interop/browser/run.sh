@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Browser test: the share-link page (/s/{share}) in a real browser, Debian's
-# Chromium (/usr/bin/chromium), driven by playwright-core from npm (which
-# never downloads a browser of its own).
+# Browser tests: the share-link page (/s/{share}) and the web client (/ and
+# /admin) in a real browser, Debian's Chromium (/usr/bin/chromium), driven
+# by playwright-core from npm (which never downloads a browser of its own).
 #
 #   bash interop/browser/run.sh                                 # builds target/debug/magpie
 #   MAGPIE_BIN=target/debug/magpie bash interop/browser/run.sh  # as .ci/run does
@@ -11,9 +11,9 @@
 # developer who cannot gets a skip; under CI=true that fails the run), runs
 # `npm ci` when node_modules does not match package-lock.json, starts a
 # server on a fresh temporary data dir and free loopback ports, makes a user
-# and a shared folder with the CLI client, runs share_page.test.mjs, stops
-# the server and removes everything it made except node_modules (kept here,
-# git-ignored, so a second run is quick).
+# and a shared folder with the CLI client, runs share_page.test.mjs and
+# web_client.test.mjs, stops the server and removes everything it made
+# except node_modules (kept here, git-ignored, so a second run is quick).
 set -euo pipefail
 
 fail() { echo "interop/browser: FAIL: $*" >&2; exit 1; }
@@ -161,7 +161,7 @@ export MAGPIE_BROWSER_WORK=$WORK
 status=0
 echo "interop/browser: $("$CHROMIUM" --version 2>/dev/null) with playwright-core $locked against $MAGPIE_BROWSER_LINK"
 # TMPDIR: Playwright makes Chromium's fresh --user-data-dir there.
-TMPDIR=$WORK/tmp timeout 300 node --test --test-reporter=spec share_page.test.mjs || status=$?
+TMPDIR=$WORK/tmp timeout 300 node --test --test-reporter=spec share_page.test.mjs web_client.test.mjs || status=$?
 
 kill -0 "$SERVER_PID" 2>/dev/null || fail "the server died during the run"
 ((status == 0)) || fail "the browser test failed (exit $status); see above"

@@ -1,4 +1,5 @@
-//! The HTTP side: the WebSocket endpoint, health and metrics. Built by
+//! The HTTP side: the WebSocket endpoint, health and metrics, the file
+//! and share APIs, and the web client ([`crate::web`]). Built by
 //! [`app`] (and [`metrics_app`] for a separate metrics listener) so tests
 //! can drive it without binding a socket.
 
@@ -27,7 +28,8 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/ws", get(websocket))
         .route("/healthz", get(healthz))
         .merge(crate::files::http::routes())
-        .merge(crate::drive::http::routes());
+        .merge(crate::drive::http::routes())
+        .merge(crate::web::routes());
     // With a metrics listener of its own, /metrics is not served here at
     // all (404), so the public port does not reveal it.
     let router = if state.config.listen_metrics.is_none() {

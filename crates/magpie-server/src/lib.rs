@@ -42,6 +42,7 @@ pub mod state;
 pub mod throttle;
 pub mod transport;
 pub mod typing;
+pub mod web;
 pub mod writer;
 
 pub use config::Config;

@@ -482,6 +482,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         server.tcp_addr(),
         server.http_addr()
     );
+    println!(
+        "magpie web client: http://{0}/ (admin console: http://{0}/admin)",
+        server.http_addr()
+    );
     if let Some(addr) = server.metrics_addr() {
         println!("magpie metrics: http://{addr}/metrics");
     }
