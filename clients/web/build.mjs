@@ -85,9 +85,9 @@ const outputs = result.metafile.outputs;
 const report = [];
 let overBudget = false;
 for (const page of PAGES) {
-  const [entryOut, meta] = Object.entries(outputs).find(
-    ([, m]) => m.entryPoint === page.source,
-  ) ?? fail(`esbuild produced no output for ${page.source}`);
+  const [entryOut, meta] =
+    Object.entries(outputs).find(([, m]) => m.entryPoint === page.source) ??
+    fail(`esbuild produced no output for ${page.source}`);
   const js = [];
   const visit = (path) => {
     if (js.includes(path)) return;

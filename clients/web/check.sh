@@ -37,6 +37,7 @@ if [[ -f "$TS_CLIENT/package-lock.json" ]]; then
 fi
 npm_ci "$WEB"
 
+npx --no-install prettier --check src build.mjs || fail "not formatted: run \`npx prettier --write src build.mjs\` in clients/web"
 echo "clients/web: type-check (tsc $(npx --no-install tsc --version))"
 npx --no-install tsc -p . || fail "type errors (see above)"
 

@@ -56,7 +56,7 @@ async function open(path, options = {}) {
     if (r.status() >= 400) problems.push(`${r.status()}: ${r.url()}`);
   });
   const response = await page.goto(ORIGIN + path);
-  await page.waitForSelector('.layout');
+  await page.waitForSelector('.layout, .sign-in');
   return { context, page, response, problems };
 }
 
@@ -109,11 +109,11 @@ test('language and theme follow the browser, switch, and persist', async () => {
   assert.equal(state.background, 'rgb(241, 242, 244)');
 
   await page.reload();
-  await page.waitForSelector('.layout');
+  await page.waitForSelector('.layout, .sign-in');
   assert.deepEqual(await rootState(page), state, 'the choices survive a reload');
   // And they hold on the admin console, on the same origin.
   await page.goto(`${ORIGIN}/admin`);
-  await page.waitForSelector('.layout');
+  await page.waitForSelector('.layout, .sign-in');
   const admin = await rootState(page);
   assert.equal(admin.lang, 'en');
   assert.equal(admin.theme, 'light');

@@ -180,6 +180,7 @@ export class MagpieClient extends Emitter<ClientEvents> {
   private ready = false;
   private outboxLoaded: Promise<void> | undefined;
   private readonly onNetworkBack = (): void => this.reconnectNow();
+  private readonly onNetworkGone = (): void => this.connection?.close();
 
   constructor(options: ClientOptions) {
     super();
@@ -503,6 +504,12 @@ export class MagpieClient extends Emitter<ClientEvents> {
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
+      // A browser that knows it is offline would only fail: wait for its
+      // "online" event (which calls reconnectNow), checking now and then.
+      if ((globalThis as { navigator?: { onLine?: boolean } }).navigator?.onLine === false) {
+        this.scheduleReconnect(0);
+        return;
+      }
       void this.connectAndResume();
     }, delay);
   }
@@ -533,7 +540,10 @@ export class MagpieClient extends Emitter<ClientEvents> {
     this.emit("state", state);
   }
 
-  /** In a browser, reconnect as soon as the network comes back. */
+  /** In a browser, follow the network: the browser knows it is offline
+   * long before a ping times out, so drop the dead connection at once
+   * (the banner shows, sends wait in the outbox), and reconnect as soon
+   * as the network is back. */
   private watchNetwork(on: boolean): void {
     const target = globalThis as {
       addEventListener?: (t: string, f: () => void) => void;
@@ -541,8 +551,13 @@ export class MagpieClient extends Emitter<ClientEvents> {
       window?: unknown;
     };
     if (target.window === undefined || target.addEventListener === undefined) return;
-    if (on) target.addEventListener("online", this.onNetworkBack);
-    else target.removeEventListener?.("online", this.onNetworkBack);
+    if (on) {
+      target.addEventListener("online", this.onNetworkBack);
+      target.addEventListener("offline", this.onNetworkGone);
+    } else {
+      target.removeEventListener?.("online", this.onNetworkBack);
+      target.removeEventListener?.("offline", this.onNetworkGone);
+    }
   }
 
   // ---- receiving ----

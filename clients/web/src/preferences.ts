@@ -3,14 +3,7 @@
 // changed, and applied to <html> (its `lang`, `data-theme`) and the title.
 
 import { useEffect, useState } from "preact/hooks";
-import {
-  type Dictionary,
-  type Key,
-  type Language,
-  applyLanguage,
-  dictionary,
-  initialLanguage,
-} from "./i18n";
+import { type Dictionary, type Key, type Language, applyLanguage, dictionary, initialLanguage } from "./i18n";
 import { type Theme, applyTheme, initialTheme } from "./theme";
 
 export interface Preferences {
@@ -40,6 +33,8 @@ export function usePreferences(title: Key): Preferences {
     t,
     setLang(next) {
       applyLanguage(next, true);
+      // At once, like `lang`, rather than after the next paint.
+      document.title = dictionary(next)[title];
       setLangState(next);
     },
     setTheme(next) {

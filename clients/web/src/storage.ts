@@ -16,3 +16,11 @@ export function writeStorage(key: string, value: string): void {
     // Not kept: nothing else to do.
   }
 }
+
+export function removeStorage(key: string): void {
+  try {
+    localStorage.removeItem(key);
+  } catch {
+    // Nothing was kept.
+  }
+}

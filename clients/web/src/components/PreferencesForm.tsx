@@ -11,10 +11,7 @@ export function PreferencesForm({ prefs }: { prefs: Preferences }) {
     <form class="prefs" aria-label={t.settings} onSubmit={(e) => e.preventDefault()}>
       <label class="field">
         <span class="field-label">{t.language}</span>
-        <select
-          value={prefs.lang}
-          onChange={(e) => prefs.setLang(e.currentTarget.value as Language)}
-        >
+        <select value={prefs.lang} onChange={(e) => prefs.setLang(e.currentTarget.value as Language)}>
           {LANGUAGES.map((lang) => (
             <option key={lang} value={lang} lang={languageTag(lang)}>
               {LANGUAGE_NAMES[lang]}
@@ -24,10 +21,7 @@ export function PreferencesForm({ prefs }: { prefs: Preferences }) {
       </label>
       <label class="field">
         <span class="field-label">{t.theme}</span>
-        <select
-          value={prefs.theme}
-          onChange={(e) => prefs.setTheme(e.currentTarget.value as Theme)}
-        >
+        <select value={prefs.theme} onChange={(e) => prefs.setTheme(e.currentTarget.value as Theme)}>
           {THEMES.map((theme) => (
             <option key={theme} value={theme}>
               {t[THEME_KEYS[theme]]}

@@ -1,0 +1,464 @@
+// The chats of the signed-in user, as signals the views render: the
+// conversation list, the messages of each open conversation, messages
+// still in the outbox, typing notices and read receipts.
+//
+// Everything flows from the client's events, which are exactly once and
+// in order (PROTOCOL.md section 10): this file only turns them into state
+// and keeps the local cache in step. It never decides what was delivered.
+
+import { batch, computed, signal, type Signal } from "@preact/signals";
+import {
+  applyAmend,
+  applyToQuote,
+  QUIET_KINDS,
+  type ConvCursor,
+  type Conversation,
+  type LastMessage,
+  type MagpieClient,
+  type Message,
+  type OutboxEntry,
+  type SendOk,
+} from "magpie-client";
+import type { Cache, Snapshot } from "./cache";
+
+/** Rows of the list loaded on a fresh device, at most (the list pages
+ * further on demand later; the newest matter). */
+const FIRST_LIST_ROWS = 1000;
+const PAGE = 50;
+/** Send a typing notice at most this often while the user types. */
+const TYPING_EVERY_MS = 3000;
+
+/** One conversation's loaded messages, ascending by seq. */
+export class Thread {
+  readonly messages = signal<Message[]>([]);
+  /** Whether older messages exist on the server than the first loaded. */
+  readonly olderExists = signal<boolean>(true);
+  readonly loading = signal<boolean>(false);
+  /** Whether the newest messages are loaded (from history or the cache). */
+  loaded = false;
+}
+
+export class Chats {
+  readonly me: string;
+  /** The list, by conversation id. */
+  readonly rows = signal<ReadonlyMap<number, Conversation>>(new Map());
+  /** The list in display order: pinned first, then most recent. */
+  readonly list = computed(() => sortRows([...this.rows.value.values()]));
+  /** The open conversation, or a user to start one with. */
+  readonly open = signal<{ conv: number } | { peer: string } | undefined>(undefined);
+  /** Messages sent from this device not yet acked, or refused. */
+  readonly outgoing = signal<readonly OutboxEntry[]>([]);
+  /** conv → username → when the notice expires (ms). */
+  readonly typing = signal<ReadonlyMap<number, ReadonlyMap<string, number>>>(new Map());
+  /** 1:1 conv → how far the peer has read. */
+  readonly peerRead = signal<ReadonlyMap<number, number>>(new Map());
+  /** Whether the first catch-up after sign-in has finished. */
+  readonly ready = signal<boolean>(false);
+
+  readonly client: MagpieClient;
+  private readonly cache: Cache;
+  private readonly threads = new Map<number, Thread>();
+  private readonly stops: (() => void)[] = [];
+  private listRefresh: Promise<void> | undefined;
+  private typingSentAt = new Map<number, number>();
+  private typingTimer: ReturnType<typeof setInterval>;
+
+  constructor(client: MagpieClient, me: string, cache: Cache, snapshot: Snapshot) {
+    this.client = client;
+    this.me = me;
+    this.cache = cache;
+    this.rows.value = new Map(snapshot.convs.map((row) => [row.conv, row]));
+    this.outgoing.value = [];
+    this.stops.push(
+      client.on("session", (session) => {
+        // The username as stored (lower-case), should the cache key differ.
+        (this as { me: string }).me = session.user;
+      }),
+      client.on("entries", ({ entries }) => this.onEntries(entries)),
+      client.on("outbox", (entry) => this.onOutbox(entry)),
+      client.on("caughtUp", () => {
+        this.ready.value = true;
+        void this.cache.putChangeCursor(client.changeCursor.position);
+      }),
+      client.on("change", (change) => {
+        void this.cache.putChangeCursor(change.seq);
+        if (change.kind === "conv_settings" || change.kind === "group_joined" || change.kind === "group_left") {
+          void this.refreshList();
+        }
+      }),
+      client.on("read", (mark) => this.onRead(mark.conv, mark.read_seq)),
+      client.on("receipt", (receipt) => this.onReceipt(receipt.conv, receipt.read_seq)),
+      client.on("typing", (notice) => this.onTyping(notice.conv, notice.user, notice.active, notice.ttl_ms)),
+    );
+    this.typingTimer = setInterval(() => this.pruneTyping(), 1000);
+  }
+
+  dispose(): void {
+    for (const stop of this.stops) stop();
+    clearInterval(this.typingTimer);
+  }
+
+  /** Rows from the cache, shown before the network answers. */
+  openFromCache(rows: readonly Conversation[]): void {
+    if (this.rows.value.size === 0) this.rows.value = new Map(rows.map((row) => [row.conv, row]));
+  }
+
+  /**
+   * After every sign-in or resume, before the catch-up: reload the list
+   * (its unread counts are authoritative), and on a fresh device start
+   * each conversation at its newest seq and the change stream at its head,
+   * so nothing old is replayed (recent history is loaded when a
+   * conversation opens).
+   */
+  async prepare(client: MagpieClient): Promise<void> {
+    const fresh = client.sync.isEmpty;
+    const rows = await this.loadList(client, fresh ? FIRST_LIST_ROWS : 200);
+    if (fresh) {
+      for (const row of rows) client.sync.seed(row.conv, row.max_seq);
+      if (client.changeCursor.position === 0) {
+        const head = await client.request("changes", { after: 0, limit: 1 });
+        client.changeCursor.position = head.head;
+      }
+      await this.cache.putMessages([], client.sync.cursors());
+    }
+  }
+
+  /** The thread of `conv`, created empty on first use. */
+  thread(conv: number): Thread {
+    let thread = this.threads.get(conv);
+    if (thread === undefined) {
+      thread = new Thread();
+      this.threads.set(conv, thread);
+    }
+    return thread;
+  }
+
+  /** Open a conversation: show the cached messages, then the newest page. */
+  async select(conv: number): Promise<void> {
+    this.open.value = { conv };
+    const thread = this.thread(conv);
+    if (!thread.loaded) {
+      thread.loaded = true;
+      const cached = await this.cache.messages(conv);
+      if (cached.length > 0) this.merge(thread, cached);
+      await this.loadPage(conv, undefined);
+    }
+    this.markRead(conv);
+    void this.loadReceipts(conv);
+  }
+
+  /** Open a chat with a user by name: their conversation if there is one. */
+  startWith(peer: string): void {
+    const name = peer.trim().toLowerCase();
+    const row = [...this.rows.value.values()].find((r) => r.kind === "direct" && r.peer === name);
+    if (row !== undefined) void this.select(row.conv);
+    else this.open.value = { peer: name };
+  }
+
+  /** Load the page before the oldest loaded message. */
+  async loadOlder(conv: number): Promise<void> {
+    const thread = this.thread(conv);
+    if (thread.loading.value || !thread.olderExists.value) return;
+    const first = thread.messages.value[0];
+    await this.loadPage(conv, first?.seq);
+  }
+
+  /** Send text to the open conversation (or start one with a user). */
+  send(target: { conv: number } | { peer: string }, body: string): void {
+    const args = "conv" in target ? { conv: target.conv, body } : { to: target.peer, body };
+    const { acked } = this.client.send(args);
+    if ("conv" in target) this.stopTyping(target.conv);
+    if ("peer" in target) {
+      void acked.then((ack: SendOk) => {
+        const open = this.open.value;
+        if (open !== undefined && "peer" in open && open.peer === target.peer) void this.select(ack.conv);
+      });
+    }
+  }
+
+  retry(cmid: string): void {
+    this.client.retrySend(cmid);
+  }
+
+  discard(cmid: string): void {
+    this.client.discardSend(cmid);
+    this.outgoing.value = this.outgoing.value.filter((e) => e.cmid !== cmid);
+  }
+
+  /** Mark everything in `conv` read (when it is on screen). */
+  markRead(conv: number): void {
+    const row = this.rows.value.get(conv);
+    if (row === undefined || (row.read_seq >= row.max_seq && row.marked_unread !== true)) return;
+    this.updateRow(conv, (r) => ({ ...r, read_seq: r.max_seq, unread: 0, mentioned: false, marked_unread: false }));
+    this.client.request("read", { conv, seq: row.max_seq }).catch(() => {
+      // Offline: the next open marks it read again.
+    });
+  }
+
+  /** The user typed in `conv`: tell the others, at most every few seconds. */
+  typed(conv: number, text: string): void {
+    const last = this.typingSentAt.get(conv) ?? 0;
+    if (text === "") {
+      this.stopTyping(conv);
+      return;
+    }
+    if (Date.now() - last < TYPING_EVERY_MS) return;
+    this.typingSentAt.set(conv, Date.now());
+    this.client.request("typing", { conv, active: true }).catch(() => undefined);
+  }
+
+  private stopTyping(conv: number): void {
+    if (!this.typingSentAt.has(conv)) return;
+    this.typingSentAt.delete(conv);
+    this.client.request("typing", { conv, active: false }).catch(() => undefined);
+  }
+
+  // ---- loading ----
+
+  private async loadList(client: MagpieClient, most: number): Promise<Conversation[]> {
+    const rows: Conversation[] = [];
+    let next: ConvCursor | undefined;
+    do {
+      const page = await client.request(
+        "conversations",
+        next === undefined ? { limit: 200 } : { after: next, limit: 200 },
+      );
+      rows.push(...page.conversations);
+      next = page.next;
+    } while (next !== undefined && rows.length < most);
+    this.rows.value = mergeRows(this.rows.value, rows);
+    void this.cache.putConvs(rows);
+    return rows;
+  }
+
+  /** Reload the first page of the list (a new conversation appeared, or a
+   * setting changed on another device); one at a time. */
+  private refreshList(): Promise<void> {
+    this.listRefresh ??= this.loadList(this.client, 200)
+      .then(() => undefined)
+      .catch(() => undefined)
+      .finally(() => {
+        this.listRefresh = undefined;
+      });
+    return this.listRefresh;
+  }
+
+  private async loadPage(conv: number, before: number | undefined): Promise<void> {
+    const thread = this.thread(conv);
+    thread.loading.value = true;
+    try {
+      const page = await this.client.request(
+        "history",
+        before === undefined ? { conv, limit: PAGE } : { conv, before, limit: PAGE },
+      );
+      batch(() => {
+        this.merge(
+          thread,
+          page.messages.filter((m) => !QUIET_KINDS.has(m.kind)),
+        );
+        if (before !== undefined || thread.messages.value.length <= page.messages.length) {
+          thread.olderExists.value = page.more;
+        }
+      });
+    } catch {
+      // Offline: what the cache holds stays on screen.
+    } finally {
+      thread.loading.value = false;
+    }
+  }
+
+  private async loadReceipts(conv: number): Promise<void> {
+    const row = this.rows.value.get(conv);
+    if (row?.kind !== "direct") return;
+    const mine = this.thread(conv)
+      .messages.value.filter((m) => m.from === this.me)
+      .slice(-100)
+      .map((m) => m.seq);
+    if (mine.length === 0) return;
+    try {
+      const { counts } = await this.client.request("read_receipts", { conv, seqs: mine });
+      const read = counts.filter((c) => c.read > 0).map((c) => c.seq);
+      if (read.length > 0) this.onReceipt(conv, Math.max(...read));
+    } catch {
+      // Receipts are a nicety: the next receipt push sets them.
+    }
+  }
+
+  /** Put messages into a thread by seq, replacing ones already there. */
+  private merge(thread: Thread, incoming: readonly Message[]): void {
+    const bySeq = new Map(thread.messages.value.map((m) => [m.seq, m]));
+    for (const message of incoming) bySeq.set(message.seq, message);
+    thread.messages.value = [...bySeq.values()].sort((a, b) => a.seq - b.seq);
+  }
+
+  // ---- events ----
+
+  private onEntries(entries: readonly Message[]): void {
+    batch(() => {
+      for (const entry of entries) {
+        if (QUIET_KINDS.has(entry.kind)) this.applyQuiet(entry);
+        else this.applyMessage(entry);
+      }
+    });
+    void this.cache.putMessages(
+      entries.filter((m) => !QUIET_KINDS.has(m.kind)),
+      this.client.sync.cursors(),
+    );
+  }
+
+  private applyMessage(message: Message): void {
+    const thread = this.threads.get(message.conv);
+    if (thread !== undefined && thread.loaded) this.merge(thread, [message]);
+    this.clearTyping(message.conv, message.from);
+    const row = this.rows.value.get(message.conv);
+    if (row === undefined) {
+      void this.refreshList();
+      return;
+    }
+    const mine = message.from === this.me;
+    const open = this.open.value;
+    const onScreen =
+      open !== undefined && "conv" in open && open.conv === message.conv && document.visibilityState === "visible";
+    const mentionsMe = message.mention_all === true || (message.mentions ?? []).includes(this.me);
+    this.updateRow(message.conv, (r) => {
+      const next: Conversation = {
+        ...r,
+        last: lastOf(message),
+        active_ts: Math.max(r.active_ts, message.ts),
+        max_seq: Math.max(r.max_seq, message.seq),
+      };
+      if (mine) {
+        next.read_seq = Math.max(r.read_seq, message.seq);
+        next.unread = 0;
+      } else if (message.seq > r.read_seq) {
+        next.unread = r.unread + 1;
+        if (mentionsMe) next.mentioned = true;
+      }
+      return next;
+    });
+    if (onScreen && !mine) this.markRead(message.conv);
+  }
+
+  private applyQuiet(entry: Message): void {
+    const thread = this.threads.get(entry.conv);
+    if (thread !== undefined) {
+      const before = thread.messages.value;
+      const after = before.map((m) => applyToQuote(applyAmend(m, entry, this.me), entry));
+      if (after.some((m, i) => m !== before[i])) {
+        thread.messages.value = after;
+        const target = after.find((m) => m.seq === entry.target);
+        if (target !== undefined) void this.cache.putMessage(target);
+      }
+    }
+    const row = this.rows.value.get(entry.conv);
+    if (row?.last != null && row.last.seq === entry.target) {
+      if (entry.kind === "recall") {
+        this.updateRow(entry.conv, (r) => ({
+          ...r,
+          last: r.last && { ...r.last, excerpt: "", truncated: false, recalled: true },
+        }));
+      } else if (entry.kind === "edit") {
+        this.updateRow(entry.conv, (r) => ({ ...r, last: r.last && { ...r.last, ...excerptOf(entry.body) } }));
+      }
+    }
+  }
+
+  private onOutbox(entry: OutboxEntry): void {
+    const others = this.outgoing.value.filter((e) => e.cmid !== entry.cmid);
+    this.outgoing.value = entry.status === "sent" ? others : [...others, entry];
+  }
+
+  private onRead(conv: number, readSeq: number): void {
+    this.updateRow(conv, (r) => {
+      if (readSeq <= r.read_seq) return r;
+      const unread = readSeq >= r.max_seq ? 0 : Math.min(r.unread, r.max_seq - readSeq);
+      return { ...r, read_seq: readSeq, unread, mentioned: unread > 0 ? r.mentioned : false };
+    });
+  }
+
+  private onReceipt(conv: number, readSeq: number): void {
+    const current = this.peerRead.value.get(conv) ?? 0;
+    if (readSeq <= current) return;
+    const next = new Map(this.peerRead.value);
+    next.set(conv, readSeq);
+    this.peerRead.value = next;
+  }
+
+  private onTyping(conv: number, user: string, active: boolean, ttlMs: number): void {
+    const next = new Map(this.typing.value);
+    const users = new Map(next.get(conv) ?? []);
+    if (active) users.set(user, Date.now() + ttlMs);
+    else users.delete(user);
+    if (users.size === 0) next.delete(conv);
+    else next.set(conv, users);
+    this.typing.value = next;
+  }
+
+  private clearTyping(conv: number, user: string): void {
+    if (this.typing.value.get(conv)?.has(user) === true) this.onTyping(conv, user, false, 0);
+  }
+
+  private pruneTyping(): void {
+    const now = Date.now();
+    let changed = false;
+    const next = new Map<number, ReadonlyMap<string, number>>();
+    for (const [conv, users] of this.typing.value) {
+      const live = new Map([...users].filter(([, until]) => until > now));
+      if (live.size !== users.size) changed = true;
+      if (live.size > 0) next.set(conv, live);
+    }
+    if (changed) this.typing.value = next;
+  }
+
+  private updateRow(conv: number, change: (row: Conversation) => Conversation): void {
+    const row = this.rows.value.get(conv);
+    if (row === undefined) return;
+    const next = change(row);
+    if (next === row) return;
+    const rows = new Map(this.rows.value);
+    rows.set(conv, next);
+    this.rows.value = rows;
+    void this.cache.putConvs([next]);
+  }
+}
+
+/** A conversation's messages and outgoing entries, for its view. */
+export function outgoingFor(chats: Chats, conv: number | undefined, peer: string | undefined): OutboxEntry[] {
+  return chats.outgoing.value.filter(
+    (e) => (conv !== undefined && e.args.conv === conv) || (peer !== undefined && e.args.to === peer),
+  );
+}
+
+function sortRows(rows: Conversation[]): Conversation[] {
+  return rows.sort(
+    (a, b) => Number(b.pinned === true) - Number(a.pinned === true) || b.active_ts - a.active_ts || b.conv - a.conv,
+  );
+}
+
+function mergeRows(
+  current: ReadonlyMap<number, Conversation>,
+  rows: readonly Conversation[],
+): Map<number, Conversation> {
+  const next = new Map(current);
+  for (const row of rows) next.set(row.conv, row);
+  return next;
+}
+
+/** The list's excerpt of a message: the first 128 characters. */
+function excerptOf(body: string): { excerpt: string; truncated: boolean } {
+  const chars = [...body];
+  return { excerpt: chars.slice(0, 128).join(""), truncated: chars.length > 128 };
+}
+
+function lastOf(message: Message): LastMessage {
+  return {
+    msg_id: message.msg_id,
+    seq: message.seq,
+    kind: message.kind,
+    from: message.from,
+    ts: message.ts,
+    ...excerptOf(message.body),
+  };
+}
+
+export type { Signal };

@@ -1,0 +1,110 @@
+// The signed-in app: the list beside the open chat (one pane at a time on
+// a phone), the connection banner, a box to start a chat with someone by
+// username, and the unread count in the tab's title.
+
+import { useEffect, useRef, useState } from "preact/hooks";
+import type { Chats } from "../model/chats";
+import { signOut } from "../model/session";
+import { PreferencesForm } from "../components/PreferencesForm";
+import { Banner } from "./Banner";
+import { ChatList, isMuted } from "./ChatList";
+import { ChatView } from "./ChatView";
+import { usePrefs } from "./context";
+
+export function ChatApp({ chats }: { chats: Chats }) {
+  const prefs = usePrefs();
+  const { t } = prefs;
+  const [filter, setFilter] = useState("");
+  const [newChat, setNewChat] = useState("");
+  const search = useRef<HTMLInputElement>(null);
+  const open = chats.open.value;
+
+  // Unread messages of conversations not muted, in the tab's title.
+  const unread = chats.list.value.reduce((sum, row) => sum + (isMuted(row) ? 0 : row.unread), 0);
+  useEffect(() => {
+    document.title = unread > 0 ? `(${unread}) ${t.productName}` : t.productName;
+  }, [unread, t]);
+
+  // Ctrl+K (or ⌘K) jumps to the search box.
+  useEffect(() => {
+    const onKey = (event: KeyboardEvent) => {
+      if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "k") {
+        event.preventDefault();
+        search.current?.focus();
+      }
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, []);
+
+  // A conversation on screen is read when the tab comes back to the front.
+  useEffect(() => {
+    const onVisible = () => {
+      const current = chats.open.value;
+      if (document.visibilityState === "visible" && current !== undefined && "conv" in current)
+        chats.markRead(current.conv);
+    };
+    document.addEventListener("visibilitychange", onVisible);
+    return () => document.removeEventListener("visibilitychange", onVisible);
+  }, [chats]);
+
+  return (
+    <div class="layout" data-pane={open === undefined ? "list" : "main"}>
+      <aside class="sidebar" aria-label={t.chats}>
+        <header class="sidebar-header">
+          <h1 class="brand">{t.productName}</h1>
+          <span class="me" title={chats.me}>
+            {chats.me}
+          </span>
+          <button type="button" class="link" onClick={() => void signOut()}>
+            {t.signOut}
+          </button>
+        </header>
+        <Banner />
+        <div class="search">
+          <label class="visually-hidden" for="chat-search">
+            {t.searchLabel}
+          </label>
+          <input
+            id="chat-search"
+            ref={search}
+            type="search"
+            placeholder={t.searchPlaceholder}
+            autocomplete="off"
+            value={filter}
+            onInput={(e) => setFilter(e.currentTarget.value)}
+          />
+        </div>
+        <form
+          class="new-chat"
+          onSubmit={(e) => {
+            e.preventDefault();
+            if (newChat.trim() !== "") chats.startWith(newChat);
+            setNewChat("");
+          }}
+        >
+          <label class="visually-hidden" for="new-chat">
+            {t.newChatLabel}
+          </label>
+          <input
+            id="new-chat"
+            placeholder={t.newChatPlaceholder}
+            autocomplete="off"
+            value={newChat}
+            onInput={(e) => setNewChat(e.currentTarget.value)}
+          />
+          <button type="submit">{t.newChat}</button>
+        </form>
+        <nav class="list" aria-label={t.chats}>
+          <ChatList chats={chats} filter={filter} />
+        </nav>
+        <footer class="sidebar-footer">
+          <PreferencesForm prefs={prefs} />
+        </footer>
+      </aside>
+      <main class="main">
+        <ChatView chats={chats} />
+      </main>
+    </div>
+  );
+}

@@ -1,0 +1,103 @@
+// The conversation list: avatar, name, last message, time, unread badge,
+// mention flag, pinned first, muted dimmed, drafts shown.
+
+import type { Conversation } from "magpie-client";
+import type { Chats } from "../model/chats";
+import { usePrefs } from "./context";
+import { Avatar, shortTime } from "./text";
+
+export function chatName(row: Conversation): string {
+  return row.kind === "group" ? (row.name ?? `#${row.conv}`) : (row.peer ?? `#${row.conv}`);
+}
+
+export function isMuted(row: Conversation, now = Date.now()): boolean {
+  const until = row.muted_until ?? 0;
+  return until === -1 || until > now;
+}
+
+export function ChatList({ chats, filter }: { chats: Chats; filter: string }) {
+  const { t, lang } = usePrefs();
+  const open = chats.open.value;
+  const needle = filter.trim().toLowerCase();
+  const rows = chats.list.value.filter((row) => needle === "" || chatName(row).toLowerCase().includes(needle));
+  if (rows.length === 0) return <p class="empty">{needle === "" ? t.noChats : t.noMatches}</p>;
+  return (
+    <ul class="chat-list" role="list">
+      {rows.map((row) => {
+        const name = chatName(row);
+        const selected = open !== undefined && "conv" in open && open.conv === row.conv;
+        const muted = isMuted(row);
+        const unread = row.unread > 0 || row.marked_unread === true;
+        return (
+          <li key={row.conv}>
+            <button
+              type="button"
+              class={`chat-row${selected ? " selected" : ""}${muted ? " muted" : ""}`}
+              aria-current={selected ? "true" : undefined}
+              onClick={() => void chats.select(row.conv)}
+              data-conv={row.conv}
+            >
+              <Avatar name={name} />
+              <span class="chat-row-main">
+                <span class="chat-row-top">
+                  <span class="chat-name" dir="auto">
+                    {name}
+                  </span>
+                  {row.pinned === true && (
+                    <span class="pin" title={t.pinned} aria-label={t.pinned}>
+                      📌
+                    </span>
+                  )}
+                  <span class="chat-time">{row.last !== null ? shortTime(row.last.ts, lang) : ""}</span>
+                </span>
+                <span class="chat-row-bottom">
+                  <span class="chat-excerpt" dir="auto">
+                    {row.mentioned === true && <span class="mention-flag">{t.mentionedYou} </span>}
+                    {row.draft !== undefined && row.draft !== "" ? (
+                      <>
+                        <span class="draft-flag">{t.draft}: </span>
+                        {row.draft}
+                      </>
+                    ) : (
+                      lastText(row, t)
+                    )}
+                  </span>
+                  {unread && (
+                    <span class={`badge${muted ? " badge-muted" : ""}`} aria-label={`${row.unread} ${t.unread}`}>
+                      {row.unread > 99 ? "99+" : row.unread > 0 ? row.unread : ""}
+                    </span>
+                  )}
+                </span>
+              </span>
+            </button>
+          </li>
+        );
+      })}
+    </ul>
+  );
+}
+
+function lastText(row: Conversation, t: ReturnType<typeof usePrefs>["t"]): string {
+  const last = row.last;
+  if (last === null) return "";
+  if (last.recalled === true) return `${last.from} ${t.recalledAMessage}`;
+  const prefix = row.kind === "group" ? `${last.from}: ` : "";
+  switch (last.kind) {
+    case "text":
+      return prefix + last.excerpt + (last.truncated ? "…" : "");
+    case "image":
+      return `${prefix}[${t.kindImage}]`;
+    case "voice":
+      return `${prefix}[${t.kindVoice}]`;
+    case "video":
+      return `${prefix}[${t.kindVideo}]`;
+    case "file":
+      return `${prefix}[${t.kindFile}] ${last.excerpt}`;
+    case "record":
+      return `${prefix}[${t.kindRecord}]`;
+    case "event":
+      return t.kindEvent;
+    default:
+      return `${prefix}[${t.kindUnsupported}]`;
+  }
+}

@@ -1,0 +1,124 @@
+// A virtualised list for chat history: only the rows near the viewport
+// are in the DOM, so a conversation with 10,000 loaded messages scrolls
+// as smoothly as one with 10. Rows have different heights: each is
+// measured once rendered (ResizeObserver) and estimated until then; the
+// space of the rows not rendered is kept by two spacers. The browser's
+// scroll anchoring keeps the view still when older rows are added above.
+
+import type { ComponentChildren } from "preact";
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
+
+const ESTIMATE = 64;
+const OVERSCAN_PX = 800;
+
+export interface VirtualListProps<T> {
+  items: readonly T[];
+  keyOf: (item: T) => string;
+  render: (item: T) => ComponentChildren;
+  /** Called when the top is near: load older rows. */
+  onNearTop?: () => void;
+  /** Rendered after the rows (pending messages, typing notice). */
+  footer?: ComponentChildren;
+  label: string;
+}
+
+export function VirtualList<T>({ items, keyOf, render, onNearTop, footer, label }: VirtualListProps<T>) {
+  const scroller = useRef<HTMLDivElement>(null);
+  const heights = useRef(new Map<string, number>());
+  const [viewport, setViewport] = useState({ top: Number.MAX_SAFE_INTEGER, height: 800 });
+  const [measured, setMeasured] = useState(0);
+  const atBottom = useRef(true);
+  const observer = useRef<ResizeObserver | undefined>(undefined);
+
+  const keys = useMemo(() => items.map(keyOf), [items, keyOf]);
+  // Prefix sums of heights: offsets[i] is where row i starts.
+  const offsets = useMemo(() => {
+    const out = new Array<number>(keys.length + 1);
+    out[0] = 0;
+    for (let i = 0; i < keys.length; i++) out[i + 1] = (out[i] ?? 0) + (heights.current.get(keys[i] ?? "") ?? ESTIMATE);
+    return out;
+  }, [keys, measured]);
+  const total = offsets[keys.length] ?? 0;
+
+  const top = Math.min(viewport.top, Math.max(0, total - viewport.height));
+  const first = Math.max(0, upperBound(offsets, top - OVERSCAN_PX) - 1);
+  const last = Math.min(keys.length, upperBound(offsets, top + viewport.height + OVERSCAN_PX));
+
+  useEffect(() => {
+    observer.current = new ResizeObserver((records) => {
+      let changed = false;
+      for (const record of records) {
+        const key = (record.target as HTMLElement).dataset.key;
+        if (key === undefined) continue;
+        const height = Math.round(record.borderBoxSize[0]?.blockSize ?? record.contentRect.height);
+        if (heights.current.get(key) !== height) {
+          heights.current.set(key, height);
+          changed = true;
+        }
+      }
+      if (changed) setMeasured((n) => n + 1);
+    });
+    return () => observer.current?.disconnect();
+  }, []);
+
+  // New rows at the bottom while the reader is at the bottom: follow them.
+  useLayoutEffect(() => {
+    const element = scroller.current;
+    if (element !== null && atBottom.current) element.scrollTop = element.scrollHeight;
+  }, [items.length, total, footer]);
+
+  const onScroll = () => {
+    const element = scroller.current;
+    if (element === null) return;
+    atBottom.current = element.scrollHeight - element.scrollTop - element.clientHeight < 40;
+    setViewport({ top: element.scrollTop, height: element.clientHeight });
+    if (element.scrollTop < 300) onNearTop?.();
+  };
+
+  useEffect(() => {
+    const element = scroller.current;
+    if (element === null) return;
+    setViewport({ top: element.scrollTop, height: element.clientHeight });
+    if (element.scrollTop < 300 && element.scrollHeight <= element.clientHeight + 300) onNearTop?.();
+  }, [items.length]);
+
+  const observe = (element: HTMLElement | null) => {
+    if (element !== null) observer.current?.observe(element);
+  };
+
+  return (
+    <div
+      class="messages"
+      ref={scroller}
+      onScroll={onScroll}
+      role="log"
+      aria-label={label}
+      aria-live="polite"
+      tabIndex={0}
+    >
+      <div style={{ height: `${offsets[first] ?? 0}px` }} aria-hidden="true" class="spacer" />
+      {items.slice(first, last).map((item, i) => {
+        const key = keys[first + i] ?? "";
+        return (
+          <div key={key} data-key={key} ref={observe} class="row">
+            {render(item)}
+          </div>
+        );
+      })}
+      <div style={{ height: `${total - (offsets[last] ?? total)}px` }} aria-hidden="true" class="spacer" />
+      {footer}
+    </div>
+  );
+}
+
+/** The first index whose offset is above `value`. */
+function upperBound(offsets: readonly number[], value: number): number {
+  let lo = 0;
+  let hi = offsets.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((offsets[mid] ?? 0) <= value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

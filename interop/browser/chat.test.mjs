@@ -1,0 +1,204 @@
+// The chat app end to end in Debian's Chromium: two people in two browser
+// contexts (one in English and light, one in Chinese and dark) sign up,
+// chat both ways with receipts and typing, one goes offline while
+// messages arrive and converges after with nothing missing or doubled,
+// hostile bodies render as text, and a reload opens from the local cache.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const LINK = process.env.MAGPIE_BROWSER_LINK;
+if (!LINK) throw new Error('MAGPIE_BROWSER_LINK is not set (run this through run.sh)');
+const ORIGIN = new URL(LINK).origin;
+const CHROMIUM = process.env.MAGPIE_BROWSER_CHROMIUM || '/usr/bin/chromium';
+const SHOTS = process.env.MAGPIE_BROWSER_SCREENSHOTS;
+const PASSWORD = 'browser-test-long-password';
+const suffix = String(Date.now() % 1_000_000);
+const ALICE = `alice${suffix}`;
+const BOB = `bob${suffix}`;
+
+let browser;
+before(async () => {
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-sync'],
+    timeout: 60_000,
+  });
+});
+after(async () => {
+  await browser?.close();
+});
+
+/** A person: a browser context with one page on the app, and what went wrong on it. */
+async function person(options) {
+  const context = await browser.newContext(options);
+  context.setDefaultTimeout(15_000);
+  const page = await context.newPage();
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(`console: ${m.text()}`);
+  });
+  page.on('dialog', (d) => {
+    problems.push(`dialog: ${d.message()}`);
+    void d.dismiss();
+  });
+  await page.goto(ORIGIN + '/');
+  return { context, page, problems };
+}
+
+async function signUp(page, user, words) {
+  await page.getByRole('button', { name: words.toRegister }).click();
+  await page.getByLabel(words.username).fill(user);
+  await page.getByLabel(words.password).fill(PASSWORD);
+  await page.getByRole('button', { name: words.register, exact: true }).click();
+  await page.waitForSelector('.layout');
+}
+
+async function shot(page, name) {
+  if (SHOTS) await page.screenshot({ path: join(SHOTS, `chat-${name}.png`) });
+}
+
+const bodies = (page) => page.locator('.messages .message:not(.pending) .body').allTextContents();
+const EN = { toRegister: 'No account? Create one', username: 'Username', password: 'Password', register: 'Create account' };
+const ZH = { toRegister: '没有账号？注册一个', username: '用户名', password: '密码', register: '注册' };
+
+test('two people chat in two browsers: receipts, typing, offline and back, hostile text, reload', async () => {
+  const a = await person({ locale: 'en-US', colorScheme: 'light', viewport: { width: 1100, height: 760 } });
+  const b = await person({ locale: 'zh-CN', colorScheme: 'dark', viewport: { width: 1100, height: 760 } });
+  await signUp(a.page, ALICE, EN);
+  await signUp(b.page, BOB, ZH);
+
+  // Alice starts a chat with Bob by username and says hello.
+  await a.page.getByLabel('Start a chat with a username').fill(BOB);
+  await a.page.getByRole('button', { name: 'Chat', exact: true }).click();
+  await a.page.getByLabel('Message', { exact: true }).fill('hello bob 你好');
+  await a.page.keyboard.press('Enter');
+  await a.page.waitForSelector('.messages .message:not(.pending) .body');
+  assert.deepEqual(await bodies(a.page), ['hello bob 你好']);
+
+  // Bob sees the new conversation with an unread badge and the count in the title.
+  const row = b.page.locator('.chat-row', { hasText: ALICE });
+  await row.locator('.badge').waitFor();
+  assert.equal(await row.locator('.badge').textContent(), '1');
+  await b.page.waitForFunction(() => document.title.startsWith('(1)'));
+  await row.click();
+  await b.page.waitForSelector('.messages .message .body');
+  assert.deepEqual(await bodies(b.page), ['hello bob 你好']);
+  await b.page.waitForFunction(() => !document.title.startsWith('('));
+
+  // Alice's message shows as read once Bob opened it.
+  await a.page.locator('.message.mine .tick', { hasText: '✓✓' }).waitFor();
+
+  // Bob types: Alice sees it; Bob answers with Shift+Enter for a new line.
+  await b.page.getByLabel('消息', { exact: true }).pressSequentially('hi');
+  await a.page.locator('.typing', { hasText: `${BOB} is typing` }).waitFor();
+  await b.page.keyboard.press('Shift+Enter');
+  await b.page.keyboard.type('alice');
+  await b.page.keyboard.press('Enter');
+  await a.page.locator('.messages .message:not(.mine) .body', { hasText: 'alice' }).waitFor();
+  assert.deepEqual(await bodies(a.page), ['hello bob 你好', 'hi\nalice']);
+  await a.page.locator('.typing', { hasText: 'is typing' }).waitFor({ state: 'detached' }).catch(() => undefined);
+  assert.equal((await a.page.locator('.typing').textContent()).trim(), '', 'the typing notice ends with the message');
+  await shot(a.page, 'en-light');
+  await shot(b.page, 'zh-dark');
+
+  // Bob goes offline; Alice sends five messages; Bob comes back and converges.
+  await b.context.setOffline(true);
+  await b.page.locator('.banner').waitFor();
+  const burst = Array.from({ length: 5 }, (_, i) => `while you were away ${i + 1}`);
+  for (const body of burst) {
+    await a.page.getByLabel('Message', { exact: true }).fill(body);
+    await a.page.keyboard.press('Enter');
+  }
+  await a.page.locator('.message.pending').first().waitFor({ state: 'detached' }).catch(() => undefined);
+  await a.page.waitForFunction(() => document.querySelectorAll('.message.pending').length === 0);
+  assert.equal((await bodies(b.page)).length, 2, 'nothing arrives while offline');
+  await b.context.setOffline(false);
+  await b.page.locator('.messages .body', { hasText: 'while you were away 5' }).waitFor({ timeout: 30_000 });
+  await b.page.locator('.banner').waitFor({ state: 'detached' });
+  const want = ['hello bob 你好', 'hi\nalice', ...burst];
+  assert.deepEqual(await bodies(b.page), want, 'nothing missing, nothing doubled, in order');
+
+  // Bob sends while offline: it waits in the outbox and goes out once back.
+  await b.context.setOffline(true);
+  await b.page.locator('.banner').waitFor();
+  await b.page.getByLabel('消息', { exact: true }).fill('sent from a train');
+  await b.page.keyboard.press('Enter');
+  await b.page.locator('.message.pending', { hasText: 'sent from a train' }).waitFor();
+  await b.context.setOffline(false);
+  await b.page.locator('.message.pending').waitFor({ state: 'detached', timeout: 30_000 });
+  await a.page.locator('.messages .body', { hasText: 'sent from a train' }).waitFor();
+  assert.deepEqual(await bodies(a.page), [...want, 'sent from a train']);
+
+  // Hostile bodies are text: nothing runs, no markup appears, the layout holds.
+  const hostile = [
+    '<img src=x onerror="window.__pwned=1">',
+    'javascript:window.__pwned=2',
+    '<a href="javascript:window.__pwned=3">click</a>',
+    '\u202Eevil.exe\u202C then normal',
+    'x'.repeat(65_536),
+  ];
+  for (const body of hostile) {
+    await a.page.evaluate((text) => {
+      const box = document.querySelector('#composer-input');
+      box.value = text;
+      box.dispatchEvent(new Event('input', { bubbles: true }));
+    }, body);
+    await a.page.keyboard.press('Enter');
+  }
+  await b.page.locator('.messages .body', { hasText: 'xxxxxxxxxx' }).waitFor();
+  for (const page of [a.page, b.page]) {
+    const verdict = await page.evaluate(() => {
+      const list = document.querySelector('.messages');
+      return {
+        pwned: window.__pwned ?? null,
+        images: list.querySelectorAll('img').length,
+        scriptLinks: [...list.querySelectorAll('a')].filter((l) => !/^https?:/.test(l.getAttribute('href') ?? '')).length,
+        overflow: list.scrollWidth - list.clientWidth,
+        widest: Math.max(...[...list.querySelectorAll('.bubble')].map((e) => e.getBoundingClientRect().width)),
+        width: list.clientWidth,
+      };
+    });
+    assert.equal(verdict.pwned, null, 'no hostile script ran');
+    assert.equal(verdict.images, 0, 'no markup from a body');
+    assert.equal(verdict.scriptLinks, 0, 'no javascript: link');
+    assert.ok(verdict.overflow <= 1, `no sideways scrolling (${verdict.overflow}px)`);
+    assert.ok(verdict.widest <= verdict.width, `bubbles fit (${verdict.widest} > ${verdict.width})`);
+  }
+  // Each is shown exactly as sent. The list is virtualised: the long one
+  // is rendered at the bottom, the others once scrolled up to.
+  assert.ok((await bodies(b.page)).includes(hostile[4]), 'the 64 KiB line, whole');
+  await b.page.evaluate(() => {
+    const list = document.querySelector('.messages');
+    list.scrollTop = Math.max(0, list.scrollHeight - list.clientHeight - 30_000);
+  });
+  await b.page.locator('.messages .body', { hasText: 'then normal' }).waitFor();
+  const texts = await bodies(b.page);
+  for (const body of hostile.slice(0, 4)) assert.ok(texts.includes(body), `shown as text: ${body}`);
+
+  // A reload opens from the local cache, signed in, and stays in step.
+  await b.page.reload();
+  await b.page.locator('.chat-row', { hasText: ALICE }).waitFor();
+  await b.page.locator('.chat-row', { hasText: ALICE }).click();
+  await b.page.locator('.messages .body', { hasText: 'xxxxxxxxxx' }).waitFor();
+  await a.page.getByLabel('Message', { exact: true }).fill('after your reload');
+  await a.page.keyboard.press('Enter');
+  await b.page.locator('.messages .body', { hasText: 'after your reload' }).waitFor();
+  const after = await bodies(b.page);
+  assert.equal(new Set(after).size, after.length, 'no message twice');
+
+  // A phone-sized screen shows one pane at a time.
+  await b.page.setViewportSize({ width: 390, height: 760 });
+  assert.equal(await b.page.locator('.sidebar').isVisible(), false);
+  await shot(b.page, 'zh-dark-phone');
+  await b.page.getByRole('button', { name: '返回' }).click();
+  assert.equal(await b.page.locator('.sidebar').isVisible(), true);
+
+  assert.deepEqual(a.problems, [], a.problems.join('\n'));
+  assert.deepEqual(b.problems, [], b.problems.join('\n'));
+  await a.context.close();
+  await b.context.close();
+});
