@@ -71,9 +71,23 @@ test('two people chat in two browsers: receipts, typing, offline and back, hosti
   await signUp(a.page, ALICE, EN);
   await signUp(b.page, BOB, ZH);
 
-  // Alice starts a chat with Bob by username and says hello.
-  await a.page.getByLabel('Start a chat with a username').fill(BOB);
-  await a.page.getByRole('button', { name: 'Chat', exact: true }).click();
+  // They become friends: Alice asks with a note, Bob accepts.
+  await a.page.getByRole('tab', { name: 'Contacts' }).click();
+  await a.page.getByLabel('Add a friend by username').fill(BOB);
+  await a.page.getByLabel('Note (optional)').fill('from the browser test');
+  await a.page.getByRole('button', { name: 'Add', exact: true }).click();
+  await a.page.locator('.requests .chat-name', { hasText: BOB }).waitFor();
+  await b.page.getByRole('tab', { name: /通讯录/ }).click();
+  await b.page.locator('.requests .chat-excerpt', { hasText: 'from the browser test' }).waitFor();
+  await b.page.getByRole('button', { name: '接受' }).click();
+  await b.page.locator('.contacts .chat-list .chat-name', { hasText: ALICE }).waitFor();
+  await a.page.locator('.contacts .chat-list .chat-name', { hasText: BOB }).waitFor();
+  await a.page.locator('.contacts .presence-dot.online').waitFor();
+  assert.equal(await a.page.locator('.requests').count(), 0, 'the request is gone on both sides');
+  await b.page.getByRole('tab', { name: /聊天/ }).click();
+
+  // Alice opens the chat from her friend list and says hello.
+  await a.page.locator('.contacts .chat-row', { hasText: BOB }).click();
   await a.page.getByLabel('Message', { exact: true }).fill('hello bob 你好');
   await a.page.keyboard.press('Enter');
   await a.page.waitForSelector('.messages .message:not(.pending) .body');
@@ -102,6 +116,34 @@ test('two people chat in two browsers: receipts, typing, offline and back, hosti
   assert.deepEqual(await bodies(a.page), ['hello bob 你好', 'hi\nalice']);
   await a.page.locator('.typing', { hasText: 'is typing' }).waitFor({ state: 'detached' }).catch(() => undefined);
   assert.equal((await a.page.locator('.typing').textContent()).trim(), '', 'the typing notice ends with the message');
+  // Bob reacts to Alice's message; Alice edits it, replies to Bob, and
+  // recalls a message sent by mistake.
+  await b.page.locator('.message:not(.mine)').first().hover();
+  await b.page.getByRole('button', { name: '消息操作' }).first().click();
+  await b.page.getByRole('menuitem', { name: '回应 👍' }).click();
+  await a.page.locator('.message.mine .reaction', { hasText: '👍 1' }).waitFor();
+  await a.page.locator('.message.mine').first().hover();
+  await a.page.getByRole('button', { name: 'Message actions' }).first().click();
+  await a.page.getByRole('menuitem', { name: 'Edit' }).click();
+  await a.page.getByLabel('Message', { exact: true }).fill('hello bob 你好 (edited)');
+  await a.page.keyboard.press('Enter');
+  await b.page.locator('.message .body', { hasText: 'hello bob 你好 (edited)' }).waitFor();
+  await b.page.locator('.message .edited').waitFor();
+  await a.page.locator('.message:not(.mine)').first().hover();
+  await a.page.getByRole('button', { name: 'Message actions' }).nth(1).click();
+  await a.page.getByRole('menuitem', { name: 'Reply' }).click();
+  await a.page.getByLabel('Message', { exact: true }).fill('replying to you');
+  await a.page.keyboard.press('Enter');
+  await b.page.locator('.message .quote', { hasText: 'alice' }).waitFor();
+  await a.page.getByLabel('Message', { exact: true }).fill('oops, wrong chat');
+  await a.page.keyboard.press('Enter');
+  await b.page.locator('.message .body', { hasText: 'oops, wrong chat' }).waitFor();
+  await a.page.locator('.message.mine', { hasText: 'oops, wrong chat' }).hover();
+  await a.page.locator('.message.mine', { hasText: 'oops, wrong chat' }).getByRole('button', { name: 'Message actions' }).click();
+  await a.page.getByRole('menuitem', { name: 'Recall' }).click();
+  await b.page.locator('.event', { hasText: `${ALICE} 撤回了一条消息` }).waitFor();
+  await a.page.locator('.event', { hasText: 'You recalled a message' }).waitFor();
+  assert.deepEqual(await bodies(b.page), ['hello bob 你好 (edited)', 'hi\nalice', 'replying to you']);
   await shot(a.page, 'en-light');
   await shot(b.page, 'zh-dark');
 
@@ -115,11 +157,11 @@ test('two people chat in two browsers: receipts, typing, offline and back, hosti
   }
   await a.page.locator('.message.pending').first().waitFor({ state: 'detached' }).catch(() => undefined);
   await a.page.waitForFunction(() => document.querySelectorAll('.message.pending').length === 0);
-  assert.equal((await bodies(b.page)).length, 2, 'nothing arrives while offline');
+  assert.equal((await bodies(b.page)).length, 3, 'nothing arrives while offline');
   await b.context.setOffline(false);
   await b.page.locator('.messages .body', { hasText: 'while you were away 5' }).waitFor({ timeout: 30_000 });
   await b.page.locator('.banner').waitFor({ state: 'detached' });
-  const want = ['hello bob 你好', 'hi\nalice', ...burst];
+  const want = ['hello bob 你好 (edited)', 'hi\nalice', 'replying to you', ...burst];
   assert.deepEqual(await bodies(b.page), want, 'nothing missing, nothing doubled, in order');
 
   // Bob sends while offline: it waits in the outbox and goes out once back.

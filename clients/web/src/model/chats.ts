@@ -20,6 +20,7 @@ import {
   type SendOk,
 } from "magpie-client";
 import type { Cache, Snapshot } from "./cache";
+import { People } from "./people";
 
 /** Rows of the list loaded on a fresh device, at most (the list pages
  * further on demand later; the newest matter). */
@@ -52,6 +53,12 @@ export class Chats {
   readonly typing = signal<ReadonlyMap<number, ReadonlyMap<string, number>>>(new Map());
   /** 1:1 conv → how far the peer has read. */
   readonly peerRead = signal<ReadonlyMap<number, number>>(new Map());
+  /** Friends, requests and presence. */
+  readonly people: People;
+  /** The message the composer answers, or edits, if any. */
+  readonly composing = signal<{ mode: "reply" | "edit"; message: Message } | undefined>(undefined);
+  /** A refusal to show briefly (an error code). */
+  readonly problem = signal<string | undefined>(undefined);
   /** Whether the first catch-up after sign-in has finished. */
   readonly ready = signal<boolean>(false);
 
@@ -69,6 +76,7 @@ export class Chats {
     this.cache = cache;
     this.rows.value = new Map(snapshot.convs.map((row) => [row.conv, row]));
     this.outgoing.value = [];
+    this.people = new People(client, () => this.me);
     this.stops.push(
       client.on("session", (session) => {
         // The username as stored (lower-case), should the cache key differ.
@@ -94,6 +102,7 @@ export class Chats {
   }
 
   dispose(): void {
+    this.people.dispose();
     for (const stop of this.stops) stop();
     clearInterval(this.typingTimer);
   }
@@ -111,14 +120,14 @@ export class Chats {
    * conversation opens).
    */
   async prepare(client: MagpieClient): Promise<void> {
+    // The head first, then the snapshots it may lag (10.8): changes made
+    // meanwhile are applied again, which is harmless.
+    const { head } = await client.request("changes", { after: 0, limit: 1 });
     const fresh = client.sync.isEmpty;
-    const rows = await this.loadList(client, fresh ? FIRST_LIST_ROWS : 200);
+    const [rows] = await Promise.all([this.loadList(client, fresh ? FIRST_LIST_ROWS : 200), this.people.load()]);
+    if (head > client.changeCursor.position) client.changeCursor.position = head;
     if (fresh) {
       for (const row of rows) client.sync.seed(row.conv, row.max_seq);
-      if (client.changeCursor.position === 0) {
-        const head = await client.request("changes", { after: 0, limit: 1 });
-        client.changeCursor.position = head.head;
-      }
       await this.cache.putMessages([], client.sync.cursors());
     }
   }
@@ -163,9 +172,19 @@ export class Chats {
     await this.loadPage(conv, first?.seq);
   }
 
-  /** Send text to the open conversation (or start one with a user). */
+  /** Send text to the open conversation (or start one with a user), or
+   * finish the reply or edit the composer is in. */
   send(target: { conv: number } | { peer: string }, body: string): void {
-    const args = "conv" in target ? { conv: target.conv, body } : { to: target.peer, body };
+    const composing = this.composing.value;
+    this.composing.value = undefined;
+    if (composing?.mode === "edit" && "conv" in target) {
+      this.amend(this.client.amend("edit", { conv: target.conv, seq: composing.message.seq, body }));
+      return;
+    }
+    const args =
+      "conv" in target
+        ? { conv: target.conv, body, ...(composing?.mode === "reply" ? { reply: composing.message.seq } : {}) }
+        : { to: target.peer, body };
     const { acked } = this.client.send(args);
     if ("conv" in target) this.stopTyping(target.conv);
     if ("peer" in target) {
@@ -174,6 +193,24 @@ export class Chats {
         if (open !== undefined && "peer" in open && open.peer === target.peer) void this.select(ack.conv);
       });
     }
+  }
+
+  recall(message: Message): void {
+    this.amend(this.client.amend("recall", { conv: message.conv, seq: message.seq }));
+  }
+
+  react(message: Message, emoji: string): void {
+    const mine = message.reactions?.some((r) => r.emoji === emoji && r.mine === true) === true;
+    this.amend(
+      this.client.amend("react", { conv: message.conv, seq: message.seq, emoji, ...(mine ? { remove: true } : {}) }),
+    );
+  }
+
+  private amend(done: Promise<unknown>): void {
+    done.catch((error: unknown) => {
+      this.problem.value = error instanceof Error && "code" in error ? String(error.code) : "internal";
+      setTimeout(() => (this.problem.value = undefined), 5000);
+    });
   }
 
   retry(cmid: string): void {

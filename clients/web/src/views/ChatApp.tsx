@@ -9,6 +9,7 @@ import { PreferencesForm } from "../components/PreferencesForm";
 import { Banner } from "./Banner";
 import { ChatList, isMuted } from "./ChatList";
 import { ChatView } from "./ChatView";
+import { Contacts } from "./Contacts";
 import { usePrefs } from "./context";
 
 export function ChatApp({ chats }: { chats: Chats }) {
@@ -16,6 +17,8 @@ export function ChatApp({ chats }: { chats: Chats }) {
   const { t } = prefs;
   const [filter, setFilter] = useState("");
   const [newChat, setNewChat] = useState("");
+  const [tab, setTab] = useState<"chats" | "contacts">("chats");
+  const requests = chats.people.incoming.value.length;
   const search = useRef<HTMLInputElement>(null);
   const open = chats.open.value;
 
@@ -95,8 +98,21 @@ export function ChatApp({ chats }: { chats: Chats }) {
           />
           <button type="submit">{t.newChat}</button>
         </form>
-        <nav class="list" aria-label={t.chats}>
-          <ChatList chats={chats} filter={filter} />
+        <div class="tabs" role="tablist">
+          <button type="button" role="tab" aria-selected={tab === "chats"} onClick={() => setTab("chats")}>
+            {t.chats}
+          </button>
+          <button type="button" role="tab" aria-selected={tab === "contacts"} onClick={() => setTab("contacts")}>
+            {t.contacts}
+            {requests > 0 && <span class="badge">{requests}</span>}
+          </button>
+        </div>
+        <nav class="list" aria-label={tab === "chats" ? t.chats : t.contacts}>
+          {tab === "chats" ? (
+            <ChatList chats={chats} filter={filter} />
+          ) : (
+            <Contacts chats={chats} onOpenChat={() => setTab("chats")} />
+          )}
         </nav>
         <footer class="sidebar-footer">
           <PreferencesForm prefs={prefs} />

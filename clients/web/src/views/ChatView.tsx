@@ -54,13 +54,19 @@ export function ChatView({ chats }: { chats: Chats }) {
         items={messages}
         keyOf={keyOfMessage}
         onNearTop={conv !== undefined ? () => void chats.loadOlder(conv) : undefined}
-        render={(m) => <MessageItem message={m} me={chats.me} isGroup={isGroup} peerRead={peerRead} />}
+        render={(m) => <MessageItem message={m} chats={chats} isGroup={isGroup} peerRead={peerRead} />}
         footer={pending.map((entry) => (
           <PendingItem key={entry.cmid} entry={entry} chats={chats} />
         ))}
       />
+      {chats.problem.value !== undefined && (
+        <p class="toast" role="alert">
+          {errorText(t, chats.problem.value)}
+        </p>
+      )}
       <Composer
         key={conv ?? peer}
+        chats={chats}
         onSend={(body) => chats.send(conv !== undefined ? { conv } : { peer: peer ?? "" }, body)}
         onType={(text) => conv !== undefined && chats.typed(conv, text)}
         onClose={() => (chats.open.value = undefined)}
@@ -71,18 +77,24 @@ export function ChatView({ chats }: { chats: Chats }) {
 
 const keyOfMessage = (m: Message): string => String(m.seq);
 
+const QUICK_REACTIONS = ["👍", "❤️", "😂", "🎉", "😮", "🙏"];
+
 function MessageItem({
   message,
-  me,
+  chats,
   isGroup,
   peerRead,
 }: {
   message: Message;
-  me: string;
+  chats: Chats;
   isGroup: boolean;
   peerRead: number;
 }) {
   const { t, lang } = usePrefs();
+  // The menu opens towards the larger space in the list, so it is never
+  // cut off by the list's edge.
+  const [menu, setMenu] = useState<"up" | "down" | undefined>(undefined);
+  const me = chats.me;
   const mine = message.from === me;
   if (message.kind === "event") {
     return <p class="event">{t.kindEvent}</p>;
@@ -92,6 +104,10 @@ function MessageItem({
       <p class="event">{message.recalled.by === me ? t.youRecalled : `${message.recalled.by} ${t.recalledAMessage}`}</p>
     );
   }
+  const act = (action: () => void) => {
+    setMenu(undefined);
+    action();
+  };
   return (
     <div class={`message${mine ? " mine" : ""}`} data-seq={message.seq}>
       {!mine && <Avatar name={message.from} size="s" />}
@@ -109,9 +125,15 @@ function MessageItem({
         {message.reactions !== undefined && (
           <p class="reactions">
             {message.reactions.map((r) => (
-              <span key={r.emoji} class={`reaction${r.mine === true ? " mine" : ""}`}>
+              <button
+                type="button"
+                key={r.emoji}
+                class={`reaction${r.mine === true ? " mine" : ""}`}
+                aria-pressed={r.mine === true}
+                onClick={() => chats.react(message, r.emoji)}
+              >
                 {r.emoji} {r.count}
-              </span>
+              </button>
             ))}
           </p>
         )}
@@ -124,6 +146,65 @@ function MessageItem({
             </span>
           )}
         </p>
+      </div>
+      <div class="message-actions">
+        <button
+          type="button"
+          class="more"
+          aria-label={t.messageActions}
+          aria-expanded={menu !== undefined}
+          onClick={(e) => {
+            if (menu !== undefined) {
+              setMenu(undefined);
+              return;
+            }
+            const button = e.currentTarget.getBoundingClientRect();
+            const list = e.currentTarget.closest(".messages")?.getBoundingClientRect();
+            const above = list === undefined ? 0 : button.top - list.top;
+            const below = list === undefined ? 0 : list.bottom - button.bottom;
+            setMenu(above > below ? "up" : "down");
+          }}
+        >
+          ⋯
+        </button>
+        {menu !== undefined && (
+          <div class={`menu menu-${menu}`} role="menu">
+            <div class="quick-reactions">
+              {QUICK_REACTIONS.map((emoji) => (
+                <button
+                  type="button"
+                  role="menuitem"
+                  key={emoji}
+                  aria-label={`${t.react} ${emoji}`}
+                  onClick={() => act(() => chats.react(message, emoji))}
+                >
+                  {emoji}
+                </button>
+              ))}
+            </div>
+            <button
+              type="button"
+              role="menuitem"
+              onClick={() => act(() => (chats.composing.value = { mode: "reply", message }))}
+            >
+              {t.reply}
+            </button>
+            {mine && message.kind === "text" && (
+              <button
+                type="button"
+                role="menuitem"
+                onClick={() => act(() => (chats.composing.value = { mode: "edit", message }))}
+              >
+                {t.edit}
+              </button>
+            )}
+            {(mine || isGroup) && (
+              <button type="button" role="menuitem" onClick={() => act(() => chats.recall(message))}>
+                {t.recall}
+              </button>
+            )}
+          </div>
+        )}
       </div>
     </div>
   );
@@ -161,10 +242,12 @@ function PendingItem({ entry, chats }: { entry: OutboxEntry; chats: Chats }) {
 }
 
 function Composer({
+  chats,
   onSend,
   onType,
   onClose,
 }: {
+  chats: Chats;
   onSend: (body: string) => void;
   onType: (text: string) => void;
   onClose: () => void;
@@ -172,7 +255,13 @@ function Composer({
   const { t } = usePrefs();
   const [text, setText] = useState("");
   const input = useRef<HTMLTextAreaElement>(null);
+  const composing = chats.composing.value;
   useEffect(() => input.current?.focus(), []);
+  // Editing starts from the message's text.
+  useEffect(() => {
+    if (composing?.mode === "edit") setText(composing.message.body);
+    if (composing !== undefined) input.current?.focus();
+  }, [composing]);
   const send = useCallback(() => {
     if (text.trim() === "") return;
     onSend(text);
@@ -187,31 +276,53 @@ function Composer({
         send();
       }}
     >
-      <label class="visually-hidden" for="composer-input">
-        {t.messageLabel}
-      </label>
-      <textarea
-        id="composer-input"
-        ref={input}
-        rows={1}
-        value={text}
-        placeholder={t.messagePlaceholder}
-        onInput={(e) => {
-          setText(e.currentTarget.value);
-          onType(e.currentTarget.value);
-        }}
-        onKeyDown={(e) => {
-          if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
-            e.preventDefault();
-            send();
-          } else if (e.key === "Escape") {
-            onClose();
-          }
-        }}
-      />
-      <button type="submit" class="primary" disabled={text.trim() === ""}>
-        {t.send}
-      </button>
+      {composing !== undefined && (
+        <div class="composing">
+          <span dir="auto">
+            {composing.mode === "reply" ? t.replyingTo : t.editing} {composing.message.from}:{" "}
+            {[...composing.message.body].slice(0, 60).join("")}
+          </span>
+          <button
+            type="button"
+            class="link"
+            aria-label={t.cancel}
+            onClick={() => {
+              if (composing.mode === "edit") setText("");
+              chats.composing.value = undefined;
+            }}
+          >
+            ✕
+          </button>
+        </div>
+      )}
+      <div class="composer-row">
+        <label class="visually-hidden" for="composer-input">
+          {t.messageLabel}
+        </label>
+        <textarea
+          id="composer-input"
+          ref={input}
+          rows={1}
+          value={text}
+          placeholder={t.messagePlaceholder}
+          onInput={(e) => {
+            setText(e.currentTarget.value);
+            onType(e.currentTarget.value);
+          }}
+          onKeyDown={(e) => {
+            if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+              e.preventDefault();
+              send();
+            } else if (e.key === "Escape") {
+              if (composing !== undefined) chats.composing.value = undefined;
+              else onClose();
+            }
+          }}
+        />
+        <button type="submit" class="primary" disabled={text.trim() === ""}>
+          {t.send}
+        </button>
+      </div>
     </form>
   );
 }

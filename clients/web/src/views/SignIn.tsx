@@ -113,6 +113,12 @@ export function errorText(t: Dictionary, code: string): string {
     muted: t.errMuted,
     body_too_large: t.errTooLong,
     too_many_sessions: t.errTooManySessions,
+    already_friends: t.errAlreadyFriends,
+    no_such_request: t.errNoSuchRequest,
+    limit_reached: t.errLimitReached,
+    too_late: t.errTooLate,
+    not_amendable: t.errNotAmendable,
+    forbidden: t.errForbidden,
   };
   return known[code] ?? `${t.errGeneric} (${code})`;
 }
