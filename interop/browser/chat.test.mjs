@@ -244,3 +244,62 @@ test('two people chat in two browsers: receipts, typing, offline and back, hosti
   await a.context.close();
   await b.context.close();
 });
+
+test('a group of three: created from the sidebar, @mention completion and flag, read by N, events, a hostile name', async () => {
+  const tag = String(Date.now() % 1_000_000);
+  const [owner, second, third] = [`gowner${tag}`, `gsecond${tag}`, `gthird${tag}`];
+  const a = await person({ locale: 'en-US', colorScheme: 'light', viewport: { width: 1100, height: 760 } });
+  const b = await person({ locale: 'zh-CN', colorScheme: 'light', viewport: { width: 1100, height: 760 } });
+  const c = await person({ locale: 'en-US', colorScheme: 'dark', viewport: { width: 1100, height: 760 } });
+  await signUp(a.page, owner, EN);
+  await signUp(b.page, second, ZH);
+  await signUp(c.page, third, EN);
+
+  const hostileName = '<img src=x onerror="window.__pwned=9"> 项目组';
+  await a.page.getByRole('button', { name: 'New group' }).click();
+  await a.page.getByLabel('Group name').fill(hostileName);
+  await a.page.getByLabel('Members', { exact: true }).fill(`${second}, ${third}`);
+  await a.page.getByRole('button', { name: 'Create', exact: true }).click();
+  await a.page.locator('.chat-header h2', { hasText: '项目组' }).waitFor();
+  assert.equal(await a.page.locator('.chat-header h2').textContent(), hostileName, 'the name is text');
+  await a.page.locator('.event', { hasText: `${owner} created the group` }).waitFor();
+
+  // @ completes a member's name; the mentioned member's list row is flagged.
+  await a.page.getByLabel('Message', { exact: true }).pressSequentially(`@${second.slice(0, 4)}`);
+  await a.page.locator('.mentions button').first().waitFor();
+  await a.page.keyboard.press('Tab');
+  await a.page.keyboard.type('please review');
+  assert.equal(await a.page.getByLabel('Message', { exact: true }).inputValue(), `@${second} please review`);
+  await a.page.keyboard.press('Enter');
+  const bRow = b.page.locator('.chat-row', { hasText: '项目组' });
+  await bRow.locator('.mention-flag').waitFor();
+  await c.page.locator('.chat-row', { hasText: '项目组' }).locator('.badge').waitFor();
+  assert.equal(await c.page.locator('.chat-row', { hasText: '项目组' }).locator('.mention-flag').count(), 0);
+
+  // Both read it; the owner sees "2 read" and who.
+  await bRow.click();
+  await b.page.locator('.messages .body', { hasText: 'please review' }).waitFor();
+  await c.page.locator('.chat-row', { hasText: '项目组' }).click();
+  await c.page.locator('.messages .body', { hasText: 'please review' }).waitFor();
+  await c.page.locator('.sender', { hasText: owner }).first().waitFor();
+  await a.page.locator('.chat-row', { hasText: '项目组' }).click();
+  await a.page.locator('.read-count', { hasText: '2 read' }).waitFor();
+  await a.page.locator('.read-count').click();
+  const readers = await a.page.locator('.readers').textContent();
+  assert.ok(readers.includes(second) && readers.includes(third), readers);
+
+  // The members panel; the owner removes one; the removed member loses the group.
+  await a.page.getByRole('button', { name: 'Group info' }).click();
+  await a.page.locator('.member', { hasText: third }).waitFor();
+  await a.page.locator('.member', { hasText: third }).getByRole('button', { name: 'Remove' }).click();
+  await a.page.locator('.event', { hasText: `${owner} removed ${third}` }).waitFor();
+  await c.page.locator('.chat-row', { hasText: '项目组' }).waitFor({ state: 'detached' });
+  await b.page.locator('.event', { hasText: `${owner} 将 ${third} 移出了群聊` }).waitFor();
+  await shot(a.page, 'group-en-light');
+
+  for (const p of [a, b, c]) {
+    assert.equal(await p.page.evaluate(() => window.__pwned ?? null), null, 'no hostile script ran');
+    assert.deepEqual(p.problems, [], p.problems.join('\n'));
+    await p.context.close();
+  }
+});

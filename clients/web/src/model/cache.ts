@@ -111,6 +111,15 @@ export class Cache {
     await tx.done;
   }
 
+  /** Forget a conversation the user is no longer in. */
+  async dropConv(conv: number): Promise<void> {
+    if (this.db === undefined) return;
+    const tx = this.db.transaction(["convs", "messages"], "readwrite");
+    void tx.objectStore("convs").delete(conv);
+    void tx.objectStore("messages").delete(IDBKeyRange.bound([conv, 0], [conv, Number.MAX_SAFE_INTEGER]));
+    await tx.done;
+  }
+
   async putChangeCursor(position: number): Promise<void> {
     await this.db?.put("meta", position, "changeCursor");
   }

@@ -8,6 +8,7 @@
 
 import { batch, computed, signal, type Signal } from "@preact/signals";
 import {
+  isChange,
   applyAmend,
   applyToQuote,
   QUIET_KINDS,
@@ -20,6 +21,7 @@ import {
   type SendOk,
 } from "magpie-client";
 import type { Cache, Snapshot } from "./cache";
+import { Groups } from "./groups";
 import { People } from "./people";
 
 /** Rows of the list loaded on a fresh device, at most (the list pages
@@ -55,6 +57,8 @@ export class Chats {
   readonly peerRead = signal<ReadonlyMap<number, number>>(new Map());
   /** Friends, requests and presence. */
   readonly people: People;
+  /** Details and members of the groups on show. */
+  readonly groups: Groups;
   /** The message the composer answers, or edits, if any. */
   readonly composing = signal<{ mode: "reply" | "edit"; message: Message } | undefined>(undefined);
   /** A refusal to show briefly (an error code). */
@@ -77,6 +81,7 @@ export class Chats {
     this.rows.value = new Map(snapshot.convs.map((row) => [row.conv, row]));
     this.outgoing.value = [];
     this.people = new People(client, () => this.me);
+    this.groups = new Groups(client);
     this.stops.push(
       client.on("session", (session) => {
         // The username as stored (lower-case), should the cache key differ.
@@ -90,9 +95,8 @@ export class Chats {
       }),
       client.on("change", (change) => {
         void this.cache.putChangeCursor(change.seq);
-        if (change.kind === "conv_settings" || change.kind === "group_joined" || change.kind === "group_left") {
-          void this.refreshList();
-        }
+        if (isChange(change, "group_left")) this.dropConversation(change.data.conv);
+        else if (change.kind === "conv_settings" || change.kind === "group_joined") void this.refreshList();
       }),
       client.on("read", (mark) => this.onRead(mark.conv, mark.read_seq)),
       client.on("receipt", (receipt) => this.onReceipt(receipt.conv, receipt.read_seq)),
@@ -156,6 +160,12 @@ export class Chats {
     void this.loadReceipts(conv);
   }
 
+  /** Open a group just made or joined (its row may not be listed yet). */
+  async openGroup(conv: number): Promise<void> {
+    if (!this.rows.value.has(conv)) await this.refreshList();
+    await this.select(conv);
+  }
+
   /** Open a chat with a user by name: their conversation if there is one. */
   startWith(peer: string): void {
     const name = peer.trim().toLowerCase();
@@ -181,9 +191,16 @@ export class Chats {
       this.amend(this.client.amend("edit", { conv: target.conv, seq: composing.message.seq, body }));
       return;
     }
+    const mentions = "conv" in target ? this.mentionsIn(target.conv, body) : { names: [], all: false };
     const args =
       "conv" in target
-        ? { conv: target.conv, body, ...(composing?.mode === "reply" ? { reply: composing.message.seq } : {}) }
+        ? {
+            conv: target.conv,
+            body,
+            ...(composing?.mode === "reply" ? { reply: composing.message.seq } : {}),
+            ...(mentions.names.length > 0 ? { mentions: mentions.names } : {}),
+            ...(mentions.all ? { mention_all: true } : {}),
+          }
         : { to: target.peer, body };
     const { acked } = this.client.send(args);
     if ("conv" in target) this.stopTyping(target.conv);
@@ -193,6 +210,22 @@ export class Chats {
         if (open !== undefined && "peer" in open && open.peer === target.peer) void this.select(ack.conv);
       });
     }
+  }
+
+  /** The members a group message mentions: `@username` of a member (at
+   * most 50), and `@all` from an owner or admin. */
+  private mentionsIn(conv: number, body: string): { names: string[]; all: boolean } {
+    if (this.rows.value.get(conv)?.kind !== "group") return { names: [], all: false };
+    const details = this.groups.of(conv);
+    const members = new Set(details.members.value.map((m) => m.user));
+    const names = new Set<string>();
+    let all = false;
+    for (const match of body.matchAll(/(?:^|\s)@([a-z0-9_.-]{1,32})/giu)) {
+      const name = (match[1] ?? "").toLowerCase();
+      if (name === "all" && details.info.value?.role !== "member") all = true;
+      else if (members.has(name) && name !== this.me) names.add(name);
+    }
+    return { names: [...names].slice(0, 50), all };
   }
 
   recall(message: Message): void {
@@ -306,12 +339,16 @@ export class Chats {
 
   private async loadReceipts(conv: number): Promise<void> {
     const row = this.rows.value.get(conv);
-    if (row?.kind !== "direct") return;
     const mine = this.thread(conv)
-      .messages.value.filter((m) => m.from === this.me)
+      .messages.value.filter((m) => m.from === this.me && m.kind !== "event")
       .slice(-100)
       .map((m) => m.seq);
     if (mine.length === 0) return;
+    if (row?.kind === "group") {
+      await this.groups.loadReadCounts(conv, mine).catch(() => undefined);
+      return;
+    }
+    if (row?.kind !== "direct") return;
     try {
       const { counts } = await this.client.request("read_receipts", { conv, seqs: mine });
       const read = counts.filter((c) => c.read > 0).map((c) => c.seq);
@@ -343,7 +380,20 @@ export class Chats {
     );
   }
 
+  /** A group the user left, was removed from, or that was dissolved. */
+  private dropConversation(conv: number): void {
+    const rows = new Map(this.rows.value);
+    if (!rows.delete(conv)) return;
+    this.rows.value = rows;
+    this.threads.delete(conv);
+    this.groups.forget(conv);
+    const open = this.open.value;
+    if (open !== undefined && "conv" in open && open.conv === conv) this.open.value = undefined;
+    void this.cache.dropConv(conv);
+  }
+
   private applyMessage(message: Message): void {
+    if (message.kind === "event") void this.groups.reload(message.conv);
     const thread = this.threads.get(message.conv);
     if (thread !== undefined && thread.loaded) this.merge(thread, [message]);
     this.clearTyping(message.conv, message.from);

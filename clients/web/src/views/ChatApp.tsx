@@ -10,6 +10,7 @@ import { Banner } from "./Banner";
 import { ChatList, isMuted } from "./ChatList";
 import { ChatView } from "./ChatView";
 import { Contacts } from "./Contacts";
+import { GroupDialog } from "./GroupDialog";
 import { usePrefs } from "./context";
 
 export function ChatApp({ chats }: { chats: Chats }) {
@@ -18,6 +19,7 @@ export function ChatApp({ chats }: { chats: Chats }) {
   const [filter, setFilter] = useState("");
   const [newChat, setNewChat] = useState("");
   const [tab, setTab] = useState<"chats" | "contacts">("chats");
+  const [groupWith, setGroupWith] = useState<string[] | undefined>(undefined);
   const requests = chats.people.incoming.value.length;
   const search = useRef<HTMLInputElement>(null);
   const open = chats.open.value;
@@ -97,6 +99,9 @@ export function ChatApp({ chats }: { chats: Chats }) {
             onInput={(e) => setNewChat(e.currentTarget.value)}
           />
           <button type="submit">{t.newChat}</button>
+          <button type="button" onClick={() => setGroupWith([])}>
+            {t.newGroup}
+          </button>
         </form>
         <div class="tabs" role="tablist">
           <button type="button" role="tab" aria-selected={tab === "chats"} onClick={() => setTab("chats")}>
@@ -119,8 +124,11 @@ export function ChatApp({ chats }: { chats: Chats }) {
         </footer>
       </aside>
       <main class="main">
-        <ChatView chats={chats} />
+        <ChatView chats={chats} onNewGroup={setGroupWith} />
       </main>
+      {groupWith !== undefined && (
+        <GroupDialog chats={chats} with={groupWith} onClose={() => setGroupWith(undefined)} />
+      )}
     </div>
   );
 }

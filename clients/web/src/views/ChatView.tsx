@@ -7,12 +7,15 @@ import type { Message, OutboxEntry } from "magpie-client";
 import { outgoingFor, type Chats } from "../model/chats";
 import { chatName } from "./ChatList";
 import { usePrefs } from "./context";
+import { describeEvent, fill } from "./events";
+import { GroupPanel } from "./GroupPanel";
 import { errorText } from "./SignIn";
 import { Avatar, RichText, shortTime } from "./text";
 import { VirtualList } from "./VirtualList";
 
-export function ChatView({ chats }: { chats: Chats }) {
+export function ChatView({ chats, onNewGroup }: { chats: Chats; onNewGroup: (with_: string[]) => void }) {
   const { t } = usePrefs();
+  const [panel, setPanel] = useState(false);
   const open = chats.open.value;
   if (open === undefined) {
     return (
@@ -33,6 +36,8 @@ export function ChatView({ chats }: { chats: Chats }) {
   const typists = conv !== undefined ? [...(chats.typing.value.get(conv)?.keys() ?? [])] : [];
   const peerRead = conv !== undefined ? (chats.peerRead.value.get(conv) ?? 0) : 0;
   const isGroup = row?.kind === "group";
+  const group = isGroup && conv !== undefined ? chats.groups.of(conv) : undefined;
+  const members = group?.members.value ?? [];
 
   return (
     <section class="chat" aria-label={name}>
@@ -44,17 +49,43 @@ export function ChatView({ chats }: { chats: Chats }) {
         <div class="chat-title">
           <h2 dir="auto">{name}</h2>
           <p class="typing" aria-live="polite">
-            {typists.length > 0 ? `${typists.join(", ")} ${t.isTyping}` : ""}
+            {typists.length > 0
+              ? `${typists.join(", ")} ${t.isTyping}`
+              : group?.info.value !== undefined
+                ? `${group.info.value.members} ${t.membersCount}`
+                : ""}
           </p>
         </div>
+        <span class="header-actions">
+          {isGroup && conv !== undefined ? (
+            <button type="button" aria-expanded={panel} onClick={() => setPanel(!panel)}>
+              {t.groupInfo}
+            </button>
+          ) : (
+            <button type="button" onClick={() => onNewGroup(row?.peer !== undefined ? [row.peer] : [])}>
+              {t.newGroupWith}
+            </button>
+          )}
+        </span>
       </header>
+      {panel && isGroup && conv !== undefined && (
+        <GroupPanel key={conv} chats={chats} conv={conv} onClose={() => setPanel(false)} />
+      )}
       <VirtualList<Message>
         key={conv ?? peer}
         label={t.messages}
         items={messages}
         keyOf={keyOfMessage}
         onNearTop={conv !== undefined ? () => void chats.loadOlder(conv) : undefined}
-        render={(m) => <MessageItem message={m} chats={chats} isGroup={isGroup} peerRead={peerRead} />}
+        render={(m) => (
+          <MessageItem
+            message={m}
+            chats={chats}
+            isGroup={isGroup}
+            peerRead={peerRead}
+            readCount={group?.readCounts.value.get(m.seq)}
+          />
+        )}
         footer={pending.map((entry) => (
           <PendingItem key={entry.cmid} entry={entry} chats={chats} />
         ))}
@@ -67,6 +98,8 @@ export function ChatView({ chats }: { chats: Chats }) {
       <Composer
         key={conv ?? peer}
         chats={chats}
+        members={members.map((m) => m.user).filter((u) => u !== chats.me)}
+        canMentionAll={group?.info.value !== undefined && group.info.value.role !== "member"}
         onSend={(body) => chats.send(conv !== undefined ? { conv } : { peer: peer ?? "" }, body)}
         onType={(text) => conv !== undefined && chats.typed(conv, text)}
         onClose={() => (chats.open.value = undefined)}
@@ -84,20 +117,23 @@ function MessageItem({
   chats,
   isGroup,
   peerRead,
+  readCount,
 }: {
   message: Message;
   chats: Chats;
   isGroup: boolean;
   peerRead: number;
+  readCount: number | undefined;
 }) {
   const { t, lang } = usePrefs();
   // The menu opens towards the larger space in the list, so it is never
   // cut off by the list's edge.
   const [menu, setMenu] = useState<"up" | "down" | undefined>(undefined);
+  const [readers, setReaders] = useState<{ read: string[]; unread: string[] } | undefined>(undefined);
   const me = chats.me;
   const mine = message.from === me;
   if (message.kind === "event") {
-    return <p class="event">{t.kindEvent}</p>;
+    return <p class="event">{describeEvent(message.event, t)}</p>;
   }
   if (message.recalled !== undefined) {
     return (
@@ -140,12 +176,36 @@ function MessageItem({
         <p class="meta">
           {message.edited_ts !== undefined && <span class="edited">{t.edited} · </span>}
           <time dateTime={new Date(message.ts).toISOString()}>{shortTime(message.ts, lang)}</time>
+          {mine && isGroup && readCount !== undefined && (
+            <button
+              type="button"
+              class="link read-count"
+              aria-expanded={readers !== undefined}
+              onClick={() => {
+                if (readers !== undefined) setReaders(undefined);
+                else void chats.groups.readBy(message.conv, message.seq).then(setReaders, () => undefined);
+              }}
+            >
+              {" "}
+              {fill(t.readByN, { n: String(readCount) })}
+            </button>
+          )}
           {mine && !isGroup && (
             <span class="tick" aria-label={peerRead >= message.seq ? t.read : t.sent}>
               {peerRead >= message.seq ? " ✓✓" : " ✓"}
             </span>
           )}
         </p>
+        {readers !== undefined && (
+          <div class="readers">
+            <p>
+              {t.readBy}: {readers.read.join(", ") || "—"}
+            </p>
+            <p>
+              {t.notReadBy}: {readers.unread.join(", ") || "—"}
+            </p>
+          </div>
+        )}
       </div>
       <div class="message-actions">
         <button
@@ -243,11 +303,15 @@ function PendingItem({ entry, chats }: { entry: OutboxEntry; chats: Chats }) {
 
 function Composer({
   chats,
+  members,
+  canMentionAll,
   onSend,
   onType,
   onClose,
 }: {
   chats: Chats;
+  members: readonly string[];
+  canMentionAll: boolean;
   onSend: (body: string) => void;
   onType: (text: string) => void;
   onClose: () => void;
@@ -262,6 +326,18 @@ function Composer({
     if (composing?.mode === "edit") setText(composing.message.body);
     if (composing !== undefined) input.current?.focus();
   }, [composing]);
+  // @mention completion: the word being typed after an "@".
+  const mention = /(?:^|\s)@([^\s@]*)$/u.exec(text)?.[1];
+  const suggestions =
+    mention === undefined
+      ? []
+      : [...(canMentionAll ? ["all"] : []), ...members]
+          .filter((name) => name.startsWith(mention.toLowerCase()))
+          .slice(0, 8);
+  const complete = (name: string) => {
+    setText(text.replace(/@([^\s@]*)$/u, `@${name} `));
+    input.current?.focus();
+  };
   const send = useCallback(() => {
     if (text.trim() === "") return;
     onSend(text);
@@ -295,6 +371,17 @@ function Composer({
           </button>
         </div>
       )}
+      {suggestions.length > 0 && (
+        <ul class="mentions" aria-label={t.mentionLabel}>
+          {suggestions.map((name, i) => (
+            <li key={name} class={i === 0 ? "first" : undefined}>
+              <button type="button" onClick={() => complete(name)}>
+                @{name === "all" ? `all (${t.everyone})` : name}
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
       <div class="composer-row">
         <label class="visually-hidden" for="composer-input">
           {t.messageLabel}
@@ -310,7 +397,10 @@ function Composer({
             onType(e.currentTarget.value);
           }}
           onKeyDown={(e) => {
-            if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+            if ((e.key === "Tab" || e.key === "Enter") && suggestions[0] !== undefined && !e.isComposing) {
+              e.preventDefault();
+              complete(suggestions[0]);
+            } else if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
               e.preventDefault();
               send();
             } else if (e.key === "Escape") {
