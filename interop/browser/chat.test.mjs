@@ -288,6 +288,17 @@ test('a group of three: created from the sidebar, @mention completion and flag, 
   const readers = await a.page.locator('.readers').textContent();
   assert.ok(readers.includes(second) && readers.includes(third), readers);
 
+  // Search in Chinese: the hit is marked, and opens the chat at the message.
+  await a.page.getByLabel('Message', { exact: true }).fill('季度报告已经完成，请查收');
+  await a.page.keyboard.press('Enter');
+  await b.page.locator('.messages .body', { hasText: '季度报告' }).waitFor();
+  await b.page.getByLabel('搜索聊天').fill('报告');
+  await b.page.locator('.search-results .hit mark', { hasText: '报告' }).waitFor();
+  await b.page.locator('.search-results .hit').first().click();
+  await b.page.locator('.message.focused .body', { hasText: '季度报告已经完成' }).waitFor();
+  await b.page.getByLabel('搜索聊天').fill('');
+  await shot(b.page, 'search-zh-light');
+
   // The members panel; the owner removes one; the removed member loses the group.
   await a.page.getByRole('button', { name: 'Group info' }).click();
   await a.page.locator('.member', { hasText: third }).waitFor();

@@ -149,6 +149,10 @@ const en = {
   evUpdated: "{by} changed the group's info",
   evNickname: "{user} is now {nickname} here",
   evDissolved: "{by} dissolved the group",
+  messagesFound: "Messages",
+  noMessagesFound: "No messages found.",
+  moreResults: "More results",
+  toLatest: "Latest messages ↓",
 } satisfies Record<string, string>;
 
 /** A key of the dictionary. */
@@ -301,6 +305,10 @@ const zh: Dictionary = {
   evUpdated: "{by} 修改了群信息",
   evNickname: "{user} 的群昵称改为 {nickname}",
   evDissolved: "{by} 解散了群聊",
+  messagesFound: "聊天记录",
+  noMessagesFound: "没有找到消息。",
+  moreResults: "更多结果",
+  toLatest: "回到最新消息 ↓",
 };
 
 /** The languages of the interface. */

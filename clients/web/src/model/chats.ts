@@ -17,6 +17,7 @@ import {
   type LastMessage,
   type MagpieClient,
   type Message,
+  type MessageSearchOk,
   type OutboxEntry,
   type SendOk,
 } from "magpie-client";
@@ -28,6 +29,9 @@ import { People } from "./people";
  * further on demand later; the newest matter). */
 const FIRST_LIST_ROWS = 1000;
 const PAGE = 50;
+/** A search hit at most this far above the loaded messages is reached by
+ * loading every page between; farther, its stretch is shown alone. */
+const JUMP_FILL = 2000;
 /** Send a typing notice at most this often while the user types. */
 const TYPING_EVERY_MS = 3000;
 
@@ -39,6 +43,9 @@ export class Thread {
   readonly loading = signal<boolean>(false);
   /** Whether the newest messages are loaded (from history or the cache). */
   loaded = false;
+  /** Showing an older stretch only (a search hit far back): live messages
+   * are not added until the reader returns to the latest. */
+  readonly detached = signal<boolean>(false);
 }
 
 export class Chats {
@@ -61,6 +68,8 @@ export class Chats {
   readonly groups: Groups;
   /** The message the composer answers, or edits, if any. */
   readonly composing = signal<{ mode: "reply" | "edit"; message: Message } | undefined>(undefined);
+  /** The message to bring into view and mark (a search hit opened). */
+  readonly focus = signal<{ conv: number; seq: number } | undefined>(undefined);
   /** A refusal to show briefly (an error code). */
   readonly problem = signal<string | undefined>(undefined);
   /** Whether the first catch-up after sign-in has finished. */
@@ -158,6 +167,58 @@ export class Chats {
     }
     this.markRead(conv);
     void this.loadReceipts(conv);
+  }
+
+  /** One page of message search results, newest first. */
+  search(query: string, before?: number): Promise<MessageSearchOk> {
+    return this.client.request(
+      "message_search",
+      before === undefined ? { query, limit: 20 } : { query, before, limit: 20 },
+    );
+  }
+
+  /** Open a conversation at one message, with the messages around it.
+   * The loaded messages stay one contiguous run: the pages between are
+   * loaded too when the hit is near, else the thread shows the hit's
+   * stretch alone until the reader returns to the latest. */
+  async jumpTo(conv: number, seq: number): Promise<void> {
+    await this.select(conv);
+    const thread = this.thread(conv);
+    const oldest = thread.messages.value[0]?.seq;
+    try {
+      if (oldest !== undefined && seq < oldest && oldest - seq <= JUMP_FILL) {
+        let before = oldest;
+        while (before > seq - 25) {
+          const page = await this.client.request("history", { conv, before, limit: 500 });
+          this.merge(
+            thread,
+            page.messages.filter((m) => !QUIET_KINDS.has(m.kind)),
+          );
+          thread.olderExists.value = page.more;
+          const first = page.messages[0];
+          if (!page.more || first === undefined) break;
+          before = first.seq;
+        }
+      } else if (oldest === undefined || seq < oldest) {
+        const page = await this.client.request("history", { conv, before: seq + 25, limit: 50 });
+        thread.messages.value = page.messages.filter((m) => !QUIET_KINDS.has(m.kind));
+        thread.olderExists.value = page.more;
+        thread.detached.value = true;
+      }
+    } catch {
+      // Offline: open the conversation where it is.
+    }
+    this.focus.value = { conv, seq };
+  }
+
+  /** Back from an older stretch to the newest messages. */
+  async toLatest(conv: number): Promise<void> {
+    const thread = this.thread(conv);
+    thread.detached.value = false;
+    thread.messages.value = [];
+    thread.loaded = false;
+    this.focus.value = undefined;
+    await this.select(conv);
   }
 
   /** Open a group just made or joined (its row may not be listed yet). */
@@ -395,7 +456,7 @@ export class Chats {
   private applyMessage(message: Message): void {
     if (message.kind === "event") void this.groups.reload(message.conv);
     const thread = this.threads.get(message.conv);
-    if (thread !== undefined && thread.loaded) this.merge(thread, [message]);
+    if (thread !== undefined && thread.loaded && !thread.detached.value) this.merge(thread, [message]);
     this.clearTyping(message.conv, message.from);
     const row = this.rows.value.get(message.conv);
     if (row === undefined) {

@@ -11,6 +11,7 @@ import { ChatList, isMuted } from "./ChatList";
 import { ChatView } from "./ChatView";
 import { Contacts } from "./Contacts";
 import { GroupDialog } from "./GroupDialog";
+import { SearchResults } from "./SearchResults";
 import { usePrefs } from "./context";
 
 export function ChatApp({ chats }: { chats: Chats }) {
@@ -114,7 +115,10 @@ export function ChatApp({ chats }: { chats: Chats }) {
         </div>
         <nav class="list" aria-label={tab === "chats" ? t.chats : t.contacts}>
           {tab === "chats" ? (
-            <ChatList chats={chats} filter={filter} />
+            <>
+              <ChatList chats={chats} filter={filter} />
+              <SearchResults chats={chats} query={filter} />
+            </>
           ) : (
             <Contacts chats={chats} onOpenChat={() => setTab("chats")} />
           )}

@@ -20,7 +20,7 @@ export function ChatList({ chats, filter }: { chats: Chats; filter: string }) {
   const open = chats.open.value;
   const needle = filter.trim().toLowerCase();
   const rows = chats.list.value.filter((row) => needle === "" || chatName(row).toLowerCase().includes(needle));
-  if (rows.length === 0) return <p class="empty">{needle === "" ? t.noChats : t.noMatches}</p>;
+  if (rows.length === 0) return needle === "" ? <p class="empty">{t.noChats}</p> : null;
   return (
     <ul class="chat-list" role="list">
       {rows.map((row) => {

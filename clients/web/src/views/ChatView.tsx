@@ -75,6 +75,7 @@ export function ChatView({ chats, onNewGroup }: { chats: Chats; onNewGroup: (wit
         key={conv ?? peer}
         label={t.messages}
         items={messages}
+        focusKey={chats.focus.value?.conv === conv ? String(chats.focus.value?.seq) : undefined}
         keyOf={keyOfMessage}
         onNearTop={conv !== undefined ? () => void chats.loadOlder(conv) : undefined}
         render={(m) => (
@@ -90,6 +91,11 @@ export function ChatView({ chats, onNewGroup }: { chats: Chats; onNewGroup: (wit
           <PendingItem key={entry.cmid} entry={entry} chats={chats} />
         ))}
       />
+      {thread?.detached.value === true && conv !== undefined && (
+        <button type="button" class="to-latest" onClick={() => void chats.toLatest(conv)}>
+          {t.toLatest}
+        </button>
+      )}
       {chats.problem.value !== undefined && (
         <p class="toast" role="alert">
           {errorText(t, chats.problem.value)}
@@ -145,7 +151,10 @@ function MessageItem({
     action();
   };
   return (
-    <div class={`message${mine ? " mine" : ""}`} data-seq={message.seq}>
+    <div
+      class={`message${mine ? " mine" : ""}${chats.focus.value?.conv === message.conv && chats.focus.value.seq === message.seq ? " focused" : ""}`}
+      data-seq={message.seq}
+    >
       {!mine && <Avatar name={message.from} size="s" />}
       <div class="bubble">
         {isGroup && !mine && <p class="sender">{message.from}</p>}

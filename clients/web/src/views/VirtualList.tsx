@@ -17,12 +17,14 @@ export interface VirtualListProps<T> {
   render: (item: T) => ComponentChildren;
   /** Called when the top is near: load older rows. */
   onNearTop?: () => void;
+  /** Bring this row into view (centred), e.g. a search hit opened. */
+  focusKey?: string | undefined;
   /** Rendered after the rows (pending messages, typing notice). */
   footer?: ComponentChildren;
   label: string;
 }
 
-export function VirtualList<T>({ items, keyOf, render, onNearTop, footer, label }: VirtualListProps<T>) {
+export function VirtualList<T>({ items, keyOf, render, onNearTop, focusKey, footer, label }: VirtualListProps<T>) {
   const scroller = useRef<HTMLDivElement>(null);
   const heights = useRef(new Map<string, number>());
   const [viewport, setViewport] = useState({ top: Number.MAX_SAFE_INTEGER, height: 800 });
@@ -66,6 +68,20 @@ export function VirtualList<T>({ items, keyOf, render, onNearTop, footer, label 
     const element = scroller.current;
     if (element !== null && atBottom.current) element.scrollTop = element.scrollHeight;
   }, [items.length, total, footer]);
+
+  // A row to show: scroll so that it sits in the middle, once per request.
+  const focused = useRef<string | undefined>(undefined);
+  useLayoutEffect(() => {
+    const element = scroller.current;
+    if (element === null || focusKey === undefined || focused.current === focusKey) return;
+    const index = keys.indexOf(focusKey);
+    if (index < 0) return;
+    focused.current = focusKey;
+    atBottom.current = false;
+    const middle = (offsets[index] ?? 0) + (heights.current.get(focusKey) ?? ESTIMATE) / 2;
+    element.scrollTop = Math.max(0, middle - element.clientHeight / 2);
+    setViewport({ top: element.scrollTop, height: element.clientHeight });
+  }, [focusKey, keys, offsets]);
 
   const onScroll = () => {
     const element = scroller.current;
