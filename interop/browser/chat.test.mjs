@@ -314,3 +314,58 @@ test('a group of three: created from the sidebar, @mention completion and flag, 
     await p.context.close();
   }
 });
+
+test('my settings of a chat and my devices: pin, mute, draft across devices, signing another device out', async () => {
+  const tag = String(Date.now() % 1_000_000);
+  const [me, peer] = [`sme${tag}`, `speer${tag}`];
+  const laptop = await person({ locale: 'en-US', colorScheme: 'light', viewport: { width: 1100, height: 760 } });
+  const other = await person({ locale: 'en-US', colorScheme: 'light', viewport: { width: 1100, height: 760 } });
+  await signUp(laptop.page, me, EN);
+  await signUp(other.page, peer, EN);
+  await other.page.getByLabel('Start a chat with a username').fill(me);
+  await other.page.getByRole('button', { name: 'Chat', exact: true }).click();
+  await other.page.getByLabel('Message', { exact: true }).fill('ping');
+  await other.page.keyboard.press('Enter');
+  const row = laptop.page.locator('.chat-item', { hasText: peer });
+  await row.waitFor();
+
+  // A second device of mine, signed in at the same time.
+  const phone = await person({ locale: 'en-US', viewport: { width: 390, height: 760 } });
+  await phone.page.getByLabel('Username').fill(me);
+  await phone.page.getByLabel('Password').fill(PASSWORD);
+  await phone.page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  const phoneRow = phone.page.locator('.chat-item', { hasText: peer });
+  await phoneRow.waitFor();
+
+  // Pin and mute on the laptop: the phone's list follows.
+  await row.hover();
+  await row.getByRole('button', { name: `Chat actions: ${peer}` }).click();
+  await laptop.page.getByRole('menuitem', { name: 'Pin' }).click();
+  await row.locator('.pin').waitFor();
+  await phoneRow.locator('.pin').waitFor();
+  await row.hover();
+  await row.getByRole('button', { name: `Chat actions: ${peer}` }).click();
+  await laptop.page.getByRole('menuitem', { name: 'Mute' }).click();
+  await laptop.page.locator('.chat-row.muted', { hasText: peer }).waitFor();
+  await phone.page.locator('.chat-row.muted', { hasText: peer }).waitFor();
+
+  // A draft written on the laptop shows on the phone, and resumes there.
+  await row.locator('.chat-row').click();
+  await laptop.page.getByLabel('Message', { exact: true }).pressSequentially('half a thought');
+  await phoneRow.locator('.draft-flag').waitFor();
+  await phoneRow.locator('.chat-row').click();
+  assert.equal(await phone.page.getByLabel('Message', { exact: true }).inputValue(), 'half a thought');
+
+  // The laptop signs the phone out.
+  await laptop.page.getByRole('button', { name: 'Devices' }).click();
+  await laptop.page.locator('.device', { hasText: 'This device' }).waitFor();
+  await laptop.page.locator('.device:not(:has-text("This device"))').getByRole('button', { name: 'Sign out' }).click();
+  await phone.page.locator('.sign-in .notice', { hasText: 'signed out from another device' }).waitFor();
+  await laptop.page.waitForFunction(() => document.querySelectorAll('.device').length === 1);
+  await laptop.page.keyboard.press('Escape');
+
+  for (const p of [laptop, other, phone]) {
+    assert.deepEqual(p.problems, [], p.problems.join('\n'));
+    await p.context.close();
+  }
+});

@@ -153,6 +153,18 @@ const en = {
   noMessagesFound: "No messages found.",
   moreResults: "More results",
   toLatest: "Latest messages ↓",
+  chatActions: "Chat actions",
+  pin: "Pin",
+  unpin: "Unpin",
+  mute: "Mute",
+  unmute: "Unmute",
+  markUnread: "Mark as unread",
+  hideChat: "Hide",
+  devices: "Devices",
+  thisDevice: "This device",
+  signOutDevice: "Sign out",
+  lastSeen: "Last seen",
+  onlineNow: "Online now",
 } satisfies Record<string, string>;
 
 /** A key of the dictionary. */
@@ -309,6 +321,18 @@ const zh: Dictionary = {
   noMessagesFound: "没有找到消息。",
   moreResults: "更多结果",
   toLatest: "回到最新消息 ↓",
+  chatActions: "聊天操作",
+  pin: "置顶",
+  unpin: "取消置顶",
+  mute: "消息免打扰",
+  unmute: "取消免打扰",
+  markUnread: "标为未读",
+  hideChat: "不显示该聊天",
+  devices: "登录设备",
+  thisDevice: "本机",
+  signOutDevice: "下线",
+  lastSeen: "最近在线",
+  onlineNow: "在线",
 };
 
 /** The languages of the interface. */

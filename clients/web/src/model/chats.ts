@@ -17,6 +17,9 @@ import {
   type LastMessage,
   type MagpieClient,
   type Message,
+  MagpieError,
+  type ConvSet,
+  type ConvSettings,
   type MessageSearchOk,
   type OutboxEntry,
   type SendOk,
@@ -32,6 +35,9 @@ const PAGE = 50;
 /** A search hit at most this far above the loaded messages is reached by
  * loading every page between; farther, its stretch is shown alone. */
 const JUMP_FILL = 2000;
+/** Save a draft this long after the last keystroke (PROTOCOL.md: save on a
+ * pause, not per keystroke). */
+const DRAFT_PAUSE_MS = 1500;
 /** Send a typing notice at most this often while the user types. */
 const TYPING_EVERY_MS = 3000;
 
@@ -81,6 +87,7 @@ export class Chats {
   private readonly stops: (() => void)[] = [];
   private listRefresh: Promise<void> | undefined;
   private typingSentAt = new Map<number, number>();
+  private draftTimer: ReturnType<typeof setTimeout> | undefined;
   private typingTimer: ReturnType<typeof setInterval>;
 
   constructor(client: MagpieClient, me: string, cache: Cache, snapshot: Snapshot) {
@@ -105,7 +112,8 @@ export class Chats {
       client.on("change", (change) => {
         void this.cache.putChangeCursor(change.seq);
         if (isChange(change, "group_left")) this.dropConversation(change.data.conv);
-        else if (change.kind === "conv_settings" || change.kind === "group_joined") void this.refreshList();
+        else if (isChange(change, "conv_settings")) this.applySettings(change.data);
+        else if (change.kind === "group_joined") void this.refreshList();
       }),
       client.on("read", (mark) => this.onRead(mark.conv, mark.read_seq)),
       client.on("receipt", (receipt) => this.onReceipt(receipt.conv, receipt.read_seq)),
@@ -167,6 +175,48 @@ export class Chats {
     }
     this.markRead(conv);
     void this.loadReceipts(conv);
+  }
+
+  /** Change my settings of a conversation (pin, mute, mark unread, hide,
+   * draft); every device applies the same change from the stream. */
+  setting(conv: number, change: Omit<ConvSet, "conv">): void {
+    this.client.request("conv_set", { conv, ...change }).then(
+      (settings) => this.applySettings(settings),
+      (error: unknown) => {
+        this.problem.value = error instanceof MagpieError ? error.code : "internal";
+        setTimeout(() => (this.problem.value = undefined), 5000);
+      },
+    );
+  }
+
+  /** Keep the composer's text as the draft after a pause in typing. */
+  saveDraft(conv: number, text: string): void {
+    clearTimeout(this.draftTimer);
+    this.draftTimer = setTimeout(() => {
+      const row = this.rows.value.get(conv);
+      if (row !== undefined && (row.draft ?? "") !== text) this.setting(conv, { draft: text });
+    }, DRAFT_PAUSE_MS);
+  }
+
+  private applySettings(settings: ConvSettings): void {
+    const row = this.rows.value.get(settings.conv);
+    if (row === undefined) return;
+    if (settings.hidden_seq > 0 && (row.last?.seq ?? 0) <= settings.hidden_seq) {
+      const rows = new Map(this.rows.value);
+      rows.delete(settings.conv);
+      this.rows.value = rows;
+      const open = this.open.value;
+      if (open !== undefined && "conv" in open && open.conv === settings.conv) this.open.value = undefined;
+      return;
+    }
+    this.updateRow(settings.conv, (r) => {
+      const next: Conversation = { ...r, pinned: settings.pinned, marked_unread: settings.marked_unread };
+      if (settings.muted_until !== 0) next.muted_until = settings.muted_until;
+      else delete next.muted_until;
+      if (settings.draft !== "") next.draft = settings.draft;
+      else delete next.draft;
+      return next;
+    });
   }
 
   /** One page of message search results, newest first. */
@@ -264,7 +314,11 @@ export class Chats {
           }
         : { to: target.peer, body };
     const { acked } = this.client.send(args);
-    if ("conv" in target) this.stopTyping(target.conv);
+    if ("conv" in target) {
+      this.stopTyping(target.conv);
+      clearTimeout(this.draftTimer);
+      if ((this.rows.value.get(target.conv)?.draft ?? "") !== "") this.setting(target.conv, { draft: "" });
+    }
     if ("peer" in target) {
       void acked.then((ack: SendOk) => {
         const open = this.open.value;
@@ -485,6 +539,28 @@ export class Chats {
       return next;
     });
     if (onScreen && !mine) this.markRead(message.conv);
+    else if (!mine && document.visibilityState === "hidden") this.notify(message);
+  }
+
+  /** A browser notification for a message that arrives while the tab is
+   * hidden, unless the conversation is muted or permission was not given. */
+  private notify(message: Message): void {
+    const row = this.rows.value.get(message.conv);
+    if (row === undefined || typeof Notification === "undefined" || Notification.permission !== "granted") return;
+    const until = row.muted_until ?? 0;
+    if (until === -1 || until > Date.now()) return;
+    const title = row.kind === "group" ? (row.name ?? "") : message.from;
+    const text = message.kind === "text" ? message.body : `[${message.kind}]`;
+    const body = row.kind === "group" ? `${message.from}: ${text}` : text;
+    try {
+      const notification = new Notification(title, { body: [...body].slice(0, 120).join(""), tag: `conv-${row.conv}` });
+      notification.onclick = () => {
+        window.focus();
+        void this.select(row.conv);
+      };
+    } catch {
+      // Some browsers allow notifications only from a service worker.
+    }
   }
 
   private applyQuiet(entry: Message): void {

@@ -10,6 +10,7 @@ import { Banner } from "./Banner";
 import { ChatList, isMuted } from "./ChatList";
 import { ChatView } from "./ChatView";
 import { Contacts } from "./Contacts";
+import { DevicesDialog } from "./DevicesDialog";
 import { GroupDialog } from "./GroupDialog";
 import { SearchResults } from "./SearchResults";
 import { usePrefs } from "./context";
@@ -21,6 +22,7 @@ export function ChatApp({ chats }: { chats: Chats }) {
   const [newChat, setNewChat] = useState("");
   const [tab, setTab] = useState<"chats" | "contacts">("chats");
   const [groupWith, setGroupWith] = useState<string[] | undefined>(undefined);
+  const [showDevices, setShowDevices] = useState(false);
   const requests = chats.people.incoming.value.length;
   const search = useRef<HTMLInputElement>(null);
   const open = chats.open.value;
@@ -62,6 +64,9 @@ export function ChatApp({ chats }: { chats: Chats }) {
           <span class="me" title={chats.me}>
             {chats.me}
           </span>
+          <button type="button" class="link" onClick={() => setShowDevices(true)}>
+            {t.devices}
+          </button>
           <button type="button" class="link" onClick={() => void signOut()}>
             {t.signOut}
           </button>
@@ -130,6 +135,7 @@ export function ChatApp({ chats }: { chats: Chats }) {
       <main class="main">
         <ChatView chats={chats} onNewGroup={setGroupWith} />
       </main>
+      {showDevices && <DevicesDialog chats={chats} onClose={() => setShowDevices(false)} />}
       {groupWith !== undefined && (
         <GroupDialog chats={chats} with={groupWith} onClose={() => setGroupWith(undefined)} />
       )}

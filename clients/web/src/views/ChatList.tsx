@@ -1,6 +1,7 @@
 // The conversation list: avatar, name, last message, time, unread badge,
 // mention flag, pinned first, muted dimmed, drafts shown.
 
+import { useState } from "preact/hooks";
 import type { Conversation } from "magpie-client";
 import type { Chats } from "../model/chats";
 import { usePrefs } from "./context";
@@ -19,6 +20,7 @@ export function ChatList({ chats, filter }: { chats: Chats; filter: string }) {
   const { t, lang } = usePrefs();
   const open = chats.open.value;
   const needle = filter.trim().toLowerCase();
+  const [menuFor, setMenuFor] = useState<number | undefined>(undefined);
   const rows = chats.list.value.filter((row) => needle === "" || chatName(row).toLowerCase().includes(needle));
   if (rows.length === 0) return needle === "" ? <p class="empty">{t.noChats}</p> : null;
   return (
@@ -29,7 +31,7 @@ export function ChatList({ chats, filter }: { chats: Chats; filter: string }) {
         const muted = isMuted(row);
         const unread = row.unread > 0 || row.marked_unread === true;
         return (
-          <li key={row.conv}>
+          <li key={row.conv} class="chat-item">
             <button
               type="button"
               class={`chat-row${selected ? " selected" : ""}${muted ? " muted" : ""}`}
@@ -70,6 +72,43 @@ export function ChatList({ chats, filter }: { chats: Chats; filter: string }) {
                 </span>
               </span>
             </button>
+            <button
+              type="button"
+              class="more row-more"
+              aria-label={`${t.chatActions}: ${name}`}
+              aria-expanded={menuFor === row.conv}
+              onClick={() => setMenuFor(menuFor === row.conv ? undefined : row.conv)}
+            >
+              ⋯
+            </button>
+            {menuFor === row.conv && (
+              <div
+                class="menu menu-down row-menu"
+                role="menu"
+                onKeyDown={(e) => e.key === "Escape" && setMenuFor(undefined)}
+              >
+                {(
+                  [
+                    [row.pinned === true ? t.unpin : t.pin, { pinned: row.pinned !== true }],
+                    [muted ? t.unmute : t.mute, { muted_until: muted ? 0 : -1 }],
+                    [t.markUnread, { marked_unread: true }],
+                    [t.hideChat, { hidden: true }],
+                  ] as const
+                ).map(([label, change]) => (
+                  <button
+                    type="button"
+                    role="menuitem"
+                    key={label}
+                    onClick={() => {
+                      setMenuFor(undefined);
+                      chats.setting(row.conv, change);
+                    }}
+                  >
+                    {label}
+                  </button>
+                ))}
+              </div>
+            )}
           </li>
         );
       })}

@@ -105,9 +105,14 @@ export function ChatView({ chats, onNewGroup }: { chats: Chats; onNewGroup: (wit
         key={conv ?? peer}
         chats={chats}
         members={members.map((m) => m.user).filter((u) => u !== chats.me)}
+        draft={row?.draft ?? ""}
         canMentionAll={group?.info.value !== undefined && group.info.value.role !== "member"}
         onSend={(body) => chats.send(conv !== undefined ? { conv } : { peer: peer ?? "" }, body)}
-        onType={(text) => conv !== undefined && chats.typed(conv, text)}
+        onType={(text) => {
+          if (conv === undefined) return;
+          chats.typed(conv, text);
+          chats.saveDraft(conv, text);
+        }}
         onClose={() => (chats.open.value = undefined)}
       />
     </section>
@@ -314,6 +319,7 @@ function Composer({
   chats,
   members,
   canMentionAll,
+  draft,
   onSend,
   onType,
   onClose,
@@ -321,12 +327,14 @@ function Composer({
   chats: Chats;
   members: readonly string[];
   canMentionAll: boolean;
+  draft: string;
   onSend: (body: string) => void;
   onType: (text: string) => void;
   onClose: () => void;
 }) {
   const { t } = usePrefs();
-  const [text, setText] = useState("");
+  // The draft saved on any device is where writing resumes.
+  const [text, setText] = useState(draft);
   const input = useRef<HTMLTextAreaElement>(null);
   const composing = chats.composing.value;
   useEffect(() => input.current?.focus(), []);
@@ -349,6 +357,7 @@ function Composer({
   };
   const send = useCallback(() => {
     if (text.trim() === "") return;
+    askForNotifications();
     onSend(text);
     setText("");
     input.current?.focus();
@@ -424,4 +433,12 @@ function Composer({
       </div>
     </form>
   );
+}
+
+/** Ask once, on the first message sent (a user gesture, as browsers
+ * require), whether new messages may be notified while the tab is hidden. */
+function askForNotifications(): void {
+  if (typeof Notification !== "undefined" && Notification.permission === "default") {
+    void Notification.requestPermission().catch(() => undefined);
+  }
 }
