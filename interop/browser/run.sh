@@ -11,9 +11,10 @@
 # developer who cannot gets a skip; under CI=true that fails the run), runs
 # `npm ci` when node_modules does not match package-lock.json, starts a
 # server on a fresh temporary data dir and free loopback ports, makes a user
-# and a shared folder with the CLI client, runs share_page.test.mjs and
-# web_client.test.mjs, stops the server and removes everything it made
-# except node_modules (kept here, git-ignored, so a second run is quick).
+# and a shared folder with the CLI client and an administrator with
+# `magpie admin bootstrap`, runs the *.test.mjs files, stops the server and
+# removes everything it made except node_modules (kept here, git-ignored,
+# so a second run is quick).
 set -euo pipefail
 
 fail() { echo "interop/browser: FAIL: $*" >&2; exit 1; }
@@ -158,10 +159,17 @@ MAGPIE_BROWSER_CODE=$(json_field code <<<"$share")
 export MAGPIE_BROWSER_LINK MAGPIE_BROWSER_SHARE_ID MAGPIE_BROWSER_CODE
 export MAGPIE_BROWSER_WORK=$WORK
 
+# An administrator for the admin console, made directly in the database
+# (the server is running: bootstrap works either way).
+export MAGPIE_BROWSER_ADMIN=root MAGPIE_BROWSER_ADMIN_PASSWORD="interop-admin-long-password"
+export MAGPIE_BROWSER_PLAIN_USER=alice
+MAGPIE_PASSWORD=$MAGPIE_BROWSER_ADMIN_PASSWORD "$MAGPIE_BIN" admin bootstrap --user "$MAGPIE_BROWSER_ADMIN" \
+  --data-dir "$DATA" >/dev/null || fail "admin bootstrap"
+
 status=0
 echo "interop/browser: $("$CHROMIUM" --version 2>/dev/null) with playwright-core $locked against $MAGPIE_BROWSER_LINK"
 # TMPDIR: Playwright makes Chromium's fresh --user-data-dir there.
-TMPDIR=$WORK/tmp timeout 300 node --test --test-reporter=spec share_page.test.mjs web_client.test.mjs chat.test.mjs || status=$?
+TMPDIR=$WORK/tmp timeout 300 node --test --test-reporter=spec share_page.test.mjs web_client.test.mjs chat.test.mjs admin.test.mjs || status=$?
 
 kill -0 "$SERVER_PID" 2>/dev/null || fail "the server died during the run"
 ((status == 0)) || fail "the browser test failed (exit $status); see above"

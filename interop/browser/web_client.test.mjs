@@ -126,6 +126,11 @@ test('a narrow screen shows one pane at a time', async () => {
     locale: 'en-US',
     viewport: { width: 390, height: 760 },
   });
+  // The console's sections show once an administrator signed in.
+  await page.getByLabel('Username').fill(process.env.MAGPIE_BROWSER_ADMIN);
+  await page.getByLabel('Password').fill(process.env.MAGPIE_BROWSER_ADMIN_PASSWORD);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await page.waitForSelector('.layout');
   const visible = (selector) => page.locator(selector).isVisible();
   assert.equal(await visible('.sidebar'), true);
   assert.equal(await visible('.main'), false);

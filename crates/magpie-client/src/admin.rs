@@ -2,12 +2,34 @@
 
 use crate::{Client, ClientError};
 use magpie_proto::{
-    AdminQuotaSet, AdminUser, AdminUserCreate, AdminUserCreated, AdminUserSet, AdminUsers,
-    AdminUsersOk, Department, DeptCreate, DeptDelete, DeptId, DeptUpdate, DirectoryVersion,
-    Request, UserId, UserRef,
+    AdminGroupDissolve, AdminGroups, AdminGroupsOk, AdminQuotaSet, AdminStats, AdminUser,
+    AdminUserCreate, AdminUserCreated, AdminUserSet, AdminUsers, AdminUsersOk, ConvId, Department,
+    DeptCreate, DeptDelete, DeptId, DeptUpdate, DirectoryVersion, GroupChanged, Request, UserId,
+    UserRef,
 };
 
 impl Client {
+    /// One page of every group on the server.
+    pub async fn admin_groups_page(
+        &self,
+        after: Option<ConvId>,
+        limit: Option<u32>,
+    ) -> Result<AdminGroupsOk, ClientError> {
+        self.call(Request::AdminGroups(AdminGroups { after, limit }))
+            .await
+    }
+
+    /// Dissolve any group, as its owner would.
+    pub async fn admin_group_dissolve(&self, conv: ConvId) -> Result<GroupChanged, ClientError> {
+        self.call(Request::AdminGroupDissolve(AdminGroupDissolve { conv }))
+            .await
+    }
+
+    /// The answering node's own metrics.
+    pub async fn admin_stats(&self) -> Result<AdminStats, ClientError> {
+        self.call(Request::AdminStats).await
+    }
+
     /// Create an account; without a password the server generates one.
     pub async fn admin_user_create(
         &self,

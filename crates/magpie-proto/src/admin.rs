@@ -138,3 +138,80 @@ pub struct DeptUpdate {
 pub struct DeptDelete {
     pub id: DeptId,
 }
+
+/// `admin_groups`: one page of every group that is not dissolved, by
+/// conversation id, whoever its members are.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminGroups {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<crate::types::ConvId>,
+    /// Page size (default 200, at most 500).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+/// A group as administrators see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminGroup {
+    pub conv: crate::types::ConvId,
+    pub name: String,
+    pub owner_id: UserId,
+    /// The owner's username.
+    pub owner: String,
+    pub members: u32,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub temporary: bool,
+    pub created_at: i64,
+}
+
+/// Result of `admin_groups`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminGroupsOk {
+    pub groups: Vec<AdminGroup>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<crate::types::ConvId>,
+}
+
+/// `admin_group_dissolve`: dissolve any group, as its owner would.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminGroupDissolve {
+    pub conv: crate::types::ConvId,
+}
+
+/// A histogram's running totals: the sum of the observed values and how
+/// many there were, both since the node started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct HistogramTotals {
+    pub sum: f64,
+    pub count: u64,
+}
+
+/// Result of `admin_stats`: this node's own metrics, as at `at`. Counters
+/// and histogram totals only grow (from the node's start): a rate is the
+/// difference of two answers over the difference of their `at`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AdminStats {
+    /// When the figures were read (ms since the epoch, the node's clock).
+    pub at: i64,
+    /// When this node started (ms since the epoch).
+    pub started_at: i64,
+    /// Open client connections on this node now (both transports).
+    pub connections: u64,
+    pub connections_tcp: u64,
+    pub connections_ws: u64,
+    pub logins: u64,
+    pub login_failures: u64,
+    /// Messages durably stored by this node.
+    pub messages_in: u64,
+    /// Message pushes queued to this node's connections.
+    pub messages_out: u64,
+    pub slow_consumer_disconnects: u64,
+    /// Seconds from receiving a send to writing its ack.
+    pub send_ack_seconds: HistogramTotals,
+    /// Seconds to store one group-commit batch.
+    pub store_batch_seconds: HistogramTotals,
+    /// Messages per group-commit batch.
+    pub store_batch_size: HistogramTotals,
+    /// Seconds to answer one `message_search`.
+    pub search_seconds: HistogramTotals,
+}

@@ -101,6 +101,9 @@ pub enum Request {
     DeptUpdate(crate::admin::DeptUpdate),
     DeptDelete(crate::admin::DeptDelete),
     AdminQuotaSet(crate::drive::AdminQuotaSet),
+    AdminGroups(crate::admin::AdminGroups),
+    AdminGroupDissolve(crate::admin::AdminGroupDissolve),
+    AdminStats,
     // State sync.
     Changes(Changes),
     // Groups.
@@ -281,6 +284,9 @@ fn parse_op(op: &str, args: Option<&RawValue>) -> Result<Request, ErrorBody> {
         "dept_update" => Request::DeptUpdate(args_of(op, args)?),
         "dept_delete" => Request::DeptDelete(args_of(op, args)?),
         "admin_quota_set" => Request::AdminQuotaSet(args_of(op, args)?),
+        "admin_groups" => Request::AdminGroups(args_or_default(op, args)?),
+        "admin_group_dissolve" => Request::AdminGroupDissolve(args_of(op, args)?),
+        "admin_stats" => no_args(op, args, Request::AdminStats)?,
         "changes" => Request::Changes(args_or_default(op, args)?),
         "group_create" => Request::GroupCreate(args_of(op, args)?),
         "group_info" => Request::GroupInfo(args_of(op, args)?),
@@ -434,6 +440,9 @@ impl Request {
             Request::DeptUpdate(_) => "dept_update",
             Request::DeptDelete(_) => "dept_delete",
             Request::AdminQuotaSet(_) => "admin_quota_set",
+            Request::AdminGroups(_) => "admin_groups",
+            Request::AdminGroupDissolve(_) => "admin_group_dissolve",
+            Request::AdminStats => "admin_stats",
             Request::Changes(_) => "changes",
             Request::GroupCreate(_) => "group_create",
             Request::GroupInfo(_) => "group_info",
@@ -515,6 +524,13 @@ mod tests {
                 ..Default::default()
             }),
             Request::DeptDelete(crate::admin::DeptDelete { id: 4 }),
+            Request::AdminGroups(crate::admin::AdminGroups::default()),
+            Request::AdminGroups(crate::admin::AdminGroups {
+                after: Some(7),
+                limit: Some(20),
+            }),
+            Request::AdminGroupDissolve(crate::admin::AdminGroupDissolve { conv: 7 }),
+            Request::AdminStats,
             Request::Files(crate::files::FilesList {
                 after: Some("00".repeat(16)),
                 limit: Some(10),

@@ -16,9 +16,9 @@ use magpie_proto::limits::{
     normalize_username,
 };
 use magpie_proto::{
-    AccountState, AdminUser, AdminUserCreate, AdminUserCreated, AdminUserSet, AdminUsers,
-    AdminUsersOk, Department, DeptCreate, DeptDelete, DeptId, DeptUpdate, DirectoryVersion,
-    ErrorBody, ErrorCode, Role, UserId,
+    AccountState, AdminGroups, AdminGroupsOk, AdminUser, AdminUserCreate, AdminUserCreated,
+    AdminUserSet, AdminUsers, AdminUsersOk, Department, DeptCreate, DeptDelete, DeptId, DeptUpdate,
+    DirectoryVersion, ErrorBody, ErrorCode, Role, UserId,
 };
 use magpie_store::{AccountChange, NewAccount, Store};
 use std::sync::Arc;
@@ -269,5 +269,23 @@ impl Admin {
         let version = self.store.delete_dept(req.id).await.map_err(from_store)?;
         self.directory.announce(version);
         Ok(DirectoryVersion { version })
+    }
+
+    /// `admin_groups`: every group, a page at a time.
+    pub async fn groups(&self, me: UserId, req: AdminGroups) -> Result<AdminGroupsOk, ErrorBody> {
+        self.require_admin(me).await?;
+        let limit = clamp_limit(req.limit, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX)?;
+        let after = req.after.unwrap_or(0);
+        if after < 0 {
+            return Err(invalid_args("after must be a conversation id"));
+        }
+        let rows = self
+            .store
+            .admin_groups(after, limit + 1)
+            .await
+            .map_err(from_store)?;
+        let (groups, next) =
+            ByteBudget::new(self.max_frame_bytes).page_after(rows, limit, |g| g.conv);
+        Ok(AdminGroupsOk { groups, next })
     }
 }

@@ -7,7 +7,10 @@ mod common;
 
 use common::*;
 use magpie_client::Client;
-use magpie_proto::{AccountState, AdminUserCreate, AdminUserSet, DeptUpdate, Push, Role, Status};
+use magpie_proto::{
+    AccountState, AdminUserCreate, AdminUserSet, ChangeEvent, DeptUpdate, GroupCreate, GroupEvent,
+    LeftReason, Message, MessageKind, Push, Role, Status,
+};
 use magpie_server::config::{MessagingPolicy, ServerMode};
 use magpie_store::AccountChange;
 
@@ -17,6 +20,8 @@ on_both_transports!(
     directory_changes_are_pushed_and_bad_changes_refused,
     disabling_an_account_closes_its_sessions_at_once,
     enterprise_mode_makes_colleagues_contacts,
+    administrators_list_and_dissolve_any_group,
+    admin_stats_reports_this_nodes_own_metrics,
 );
 
 /// Make `name` (registered or created) an administrator, directly in the
@@ -475,4 +480,192 @@ async fn enterprise_mode_makes_colleagues_contacts(t: Transport) {
             None => panic!("closed"),
         }
     }
+}
+
+/// The next message push of `conv`.
+async fn next_in(client: &mut Client, conv: i64) -> Message {
+    loop {
+        let m = next_message(client).await;
+        if m.conv == conv {
+            return m;
+        }
+    }
+}
+
+async fn administrators_list_and_dissolve_any_group(t: Transport) {
+    let server = TestServer::start().await;
+    let url = server.url(t);
+    let (o, m) = (unique("gowner"), unique("gmember"));
+    let (owner, _) = user(&url, &o).await;
+    let (mut member, _) = user(&url, &m).await;
+    let make = |name: &'static str, members: Vec<String>| {
+        let owner = &owner;
+        async move {
+            owner
+                .group_create(GroupCreate {
+                    name: name.into(),
+                    members,
+                    ..GroupCreate::default()
+                })
+                .await
+                .expect("create group")
+                .conv
+        }
+    };
+    let first = make("项目组 <b>", vec![m.clone()]).await;
+    let second = make("second", Vec::new()).await;
+    let third = make("third", vec![m.clone()]).await;
+    next_in(&mut member, first).await;
+
+    // Not for plain users, the owner included.
+    for plain in [&owner, &member] {
+        assert_eq!(
+            code_of(plain.admin_groups_page(None, None).await),
+            "forbidden"
+        );
+        assert_eq!(
+            code_of(plain.admin_group_dissolve(first).await),
+            "forbidden"
+        );
+        assert_eq!(code_of(plain.admin_stats().await), "forbidden");
+    }
+
+    // Every group, by id, a page at a time, with owner and member count.
+    let (root, root_name) = admin(&server, t).await;
+    let all = root.admin_groups_page(None, None).await.expect("list");
+    assert_eq!(all.next, None);
+    let convs: Vec<i64> = all.groups.iter().map(|g| g.conv).collect();
+    assert_eq!(convs, [first, second, third]);
+    let g = &all.groups[0];
+    assert_eq!(
+        (g.name.as_str(), g.owner.as_str(), g.members, g.temporary),
+        ("项目组 <b>", o.as_str(), 2, false)
+    );
+    assert!(g.created_at > 0);
+    assert_eq!(all.groups[1].members, 1);
+    let page = root.admin_groups_page(None, Some(2)).await.expect("page");
+    assert_eq!(page.groups.len(), 2);
+    assert_eq!(page.next, Some(second));
+    let rest = root
+        .admin_groups_page(page.next, Some(2))
+        .await
+        .expect("rest");
+    assert_eq!(
+        (rest.groups.len(), rest.groups[0].conv, rest.next),
+        (1, third, None)
+    );
+
+    // Bad arguments.
+    for limit in [0, 501] {
+        assert_eq!(
+            code_of(root.admin_groups_page(None, Some(limit)).await),
+            "invalid_args"
+        );
+    }
+    assert_eq!(
+        code_of(root.admin_groups_page(Some(-1), None).await),
+        "invalid_args"
+    );
+    assert_eq!(code_of(root.admin_group_dissolve(0).await), "invalid_args");
+    assert_eq!(
+        code_of(root.admin_group_dissolve(9_999_999).await),
+        "unknown_conversation"
+    );
+
+    // Dissolving, by an administrator who is no member: the members get
+    // the `dissolved` event naming the administrator, then `group_left`
+    // with reason `dissolved`, as when the owner dissolves it.
+    let changed = root.admin_group_dissolve(first).await.expect("dissolve");
+    assert_eq!(changed.conv, first);
+    let event = next_in(&mut member, first).await;
+    assert_eq!(Some(event.seq), changed.seq);
+    assert_eq!(event.kind, MessageKind::Event);
+    let parsed = GroupEvent::parse(event.event.as_ref().expect("event")).expect("known");
+    assert!(
+        matches!(&parsed, GroupEvent::Dissolved { by } if *by == root_name),
+        "{parsed:?}"
+    );
+    let change = next_change(&mut member).await;
+    assert!(
+        matches!(&change.event, ChangeEvent::GroupLeft(left) if left.conv == first && left.reason == LeftReason::Dissolved),
+        "{change:?}"
+    );
+    for client in [&owner, &member] {
+        assert_eq!(
+            code_of(client.send_to_conv(first, "anyone?").await),
+            "unknown_conversation"
+        );
+        let left: Vec<i64> = client
+            .groups()
+            .await
+            .expect("groups")
+            .iter()
+            .map(|g| g.conv)
+            .collect();
+        assert!(!left.contains(&first), "{left:?}");
+    }
+    // The owner learns it from the change stream too.
+    let owner_changes = owner.changes(0, None).await.expect("changes");
+    assert!(owner_changes.changes.iter().any(|c| matches!(
+        &c.event,
+        ChangeEvent::GroupLeft(left) if left.conv == first && left.reason == LeftReason::Dissolved
+    )));
+    // Gone from the list; a second dissolve finds nothing.
+    let after: Vec<i64> = root
+        .admin_groups_page(None, None)
+        .await
+        .expect("list")
+        .groups
+        .iter()
+        .map(|g| g.conv)
+        .collect();
+    assert_eq!(after, [second, third]);
+    assert_eq!(
+        code_of(root.admin_group_dissolve(first).await),
+        "unknown_conversation"
+    );
+    // The other groups are untouched.
+    member
+        .send_to_conv(third, "still here")
+        .await
+        .expect("send to a live group");
+}
+
+async fn admin_stats_reports_this_nodes_own_metrics(t: Transport) {
+    let server = TestServer::start().await;
+    let url = server.url(t);
+    let (root, _) = admin(&server, t).await;
+    let before = root.admin_stats().await.expect("stats");
+    assert!(before.connections >= 1, "{before:?}");
+    assert_eq!(
+        before.connections,
+        before.connections_tcp + before.connections_ws
+    );
+    assert!(before.started_at > 0 && before.started_at <= before.at);
+    assert!(before.logins >= 1);
+
+    let (a, b) = (unique("sa"), unique("sb"));
+    let (alice, _) = user(&url, &a).await;
+    let (_bob, _) = user(&url, &b).await;
+    for i in 0..3 {
+        alice.send(&b, &format!("m{i}")).await.expect("send");
+    }
+    let after = root.admin_stats().await.expect("stats");
+    assert!(after.at >= before.at);
+    assert!(after.connections >= before.connections + 2, "{after:?}");
+    assert!(after.messages_in >= before.messages_in + 3, "{after:?}");
+    assert!(after.messages_out > before.messages_out);
+    assert!(after.logins >= before.logins + 2);
+    assert!(after.send_ack_seconds.count >= before.send_ack_seconds.count + 3);
+    assert!(after.store_batch_seconds.count > before.store_batch_seconds.count);
+    assert!(after.store_batch_seconds.sum > before.store_batch_seconds.sum);
+    assert!(after.store_batch_size.sum >= before.store_batch_size.sum + 3.0);
+    // The figures agree with /metrics.
+    let (_, text) = http_get(server.running().http_addr(), "/metrics", None).await;
+    let counter = |name: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} in /metrics"))
+    };
+    assert!(counter("magpie_messages_in_total ") >= after.messages_in);
 }

@@ -14,8 +14,8 @@
 use crate::{Refusal, Result, Written};
 use async_trait::async_trait;
 use magpie_proto::{
-    ConvId, GroupFields, GroupInfo, GroupJoinRequest, GroupMember, GroupRole, JoinPolicy, Message,
-    Seq, UserId,
+    AdminGroup, ConvId, GroupFields, GroupInfo, GroupJoinRequest, GroupMember, GroupRole,
+    JoinPolicy, Message, Seq, UserId,
 };
 
 /// A new group, as the service has checked it.
@@ -60,6 +60,12 @@ pub enum GroupOp {
     /// Change settings: only the fields that are set.
     Update(GroupFields),
     Dissolve,
+    /// Dissolve on an administrator's word: the actor (an administrator,
+    /// checked by the service) need not be a member. Everything else is as
+    /// the owner's [`GroupOp::Dissolve`]: the `dissolved` event (naming the
+    /// administrator), `group_left` with reason `dissolved` for every
+    /// member, pending requests dropped.
+    AdminDissolve,
 }
 
 /// One membership as the member-set cache keeps it: 32 bytes.
@@ -120,6 +126,9 @@ pub struct RuleFacts {
 /// under the conversation's lock, and the rules are tested as a table.
 pub fn authorize(op: &GroupOp, f: RuleFacts) -> Result<(), Refusal> {
     use GroupRole::{Admin, Member, Owner};
+    if matches!(op, GroupOp::AdminDissolve) {
+        return Ok(());
+    }
     if matches!(op, GroupOp::Join(_)) {
         return match (f.actor, f.join_policy) {
             (Some(_), _) => Err(Refusal::AlreadyMember),
@@ -175,8 +184,10 @@ pub fn authorize(op: &GroupOp, f: RuleFacts) -> Result<(), Refusal> {
                 Ok(())
             }
         }
-        GroupOp::Dissolve if actor == Owner => Ok(()),
-        GroupOp::Dissolve => Err(Refusal::GroupRole("only the owner dissolves the group")),
+        GroupOp::Dissolve | GroupOp::AdminDissolve if actor == Owner => Ok(()),
+        GroupOp::Dissolve | GroupOp::AdminDissolve => {
+            Err(Refusal::GroupRole("only the owner dissolves the group"))
+        }
         GroupOp::Invite(_) | GroupOp::MuteAll(_) | GroupOp::Update(_) if manager => Ok(()),
         GroupOp::Invite(_) | GroupOp::MuteAll(_) | GroupOp::Update(_) => {
             let _ = Member;
@@ -233,6 +244,11 @@ pub trait GroupStore: Send + Sync {
 
     /// `user`'s groups with ids above `after`, by id, at most `limit`.
     async fn groups_of(&self, user: UserId, after: ConvId, limit: u32) -> Result<Vec<GroupInfo>>;
+
+    /// Every group that is not dissolved with an id above `after`, by id,
+    /// at most `limit`, with its owner and member count (for
+    /// administrators).
+    async fn admin_groups(&self, after: ConvId, limit: u32) -> Result<Vec<AdminGroup>>;
 
     /// Everyone in a conversation (any kind) with the version it was read
     /// at, in one consistent read; `None` if it has no members (unknown or

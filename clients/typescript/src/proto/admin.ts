@@ -4,6 +4,7 @@
  * anyone else gets `forbidden`. In `dept` and `parent`, `0` means none. */
 
 import type { Department, DirectoryVersion } from "./directory.js";
+import type { GroupChanged } from "./groups.js";
 import type { UserRef } from "./people.js";
 
 type Empty = Record<string, never>;
@@ -112,6 +113,71 @@ export interface DeptDelete {
   id: number;
 }
 
+/** `admin_groups`: one page of every group that is not dissolved, by
+ * conversation id, whoever its members are. */
+export interface AdminGroups {
+  after?: number;
+  /** 1–500, default 200. */
+  limit?: number;
+}
+
+/** A group as administrators see it. */
+export interface AdminGroup {
+  conv: number;
+  name: string;
+  owner_id: number;
+  /** The owner's username. */
+  owner: string;
+  members: number;
+  /** Present (true) only for a temporary group. */
+  temporary?: boolean;
+  created_at: number;
+}
+
+/** The answer to `admin_groups`. */
+export interface AdminGroupsOk {
+  groups: AdminGroup[];
+  next?: number;
+}
+
+/** `admin_group_dissolve`: dissolve any group as its owner would; the
+ * `dissolved` event names the administrator. Answers like `group_dissolve`. */
+export interface AdminGroupDissolve {
+  conv: number;
+}
+
+/** A histogram's running totals since the node started. */
+export interface HistogramTotals {
+  sum: number;
+  count: number;
+}
+
+/** The answer to `admin_stats`: the answering node's own metrics at `at`.
+ * Counters and histogram totals only grow from the node's start: a rate is
+ * the difference of two answers over the difference of their `at`, a mean
+ * the difference of `sum` over the difference of `count`. */
+export interface AdminStats {
+  /** ms since the epoch, the node's clock. */
+  at: number;
+  started_at: number;
+  /** Open connections on this node now (a gauge). */
+  connections: number;
+  connections_tcp: number;
+  connections_ws: number;
+  logins: number;
+  login_failures: number;
+  /** Messages stored by this node. */
+  messages_in: number;
+  /** Message pushes queued to this node's connections. */
+  messages_out: number;
+  slow_consumer_disconnects: number;
+  send_ack_seconds: HistogramTotals;
+  store_batch_seconds: HistogramTotals;
+  /** Messages per group-commit batch. */
+  store_batch_size: HistogramTotals;
+  search_seconds: HistogramTotals;
+}
+
 /** The administration operations. */
 export interface AdminOps {
   admin_user_create: { args: AdminUserCreate; result: AdminUserCreated };
@@ -122,4 +188,7 @@ export interface AdminOps {
   dept_create: { args: DeptCreate; result: Department };
   dept_update: { args: DeptUpdate; result: DirectoryVersion };
   dept_delete: { args: DeptDelete; result: DirectoryVersion };
+  admin_groups: { args: AdminGroups | void; result: AdminGroupsOk };
+  admin_group_dissolve: { args: AdminGroupDissolve; result: GroupChanged };
+  admin_stats: { args: void; result: AdminStats };
 }

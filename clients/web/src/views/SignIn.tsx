@@ -1,6 +1,7 @@
 // Sign in, or create an account (hidden once the server says registration
 // is closed: enterprise mode, where administrators create accounts).
 
+import { signal } from "@preact/signals";
 import { useState } from "preact/hooks";
 import { MagpieError } from "magpie-client";
 import type { Dictionary } from "../i18n";
@@ -9,6 +10,9 @@ import { Logo } from "../components/Logo";
 import { PreferencesForm } from "../components/PreferencesForm";
 import { usePrefs } from "./context";
 
+/** The last refusal of the form, until the next attempt. */
+const signInError = signal<string | undefined>(undefined);
+
 export function SignIn() {
   const prefs = usePrefs();
   const { t } = prefs;
@@ -16,7 +20,12 @@ export function SignIn() {
   const [user, setUser] = useState("");
   const [password, setPassword] = useState("");
   const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | undefined>(undefined);
+  // Kept outside the component: signing in mounts the chats for a moment,
+  // and a refusal must still be shown when this form comes back.
+  const error = signInError.value;
+  const setError = (text: string | undefined) => {
+    signInError.value = text;
+  };
   const [registrationClosed, setRegistrationClosed] = useState(false);
   const reason = signedOutReason.value;
 

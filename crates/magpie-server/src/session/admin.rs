@@ -37,6 +37,23 @@ impl Session {
                 state.drive.set_quota(user, req.bytes).await?;
                 Ok(serde_json::json!({}))
             }),
+            Request::AdminGroups(req) => {
+                answer(id, async move { state.admin.groups(me, req).await })
+            }
+            Request::AdminGroupDissolve(r) => answer(id, async move {
+                state.admin.require_admin(me).await?;
+                if r.conv <= 0 {
+                    return Err(crate::error::invalid_args("conv must be a conversation id"));
+                }
+                state
+                    .groups
+                    .apply(me, r.conv, magpie_store::GroupOp::AdminDissolve, now)
+                    .await
+            }),
+            Request::AdminStats => answer(id, async move {
+                state.admin.require_admin(me).await?;
+                Ok(state.metrics.snapshot(now_ms()))
+            }),
             other => {
                 return Err(ErrorBody::new(
                     ErrorCode::Internal,

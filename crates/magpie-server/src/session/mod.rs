@@ -560,7 +560,10 @@ impl Session {
             | Request::DeptCreate(_)
             | Request::DeptUpdate(_)
             | Request::DeptDelete(_)
-            | Request::AdminQuotaSet(_)) => self.admin(id, admin),
+            | Request::AdminQuotaSet(_)
+            | Request::AdminGroups(_)
+            | Request::AdminGroupDissolve(_)
+            | Request::AdminStats) => self.admin(id, admin),
             // The drive dispatches its own operations.
             drive @ (Request::DriveList(_)
             | Request::DriveInfo(_)

@@ -8,9 +8,9 @@ use crate::groups::{GroupApplied, GroupOp, GroupStore, MemberEntry, MemberSet, N
 use crate::{Refusal, Result, RuleFacts, authorize};
 use async_trait::async_trait;
 use magpie_proto::{
-    ChangeEvent, ConvId, GroupCard, GroupEvent, GroupFields, GroupInfo, GroupJoinRequest,
-    GroupLeft, GroupMember, GroupRequestClosed, GroupRole, JoinOutcome, JoinPolicy, LeftReason,
-    Message, MessageKind, Seq, UserId,
+    AdminGroup, ChangeEvent, ConvId, GroupCard, GroupEvent, GroupFields, GroupInfo,
+    GroupJoinRequest, GroupLeft, GroupMember, GroupRequestClosed, GroupRole, JoinOutcome,
+    JoinPolicy, LeftReason, Message, MessageKind, Seq, UserId,
 };
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
@@ -857,7 +857,7 @@ impl SqlStore {
                     });
                 }
             }
-            GroupOp::Dissolve => {
+            GroupOp::Dissolve | GroupOp::AdminDissolve => {
                 effect.event = Some(GroupEvent::Dissolved { by: by.clone() });
                 effect.dissolve = true;
             }
@@ -889,7 +889,7 @@ impl SqlStore {
                 .map(|r| r.try_get(0))
                 .collect::<sqlx::Result<_>>()?;
             effect.gone = everyone;
-            if matches!(op, GroupOp::Dissolve) {
+            if matches!(op, GroupOp::Dissolve | GroupOp::AdminDissolve) {
                 effect.reason = Some(LeftReason::Dissolved);
             }
             let text = self.backend.render(
@@ -1170,6 +1170,35 @@ impl GroupStore for SqlStore {
             .map_err(self.err())?;
         rows.iter()
             .map(info_from_row)
+            .collect::<sqlx::Result<_>>()
+            .map_err(self.err())
+    }
+
+    async fn admin_groups(&self, after: ConvId, limit: u32) -> Result<Vec<AdminGroup>> {
+        let text = self.backend.render(
+            "SELECT g.conv_id, g.name, g.owner_id, u.username, g.member_count, g.temporary, \
+                    g.created_at \
+             FROM chat_groups g JOIN users u ON u.id = g.owner_id \
+             WHERE g.conv_id > ? AND g.dissolved = 0 ORDER BY g.conv_id LIMIT ?",
+        );
+        let rows = sqlx::query(AssertSqlSafe(text))
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.readers)
+            .await
+            .map_err(self.err())?;
+        rows.iter()
+            .map(|r| {
+                Ok(AdminGroup {
+                    conv: r.try_get(0)?,
+                    name: text_column(r, 1)?,
+                    owner_id: r.try_get(2)?,
+                    owner: text_column(r, 3)?,
+                    members: u32::try_from(r.try_get::<i64, _>(4)?).unwrap_or(0),
+                    temporary: r.try_get::<i64, _>(5)? != 0,
+                    created_at: r.try_get(6)?,
+                })
+            })
             .collect::<sqlx::Result<_>>()
             .map_err(self.err())
     }

@@ -1,0 +1,141 @@
+// Small pieces the admin pages share: the words for an error, an error
+// line, numbers and times in the reader's language.
+
+import { useEffect, useState } from "preact/hooks";
+import type { Department, DirectoryOk, MagpieClient } from "magpie-client";
+import type { Dictionary } from "../i18n";
+import { errorText } from "../views/SignIn";
+import { admin, codeOf, messageOf } from "./session";
+
+/** The signed-in administrator's client (the pages only show when there is one). */
+export function client(): MagpieClient {
+  const c = admin.value;
+  if (c === undefined) throw new Error("not signed in");
+  return c;
+}
+
+/** The words for a failure of an admin operation. */
+export function adminError(t: Dictionary, error: unknown): string {
+  const code = codeOf(error);
+  const known: Record<string, string> = {
+    forbidden: t.adminErrForbidden,
+    department_not_empty: t.adminErrDeptNotEmpty,
+    unknown_department: t.adminErrUnknownDept,
+    unknown_conversation: t.adminErrUnknownGroup,
+    limit_reached: t.adminErrLimit,
+  };
+  const words = known[code];
+  if (words !== undefined) return words;
+  if (code === "invalid_args") {
+    const detail = messageOf(error);
+    return detail === "" ? t.adminErrInvalid : `${t.adminErrInvalid} (${detail})`;
+  }
+  return errorText(t, code);
+}
+
+/** Put values into a template's `{name}` places. */
+export function fill(template: string, values: Record<string, string | number>): string {
+  return template.replace(/\{(\w+)\}/g, (whole, key: string) => {
+    const value = values[key];
+    return value === undefined ? whole : String(value);
+  });
+}
+
+/** A time (ms since the epoch) as a short date and time. */
+export function when(ms: number, lang: string): string {
+  return new Date(ms).toLocaleString(lang === "zh" ? "zh-CN" : "en", {
+    dateStyle: "medium",
+    timeStyle: "short",
+  });
+}
+
+/** A password the browser generates: 16 characters of base64url, like the server's. */
+export function generatePassword(): string {
+  const bytes = new Uint8Array(12);
+  crypto.getRandomValues(bytes);
+  let binary = "";
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_");
+}
+
+/** An error line, announced when it appears. */
+export function ErrorLine({ text }: { text: string | undefined }) {
+  if (text === undefined) return null;
+  return (
+    <p class="error" role="alert">
+      {text}
+    </p>
+  );
+}
+
+/** The directory's tree, loaded once and again on `reload` (or a
+ * `directory` push). */
+export function useDirectory(): { tree: DirectoryOk | undefined; reload: () => void } {
+  const [tree, setTree] = useState<DirectoryOk | undefined>(undefined);
+  const [turn, setTurn] = useState(0);
+  useEffect(() => {
+    let stopped = false;
+    client()
+      .request("directory")
+      .then((ok) => {
+        if (!stopped) setTree(ok);
+      })
+      .catch(() => undefined);
+    return () => {
+      stopped = true;
+    };
+  }, [turn]);
+  useEffect(() => client().on("directory", () => setTurn((n) => n + 1)), []);
+  return { tree, reload: () => setTurn((n) => n + 1) };
+}
+
+/** Departments in tree order (each before its sub-departments, siblings by
+ * order then id), with their depth. */
+export function treeOrder(tree: DirectoryOk | undefined): { dept: Department; depth: number }[] {
+  if (tree === undefined) return [];
+  const children = new Map<number, Department[]>();
+  const ids = new Set(tree.departments.map((d) => d.id));
+  for (const d of tree.departments) {
+    const parent = d.parent !== undefined && ids.has(d.parent) ? d.parent : 0;
+    const list = children.get(parent) ?? [];
+    list.push(d);
+    children.set(parent, list);
+  }
+  const out: { dept: Department; depth: number }[] = [];
+  const seen = new Set<number>();
+  const visit = (parent: number, depth: number) => {
+    const list = (children.get(parent) ?? []).sort((a, b) => a.order - b.order || a.id - b.id);
+    for (const d of list) {
+      if (seen.has(d.id)) continue;
+      seen.add(d.id);
+      out.push({ dept: d, depth });
+      visit(d.id, depth + 1);
+    }
+  };
+  visit(0, 0);
+  return out;
+}
+
+/** `<option>`s of every department, indented by depth, after "none". */
+export function DeptOptions({
+  tree,
+  none,
+  exclude,
+}: {
+  tree: DirectoryOk | undefined;
+  none: string;
+  exclude?: Set<number>;
+}) {
+  return (
+    <>
+      <option value="0">{none}</option>
+      {treeOrder(tree)
+        .filter(({ dept }) => !(exclude?.has(dept.id) ?? false))
+        .map(({ dept, depth }) => (
+          <option key={dept.id} value={String(dept.id)}>
+            {"\u00a0\u00a0".repeat(depth) + dept.name}
+          </option>
+        ))}
+    </>
+  );
+}
