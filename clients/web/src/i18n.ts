@@ -111,6 +111,25 @@ const en = {
   errTooLate: "Too late to change this message.",
   errNotAmendable: "This message cannot be changed.",
   errForbidden: "You may not do that.",
+  // files
+  attach: "Attach files",
+  dropHere: "Drop files to send them",
+  uploading: "Uploading",
+  pause: "Pause",
+  resume: "Resume",
+  cancelUpload: "Cancel upload",
+  uploadFailed: "Upload failed",
+  download: "Download",
+  openImage: "Open image",
+  closeImage: "Close",
+  imageViewer: "Image",
+  recordVoice: "Record a voice message",
+  stopRecording: "Stop and send",
+  cancelRecording: "Cancel recording",
+  recording: "Recording",
+  voiceMessage: "Voice message",
+  videoMessage: "Video",
+  micDenied: "The microphone is not available.",
 } satisfies Record<string, string>;
 
 /** A key of the dictionary. */
@@ -225,6 +244,25 @@ const zh: Dictionary = {
   errTooLate: "已超过可修改的时间。",
   errNotAmendable: "此消息无法修改。",
   errForbidden: "你没有权限这样做。",
+  // files
+  attach: "添加文件",
+  dropHere: "拖放文件即可发送",
+  uploading: "正在上传",
+  pause: "暂停",
+  resume: "继续",
+  cancelUpload: "取消上传",
+  uploadFailed: "上传失败",
+  download: "下载",
+  openImage: "查看图片",
+  closeImage: "关闭",
+  imageViewer: "图片",
+  recordVoice: "录制语音消息",
+  stopRecording: "停止并发送",
+  cancelRecording: "取消录音",
+  recording: "正在录音",
+  voiceMessage: "语音消息",
+  videoMessage: "视频",
+  micDenied: "无法使用麦克风。",
 };
 
 /** The languages of the interface. */

@@ -10,6 +10,8 @@ import { usePrefs } from "./context";
 import { errorText } from "./SignIn";
 import { Avatar, RichText, shortTime } from "./text";
 import { VirtualList } from "./VirtualList";
+import { AttachButton, PendingUploads, VoiceButton, dropAndPaste } from "./Attachments";
+import { FILE_KINDS, FileMessage } from "./FileMessage";
 
 export function ChatView({ chats }: { chats: Chats }) {
   const { t } = usePrefs();
@@ -35,7 +37,7 @@ export function ChatView({ chats }: { chats: Chats }) {
   const isGroup = row?.kind === "group";
 
   return (
-    <section class="chat" aria-label={name}>
+    <section class="chat" aria-label={name} {...dropAndPaste(chats)}>
       <header class="chat-header">
         <button type="button" class="icon back" aria-label={t.back} onClick={() => (chats.open.value = undefined)}>
           ‹
@@ -55,9 +57,10 @@ export function ChatView({ chats }: { chats: Chats }) {
         keyOf={keyOfMessage}
         onNearTop={conv !== undefined ? () => void chats.loadOlder(conv) : undefined}
         render={(m) => <MessageItem message={m} chats={chats} isGroup={isGroup} peerRead={peerRead} />}
-        footer={pending.map((entry) => (
-          <PendingItem key={entry.cmid} entry={entry} chats={chats} />
-        ))}
+        footer={[
+          ...pending.map((entry) => <PendingItem key={entry.cmid} entry={entry} chats={chats} />),
+          <PendingUploads key="uploads" chats={chats} />,
+        ]}
       />
       {chats.problem.value !== undefined && (
         <p class="toast" role="alert">
@@ -119,9 +122,13 @@ function MessageItem({
             {message.reply.recalled === true ? t.recalledAMessage : message.reply.excerpt}
           </blockquote>
         )}
-        <p class="body" dir="auto">
-          {message.kind === "text" ? <RichText text={message.body} /> : `[${t.kindUnsupported}]`}
-        </p>
+        {FILE_KINDS.has(message.kind) ? (
+          <FileMessage message={message} chats={chats} />
+        ) : (
+          <p class="body" dir="auto">
+            {message.kind === "text" ? <RichText text={message.body} /> : `[${t.kindUnsupported}]`}
+          </p>
+        )}
         {message.reactions !== undefined && (
           <p class="reactions">
             {message.reactions.map((r) => (
@@ -296,6 +303,7 @@ function Composer({
         </div>
       )}
       <div class="composer-row">
+        <AttachButton chats={chats} />
         <label class="visually-hidden" for="composer-input">
           {t.messageLabel}
         </label>
@@ -319,6 +327,7 @@ function Composer({
             }
           }}
         />
+        <VoiceButton chats={chats} />
         <button type="submit" class="primary" disabled={text.trim() === ""}>
           {t.send}
         </button>
