@@ -169,7 +169,7 @@ MAGPIE_PASSWORD=$MAGPIE_BROWSER_ADMIN_PASSWORD "$MAGPIE_BIN" admin bootstrap --u
 status=0
 echo "interop/browser: $("$CHROMIUM" --version 2>/dev/null) with playwright-core $locked against $MAGPIE_BROWSER_LINK"
 # TMPDIR: Playwright makes Chromium's fresh --user-data-dir there.
-TMPDIR=$WORK/tmp timeout 300 node --test --test-reporter=spec share_page.test.mjs web_client.test.mjs chat.test.mjs admin.test.mjs || status=$?
+TMPDIR=$WORK/tmp timeout 600 node --test --test-reporter=spec share_page.test.mjs web_client.test.mjs chat.test.mjs admin.test.mjs files.test.mjs || status=$?
 
 kill -0 "$SERVER_PID" 2>/dev/null || fail "the server died during the run"
 ((status == 0)) || fail "the browser test failed (exit $status); see above"

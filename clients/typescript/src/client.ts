@@ -27,6 +27,7 @@ import type { Message, ReadMark, Receipt, Send, SendOk } from "./proto/messages.
 import type { OpName, Pushes, PushName, ResultOf } from "./proto/index.js";
 import { TOKEN_ENDING_REASONS, type Authenticated, type Platform } from "./proto/session.js";
 import { SyncState } from "./sync.js";
+import { Upload, httpBaseOf, type UploadOptions } from "./uploads.js";
 
 export { applyAmend, applyToQuote };
 
@@ -212,6 +213,18 @@ export class MagpieClient extends Emitter<ClientEvents> {
   /** The signed-in user, once authenticated. */
   get session(): Session | undefined {
     return this.currentSession;
+  }
+
+  /** The HTTP base of the server (`http://host:port`), for the file API
+   * (PROTOCOL.md section 12): the WebSocket URL's origin. */
+  get httpUrl(): string {
+    return httpBaseOf(this.options.url);
+  }
+
+  /** Upload a file by tus with the session's token (see {@link Upload}):
+   * `upload(file, {onProgress}).done` resolves to its FileInfo. */
+  upload(file: Blob | Uint8Array, options?: UploadOptions): Upload {
+    return new Upload(this, file, options);
   }
 
   /** The server's limits (from the current connection's `hello`). */

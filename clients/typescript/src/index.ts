@@ -24,6 +24,8 @@ export { SyncState, type Accept } from "./sync.js";
 export { ChangeCursor } from "./changes.js";
 export { applyAmend, applyToQuote } from "./amend.js";
 export { MagpieClient, newCmid } from "./client.js";
+export { Upload, MemoryUrlStorage, httpBaseOf } from "./uploads.js";
+export type { UploadOptions, UploadStatus, UploadUrlStorage, PreviousUpload } from "./uploads.js";
 export type {
   ClientEvents,
   ClientOptions,

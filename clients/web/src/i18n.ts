@@ -258,6 +258,25 @@ const en = {
   adminErrUnknownGroup: "No such group (it may be dissolved already).",
   adminErrLimit: "A server limit was reached.",
   adminErrInvalid: "Invalid input",
+  // files
+  attach: "Attach files",
+  dropHere: "Drop files to send them",
+  uploading: "Uploading",
+  pause: "Pause",
+  resume: "Resume",
+  cancelUpload: "Cancel upload",
+  uploadFailed: "Upload failed",
+  download: "Download",
+  openImage: "Open image",
+  closeImage: "Close",
+  imageViewer: "Image",
+  recordVoice: "Record a voice message",
+  stopRecording: "Stop and send",
+  cancelRecording: "Cancel recording",
+  recording: "Recording",
+  voiceMessage: "Voice message",
+  videoMessage: "Video",
+  micDenied: "The microphone is not available.",
 } satisfies Record<string, string>;
 
 /** A key of the dictionary. */
@@ -518,6 +537,25 @@ const zh: Dictionary = {
   adminErrUnknownGroup: "没有这个群组（可能已被解散）。",
   adminErrLimit: "已达到服务器的上限。",
   adminErrInvalid: "输入无效",
+  // files
+  attach: "添加文件",
+  dropHere: "拖放文件即可发送",
+  uploading: "正在上传",
+  pause: "暂停",
+  resume: "继续",
+  cancelUpload: "取消上传",
+  uploadFailed: "上传失败",
+  download: "下载",
+  openImage: "查看图片",
+  closeImage: "关闭",
+  imageViewer: "图片",
+  recordVoice: "录制语音消息",
+  stopRecording: "停止并发送",
+  cancelRecording: "取消录音",
+  recording: "正在录音",
+  voiceMessage: "语音消息",
+  videoMessage: "视频",
+  micDenied: "无法使用麦克风。",
 };
 
 /** The languages of the interface. */

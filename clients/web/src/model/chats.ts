@@ -14,6 +14,7 @@ import {
   QUIET_KINDS,
   type ConvCursor,
   type Conversation,
+  type FileKind,
   type LastMessage,
   type MagpieClient,
   type Message,
@@ -295,10 +296,10 @@ export class Chats {
 
   /** Send text to the open conversation (or start one with a user), or
    * finish the reply or edit the composer is in. */
-  send(target: { conv: number } | { peer: string }, body: string): void {
+  send(target: { conv: number } | { peer: string }, body: string, file?: { kind: FileKind; file: string }): void {
     const composing = this.composing.value;
     this.composing.value = undefined;
-    if (composing?.mode === "edit" && "conv" in target) {
+    if (composing?.mode === "edit" && "conv" in target && file === undefined) {
       this.amend(this.client.amend("edit", { conv: target.conv, seq: composing.message.seq, body }));
       return;
     }
@@ -313,11 +314,13 @@ export class Chats {
             ...(mentions.all ? { mention_all: true } : {}),
           }
         : { to: target.peer, body };
-    const { acked } = this.client.send(args);
+    const { acked } = this.client.send(file !== undefined ? { ...args, ...file } : args);
     if ("conv" in target) {
       this.stopTyping(target.conv);
-      clearTimeout(this.draftTimer);
-      if ((this.rows.value.get(target.conv)?.draft ?? "") !== "") this.setting(target.conv, { draft: "" });
+      if (file === undefined) {
+        clearTimeout(this.draftTimer);
+        if ((this.rows.value.get(target.conv)?.draft ?? "") !== "") this.setting(target.conv, { draft: "" });
+      }
     }
     if ("peer" in target) {
       void acked.then((ack: SendOk) => {

@@ -12,6 +12,8 @@ import { GroupPanel } from "./GroupPanel";
 import { errorText } from "./SignIn";
 import { Avatar, RichText, shortTime } from "./text";
 import { VirtualList } from "./VirtualList";
+import { AttachButton, PendingUploads, VoiceButton, dropAndPaste } from "./Attachments";
+import { FILE_KINDS, FileMessage } from "./FileMessage";
 
 export function ChatView({ chats, onNewGroup }: { chats: Chats; onNewGroup: (with_: string[]) => void }) {
   const { t } = usePrefs();
@@ -40,7 +42,7 @@ export function ChatView({ chats, onNewGroup }: { chats: Chats; onNewGroup: (wit
   const members = group?.members.value ?? [];
 
   return (
-    <section class="chat" aria-label={name}>
+    <section class="chat" aria-label={name} {...dropAndPaste(chats)}>
       <header class="chat-header">
         <button type="button" class="icon back" aria-label={t.back} onClick={() => (chats.open.value = undefined)}>
           ‹
@@ -87,9 +89,10 @@ export function ChatView({ chats, onNewGroup }: { chats: Chats; onNewGroup: (wit
             readCount={group?.readCounts.value.get(m.seq)}
           />
         )}
-        footer={pending.map((entry) => (
-          <PendingItem key={entry.cmid} entry={entry} chats={chats} />
-        ))}
+        footer={[
+          ...pending.map((entry) => <PendingItem key={entry.cmid} entry={entry} chats={chats} />),
+          <PendingUploads key="uploads" chats={chats} />,
+        ]}
       />
       {thread?.detached.value === true && conv !== undefined && (
         <button type="button" class="to-latest" onClick={() => void chats.toLatest(conv)}>
@@ -169,9 +172,13 @@ function MessageItem({
             {message.reply.recalled === true ? t.recalledAMessage : message.reply.excerpt}
           </blockquote>
         )}
-        <p class="body" dir="auto">
-          {message.kind === "text" ? <RichText text={message.body} /> : `[${t.kindUnsupported}]`}
-        </p>
+        {FILE_KINDS.has(message.kind) ? (
+          <FileMessage message={message} chats={chats} />
+        ) : (
+          <p class="body" dir="auto">
+            {message.kind === "text" ? <RichText text={message.body} /> : `[${t.kindUnsupported}]`}
+          </p>
+        )}
         {message.reactions !== undefined && (
           <p class="reactions">
             {message.reactions.map((r) => (
@@ -401,6 +408,7 @@ function Composer({
         </ul>
       )}
       <div class="composer-row">
+        <AttachButton chats={chats} />
         <label class="visually-hidden" for="composer-input">
           {t.messageLabel}
         </label>
@@ -427,6 +435,7 @@ function Composer({
             }
           }}
         />
+        <VoiceButton chats={chats} />
         <button type="submit" class="primary" disabled={text.trim() === ""}>
           {t.send}
         </button>
