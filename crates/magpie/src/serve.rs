@@ -474,21 +474,31 @@ fn rate(
     }
 }
 
+/// Print the startup banner in one write, ignoring failures: whoever
+/// started the server may read only its first line and close the pipe
+/// (test harnesses and supervisors do), and `println!` would then panic on
+/// the broken pipe and take the whole server down with it.
+fn announce(banner: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(banner.as_bytes());
+    let _ = stdout.flush();
+}
+
 /// Run the server until SIGINT or SIGTERM, then shut down gracefully.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let server = magpie_server::start(config).await?;
-    println!(
-        "magpie serving: tcp://{} ws://{}/ws",
+    let mut banner = format!(
+        "magpie serving: tcp://{} ws://{}/ws\n\
+         magpie web client: http://{2}/ (admin console: http://{2}/admin)\n",
         server.tcp_addr(),
-        server.http_addr()
-    );
-    println!(
-        "magpie web client: http://{0}/ (admin console: http://{0}/admin)",
+        server.http_addr(),
         server.http_addr()
     );
     if let Some(addr) = server.metrics_addr() {
-        println!("magpie metrics: http://{addr}/metrics");
+        banner.push_str(&format!("magpie metrics: http://{addr}/metrics\n"));
     }
+    announce(&banner);
     wait_for_signal().await?;
     tracing::info!("signal received, shutting down");
     server.shutdown().await;
