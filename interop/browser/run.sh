@@ -6,6 +6,7 @@
 #   bash interop/browser/run.sh                                 # builds target/debug/magpie
 #   MAGPIE_BIN=target/debug/magpie bash interop/browser/run.sh  # as .ci/run does
 #   MAGPIE_BROWSER_SCREENSHOTS=/tmp/shots bash interop/browser/run.sh  # keep a PNG of each step
+#   MAGPIE_BROWSER_TESTS=chat.test.mjs bash interop/browser/run.sh     # only these files (default *.test.mjs)
 #
 # Installs Chromium with apt-get when /usr/bin/chromium is missing (a
 # developer who cannot gets a skip; under CI=true that fails the run), runs
@@ -169,7 +170,7 @@ MAGPIE_PASSWORD=$MAGPIE_BROWSER_ADMIN_PASSWORD "$MAGPIE_BIN" admin bootstrap --u
 status=0
 echo "interop/browser: $("$CHROMIUM" --version 2>/dev/null) with playwright-core $locked against $MAGPIE_BROWSER_LINK"
 # TMPDIR: Playwright makes Chromium's fresh --user-data-dir there.
-TMPDIR=$WORK/tmp timeout 600 node --test --test-reporter=spec share_page.test.mjs web_client.test.mjs chat.test.mjs admin.test.mjs files.test.mjs || status=$?
+TMPDIR=$WORK/tmp timeout 900 node --test --test-reporter=spec ${MAGPIE_BROWSER_TESTS:-*.test.mjs} || status=$?
 
 kill -0 "$SERVER_PID" 2>/dev/null || fail "the server died during the run"
 ((status == 0)) || fail "the browser test failed (exit $status); see above"
