@@ -233,7 +233,7 @@ impl Messages {
                     "the file is not {}: its content reads as {}",
                     match wanted {
                         ContentKind::Image => "an image (JPEG, PNG, GIF or WebP that decodes)",
-                        ContentKind::Voice => "a voice recording (Opus in Ogg)",
+                        ContentKind::Voice => "a voice recording (Opus in Ogg or WebM)",
                         _ => "a video",
                     },
                     info.media.mime

@@ -149,7 +149,10 @@ fn is_text(head: &[u8]) -> bool {
 /// - MP4 / QuickTime / WebM: dimensions, duration and codec from the
 ///   container headers (`moov`, or the Matroska `Info` and `Tracks`); a
 ///   container with tracks but no video track is a `File` (audio-only gets
-///   `audio/mp4` or `audio/webm`); one whose headers cannot be read stays a
+///   `audio/mp4` or `audio/webm`), except audio-only Opus in WebM, which is
+///   what browsers record: a `Voice` whose duration comes from `Info` or,
+///   when the recorder wrote none (Chrome's MediaRecorder never does), from
+///   the last block's timestamp; one whose headers cannot be read stays a
 ///   `Video` with the fields left out.
 pub fn probe(path: &Path, limits: &MediaLimits) -> Result<MediaInfo, MediaError> {
     let mut file = File::open(path)?;
@@ -192,6 +195,13 @@ pub fn probe(path: &Path, limits: &MediaLimits) -> Result<MediaInfo, MediaError>
                 info.kind = ContentKind::File;
                 if meta.has_audio {
                     info.mime = if webm { "audio/webm" } else { "audio/mp4" }.to_owned();
+                }
+                // What browsers record (MediaRecorder: Opus in WebM) is a
+                // voice note as much as Opus in Ogg is.
+                if webm && meta.audio_codec.as_deref() == Some("opus") {
+                    info.kind = ContentKind::Voice;
+                    info.codec = meta.audio_codec;
+                    info.duration_ms = meta.duration_ms;
                 }
             } else {
                 info.width = meta.width;
@@ -492,6 +502,8 @@ struct VideoMeta {
     height: Option<u32>,
     duration_ms: Option<u64>,
     codec: Option<String>,
+    /// The first audio track's codec, when it is one we name.
+    audio_codec: Option<String>,
 }
 
 /// Read up to `buf.len()` bytes at `pos`, fewer only at the end of the file.
@@ -832,7 +844,9 @@ mod isobmff {
 }
 
 /// Matroska / WebM (EBML): `Segment/Info` for the duration and
-/// `Segment/Tracks` for the tracks, which precede the first `Cluster`.
+/// `Segment/Tracks` for the tracks, which precede the first `Cluster`. An
+/// audio-only file without a duration (a live recording) is timed from its
+/// blocks, within the same node budget.
 mod ebml {
     use super::{MAX_NODES, VideoMeta, codec_name, io, read_at};
     use std::io::{Read, Seek};
@@ -849,6 +863,10 @@ mod ebml {
     const PIXEL_WIDTH: u32 = 0xB0;
     const PIXEL_HEIGHT: u32 = 0xBA;
     const CLUSTER: u32 = 0x1F43_B675;
+    const CLUSTER_TIMECODE: u32 = 0xE7;
+    const SIMPLE_BLOCK: u32 = 0xA3;
+    const BLOCK_GROUP: u32 = 0xA0;
+    const BLOCK: u32 = 0xA1;
 
     const CODECS: &[(&[u8], &str)] = &[
         (b"V_VP8", "vp8"),
@@ -856,6 +874,8 @@ mod ebml {
         (b"V_AV1", "av1"),
         (b"V_MPEG4/ISO/AVC", "h264"),
         (b"V_MPEGH/ISO/HEVC", "hevc"),
+        (b"A_OPUS", "opus"),
+        (b"A_VORBIS", "vorbis"),
     ];
 
     struct Element {
@@ -867,12 +887,15 @@ mod ebml {
     struct Walker<'a, R> {
         r: &'a mut R,
         budget: u32,
+        /// Nanoseconds per timecode unit (`Info/TimecodeScale`).
+        scale_ns: u64,
     }
 
     pub(super) fn probe<R: Read + Seek>(r: &mut R, len: u64) -> io::Result<VideoMeta> {
         let mut w = Walker {
             r,
             budget: MAX_NODES,
+            scale_ns: 1_000_000,
         };
         let mut meta = VideoMeta::default();
         let mut pos = 0;
@@ -978,7 +1001,12 @@ mod ebml {
                 match e.id {
                     INFO => self.info(&e, meta)?,
                     TRACKS => self.tracks(&e, meta)?,
-                    CLUSTER => break,
+                    CLUSTER => {
+                        if meta.duration_ms.is_none() && meta.has_audio && !meta.has_video {
+                            meta.duration_ms = self.time_blocks(&e, segment.end)?;
+                        }
+                        break;
+                    }
                     _ => {}
                 }
             }
@@ -986,17 +1014,19 @@ mod ebml {
         }
 
         fn info(&mut self, info: &Element, meta: &mut VideoMeta) -> io::Result<()> {
-            let (mut scale_ns, mut duration) = (1_000_000u64, None);
+            let mut duration = None;
             let mut pos = info.body;
             while let Some(e) = self.next(&mut pos, info.end)? {
                 match e.id {
-                    TIMECODE_SCALE => scale_ns = self.uint(&e)?.unwrap_or(scale_ns),
+                    TIMECODE_SCALE => {
+                        self.scale_ns = self.uint(&e)?.filter(|s| *s > 0).unwrap_or(self.scale_ns);
+                    }
                     DURATION => duration = self.float(&e)?,
                     _ => {}
                 }
             }
             // Duration counts timecode units of `scale_ns` nanoseconds.
-            let ms = duration.map(|d| d * scale_ns as f64 / 1e6);
+            let ms = duration.map(|d| d * self.scale_ns as f64 / 1e6);
             meta.duration_ms = ms
                 .filter(|ms| ms.is_finite() && *ms > 0.0 && *ms < 1e15)
                 .map(|ms| ms.round() as u64);
@@ -1043,12 +1073,94 @@ mod ebml {
                             .filter(|h| *h > 0);
                         meta.codec = codec;
                     }
-                    Some(2) => meta.has_audio = true,
+                    Some(2) if !meta.has_audio => {
+                        meta.has_audio = true;
+                        meta.audio_codec = codec;
+                    }
                     _ => {}
                 }
             }
             Ok(())
         }
+
+        /// How long the recording lasts, from the clusters starting at
+        /// `first`: where its last block starts plus that block's length.
+        /// Live recorders write clusters of unknown size, so this walks the
+        /// segment's elements flat, stepping into each cluster and block
+        /// group instead of relying on their sizes. `None` if no block was
+        /// reached within the node budget.
+        fn time_blocks(&mut self, first: &Element, end: u64) -> io::Result<Option<u64>> {
+            let (mut cluster_tc, mut last_ns) = (0u64, None::<u128>);
+            let mut pos = first.body;
+            while let Some(e) = self.next(&mut pos, end)? {
+                match e.id {
+                    CLUSTER => {
+                        cluster_tc = 0;
+                        pos = e.body;
+                    }
+                    BLOCK_GROUP => pos = e.body,
+                    CLUSTER_TIMECODE => cluster_tc = self.uint(&e)?.unwrap_or(0),
+                    SIMPLE_BLOCK | BLOCK => {
+                        if let Some((relative, frame_us)) = self.block_head(&e)? {
+                            let Some(start) = i128::from(cluster_tc)
+                                .checked_add(i128::from(relative))
+                                .and_then(|t| u128::try_from(t).ok())
+                            else {
+                                continue;
+                            };
+                            let end_ns =
+                                start * u128::from(self.scale_ns) + u128::from(frame_us) * 1000;
+                            last_ns = Some(last_ns.map_or(end_ns, |l| l.max(end_ns)));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Ok(last_ns.and_then(|ns| u64::try_from(ns / 1_000_000).ok()))
+        }
+
+        /// A block's timecode relative to its cluster, and how long its
+        /// audio lasts in microseconds when it is one unlaced Opus packet
+        /// (0 otherwise: its start is still a lower bound).
+        fn block_head(&mut self, e: &Element) -> io::Result<Option<(i16, u32)>> {
+            let mut buf = [0u8; 16];
+            let want = buf
+                .len()
+                .min(usize::try_from(e.end - e.body).unwrap_or(buf.len()));
+            let got = read_at(self.r, e.body, &mut buf[..want])?;
+            let buf = &buf[..got];
+            // Track number (a vint), timecode (i16 BE), flags, then the data.
+            let Some((track_len, _)) = vint(buf, 8) else {
+                return Ok(None);
+            };
+            let Some(&[hi, lo, flags]) = buf.get(track_len..track_len + 3) else {
+                return Ok(None);
+            };
+            let laced = flags & 0x06 != 0;
+            let data = &buf[track_len + 3..];
+            let frame_us = if laced { 0 } else { opus_packet_us(data) };
+            Ok(Some((i16::from_be_bytes([hi, lo]), frame_us)))
+        }
+    }
+
+    /// The length of an Opus packet from its TOC byte (RFC 6716 3.1): the
+    /// configuration gives each frame's duration, the code how many frames.
+    fn opus_packet_us(data: &[u8]) -> u32 {
+        let Some(&toc) = data.first() else {
+            return 0;
+        };
+        let config = usize::from(toc >> 3);
+        let frame_us = match config {
+            0..=11 => [10_000, 20_000, 40_000, 60_000][config % 4],
+            12..=15 => [10_000, 20_000][config % 2],
+            _ => [2_500, 5_000, 10_000, 20_000][config % 4],
+        };
+        let frames = match toc & 0x03 {
+            0 => 1,
+            1 | 2 => 2,
+            _ => data.get(1).map_or(0, |b| u32::from(b & 0x3F)),
+        };
+        frame_us * frames
     }
 }
 
@@ -1666,6 +1778,80 @@ mod tests {
         let bytes = webm(true);
         for cut in 0..bytes.len() {
             probe(&dir.file("cut.webm", &bytes[..cut]), &limits()).unwrap();
+        }
+    }
+
+    /// An audio-only WebM as MediaRecorder writes it: segment and clusters
+    /// of unknown size, no `Info/Duration` unless `duration` is given.
+    fn webm_audio(codec: &[u8], duration: Option<f64>) -> Vec<u8> {
+        const UNKNOWN: [u8; 8] = [0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF];
+        let header = ebml(0x1A45_DFA3, &ebml(0x4282, b"webm"));
+        let mut info = ebml(0x2A_D7B1, &[0x0F, 0x42, 0x40]);
+        if let Some(d) = duration {
+            info.extend(ebml(0x4489, &d.to_be_bytes()));
+        }
+        let info = ebml(0x1549_A966, &info);
+        let audio = ebml(0xAE, &[ebml(0x83, &[2]), ebml(0x86, codec)].concat());
+        let tracks = ebml(0x1654_AE6B, &audio);
+        // Track 1, timecode, no flags, then an Opus packet whose TOC says
+        // one 60 ms SILK frame (config 3, code 0), padded to a realistic
+        // size (infer needs 256 bytes to call it WebM).
+        let block = |at: i16| {
+            let at = at.to_be_bytes();
+            let packet = [&[0x81, at[0], at[1], 0x00, 3 << 3][..], &[0xAA; 60]].concat();
+            ebml(0xA3, &packet)
+        };
+        let cluster = |timecode: u16, blocks: &[i16]| {
+            let mut c = [&[0x1F, 0x43, 0xB6, 0x75][..], &UNKNOWN].concat();
+            c.extend(ebml(0xE7, &timecode.to_be_bytes()));
+            for at in blocks {
+                c.extend(block(*at));
+            }
+            c
+        };
+        let body = [
+            info,
+            tracks,
+            cluster(0, &[0, 60, 120]),
+            cluster(1000, &[0, 60]),
+        ]
+        .concat();
+        let segment = [&[0x18, 0x53, 0x80, 0x67][..], &UNKNOWN, &body].concat();
+        [header, segment].concat()
+    }
+
+    #[test]
+    fn webm_opus_recording_is_a_voice_note() {
+        let dir = Dir::new();
+        let voice = |duration_ms| MediaInfo {
+            mime: "audio/webm".to_owned(),
+            kind: ContentKind::Voice,
+            duration_ms,
+            codec: Some("opus".to_owned()),
+            ..MediaInfo::default()
+        };
+        // No duration in the header: the last block (1060 ms) plus its 60 ms.
+        let live = webm_audio(b"A_OPUS", None);
+        let info = probe(&dir.file("voice.webm", &live), &limits()).unwrap();
+        assert_eq!(info, voice(Some(1120)));
+        // A duration in the header wins.
+        let timed = webm_audio(b"A_OPUS", Some(2500.0));
+        let info = probe(&dir.file("timed.webm", &timed), &limits()).unwrap();
+        assert_eq!(info, voice(Some(2500)));
+        // Audio in another codec is a file.
+        let vorbis = webm_audio(b"A_VORBIS", None);
+        let info = probe(&dir.file("vorbis.webm", &vorbis), &limits()).unwrap();
+        assert_eq!(
+            (info.kind, info.mime.as_str(), info.duration_ms),
+            (ContentKind::File, "audio/webm", None)
+        );
+        // Cut anywhere: never an error, never longer than the whole.
+        for cut in 0..live.len() {
+            let info = probe(&dir.file("cut.webm", &live[..cut]), &limits()).unwrap();
+            assert!(
+                info.duration_ms.unwrap_or(0) <= 1120,
+                "cut at {cut}: {info:?}"
+            );
         }
     }
 
