@@ -5,35 +5,20 @@ import { useEffect, useState } from "preact/hooks";
 import type { AdminGroup } from "magpie-client";
 import type { Dictionary } from "../i18n";
 import { usePrefs } from "../views/context";
-import { ErrorLine, adminError, client, fill, when } from "./util";
+import { ErrorLine, adminError, client, fill, usePagedList, when } from "./util";
 
 const PAGE = 100;
 
 export function Groups() {
   const { t, lang } = usePrefs();
-  const [groups, setGroups] = useState<AdminGroup[]>([]);
-  const [next, setNext] = useState<number | undefined>(undefined);
-  const [loading, setLoading] = useState(true);
-  const [error, setError] = useState<string | undefined>(undefined);
   const [notice, setNotice] = useState<string | undefined>(undefined);
-
-  const load = async (after: number | undefined) => {
-    setLoading(true);
-    try {
-      const page = await client().request(
-        "admin_groups",
-        after === undefined ? { limit: PAGE } : { after, limit: PAGE },
-      );
-      setGroups((old) => (after === undefined ? page.groups : [...old, ...page.groups]));
-      setNext(page.next);
-      setError(undefined);
-    } catch (caught) {
-      setError(adminError(t, caught));
-    } finally {
-      setLoading(false);
-    }
-  };
-  useEffect(() => void load(undefined), []);
+  const list = usePagedList(t, (after) =>
+    client()
+      .request("admin_groups", after === undefined ? { limit: PAGE } : { after, limit: PAGE })
+      .then((page) => ({ items: page.groups, next: page.next })),
+  );
+  const { items: groups, setItems: setGroups, next, loading, error, setError } = list;
+  useEffect(list.reload, []);
 
   return (
     <section class="admin-page" aria-labelledby="groups-title">
@@ -41,7 +26,7 @@ export function Groups() {
         {t.groups}
       </h3>
       <div class="admin-toolbar">
-        <button type="button" class="admin-button" onClick={() => void load(undefined)}>
+        <button type="button" class="admin-button" onClick={list.reload}>
           {t.adminRefresh}
         </button>
       </div>
@@ -90,7 +75,7 @@ export function Groups() {
       </div>
       {groups.length === 0 && !loading && <p class="empty">{t.adminNoGroups}</p>}
       {next !== undefined && (
-        <button type="button" class="admin-button admin-more" disabled={loading} onClick={() => void load(next)}>
+        <button type="button" class="admin-button admin-more" disabled={loading} onClick={list.more}>
           {t.adminLoadMore}
         </button>
       )}

@@ -2,6 +2,7 @@
 // not an administrator is told so and signed out again.
 
 import { useState } from "preact/hooks";
+import { CredentialsFields } from "../components/CredentialsFields";
 import { Logo } from "../components/Logo";
 import { PreferencesForm } from "../components/PreferencesForm";
 import { errorText } from "../views/SignIn";
@@ -49,29 +50,7 @@ export function AdminSignIn() {
                   : t.signedOutExpired}
           </p>
         )}
-        <label>
-          {t.username}
-          <input
-            name="username"
-            autocomplete="username"
-            required
-            minLength={3}
-            maxLength={32}
-            value={user}
-            onInput={(e) => setUser(e.currentTarget.value)}
-          />
-        </label>
-        <label>
-          {t.password}
-          <input
-            name="password"
-            type="password"
-            autocomplete="current-password"
-            required
-            value={password}
-            onInput={(e) => setPassword(e.currentTarget.value)}
-          />
-        </label>
+        <CredentialsFields t={t} user={user} password={password} onUser={setUser} onPassword={setPassword} />
         {error !== undefined && (
           <p class="error" role="alert">
             {error}

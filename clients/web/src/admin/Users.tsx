@@ -8,7 +8,17 @@ import type { AccountRole, AdminUser, DirectoryOk } from "magpie-client";
 import type { Dictionary } from "../i18n";
 import { usePrefs } from "../views/context";
 import { Import } from "./Import";
-import { DeptOptions, ErrorLine, adminError, client, fill, generatePassword, useDirectory } from "./util";
+import {
+  DeptOptions,
+  ErrorLine,
+  adminError,
+  client,
+  fill,
+  generatePassword,
+  PasswordField,
+  useDirectory,
+  usePagedList,
+} from "./util";
 
 const PAGE = 50;
 
@@ -16,36 +26,25 @@ export function Users() {
   const { t } = usePrefs();
   const { tree } = useDirectory();
   const [prefix, setPrefix] = useState("");
-  const [users, setUsers] = useState<AdminUser[]>([]);
-  const [next, setNext] = useState<number | undefined>(undefined);
-  const [error, setError] = useState<string | undefined>(undefined);
-  const [loading, setLoading] = useState(false);
   const [panel, setPanel] = useState<"none" | "create" | "import">("none");
   const [selected, setSelected] = useState<string | undefined>(undefined);
   const [turn, setTurn] = useState(0);
 
-  const load = async (after: number | undefined, replace: boolean, search: string) => {
-    setLoading(true);
-    try {
-      const args: { prefix?: string; after?: number; limit: number } = { limit: PAGE };
-      if (search !== "") args.prefix = search;
-      if (after !== undefined) args.after = after;
-      const page = await client().request("admin_users", args);
-      setUsers((old) => (replace ? page.users : [...old, ...page.users]));
-      setNext(page.next);
-      setError(undefined);
-    } catch (caught) {
-      setError(adminError(t, caught));
-    } finally {
-      setLoading(false);
-    }
-  };
+  const list = usePagedList(t, (after) => {
+    const args: { prefix?: string; after?: number; limit: number } = { limit: PAGE };
+    const search = prefix.trim().toLowerCase();
+    if (search !== "") args.prefix = search;
+    if (after !== undefined) args.after = after;
+    return client()
+      .request("admin_users", args)
+      .then((page) => ({ items: page.users, next: page.next }));
+  });
+  const { items: users, setItems: setUsers, next, loading, error, setError } = list;
 
   // The first page again whenever the search changes (after a short pause
   // in typing) or something was created.
   useEffect(() => {
-    const search = prefix.trim().toLowerCase();
-    const timer = setTimeout(() => void load(undefined, true, search), 250);
+    const timer = setTimeout(list.reload, 250);
     return () => clearTimeout(timer);
   }, [prefix, turn]);
 
@@ -143,12 +142,7 @@ export function Users() {
       </div>
       {users.length === 0 && !loading && <p class="empty">{t.adminNoUsers}</p>}
       {next !== undefined && (
-        <button
-          type="button"
-          class="admin-button admin-more"
-          disabled={loading}
-          onClick={() => void load(next, false, prefix.trim().toLowerCase())}
-        >
+        <button type="button" class="admin-button admin-more" disabled={loading} onClick={list.more}>
           {t.adminLoadMore}
         </button>
       )}
@@ -281,17 +275,7 @@ function UserEditor({
           });
         }}
       >
-        <label class="admin-field">
-          <span>{t.adminNewPassword}</span>
-          <input
-            type="password"
-            autocomplete="new-password"
-            minLength={8}
-            maxLength={1024}
-            value={password}
-            onInput={(e) => setPassword(e.currentTarget.value)}
-          />
-        </label>
+        <PasswordField label={t.adminNewPassword} value={password} onInput={setPassword} />
         <button type="submit" class="admin-button" disabled={busy}>
           {t.adminResetPassword}
         </button>
@@ -375,17 +359,7 @@ function CreateUser({ t, tree, onCreated }: { t: Dictionary; tree: DirectoryOk |
           <span>{t.adminNickname}</span>
           <input maxLength={64} value={nickname} onInput={(e) => setNickname(e.currentTarget.value)} />
         </label>
-        <label class="admin-field">
-          <span>{t.adminPasswordOptional}</span>
-          <input
-            type="password"
-            autocomplete="new-password"
-            minLength={8}
-            maxLength={1024}
-            value={password}
-            onInput={(e) => setPassword(e.currentTarget.value)}
-          />
-        </label>
+        <PasswordField label={t.adminPasswordOptional} value={password} onInput={setPassword} />
         <label class="admin-field">
           <span>{t.adminRole}</span>
           <select value={role} onChange={(e) => setRole(e.currentTarget.value as AccountRole)}>

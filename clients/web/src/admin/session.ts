@@ -4,8 +4,8 @@
 // operation (`admin_users` with limit 1) must not answer `forbidden`.
 
 import { signal } from "@preact/signals";
-import { MagpieClient, MagpieError, type ClientState, type Session } from "magpie-client";
-import { readStorage, removeStorage, writeStorage } from "../storage";
+import { MagpieClient, MagpieError, type ClientState } from "magpie-client";
+import { readSession, removeStorage, writeStorage } from "../storage";
 
 const SESSION_KEY = "magpie.admin.session";
 const CLIENT_NAME = "magpie-admin/0.1.0";
@@ -74,7 +74,7 @@ export async function signIn(user: string, password: string): Promise<void> {
 
 /** Continue the stored session, if any (and if still an administrator). */
 export async function restore(): Promise<void> {
-  const session = storedSession();
+  const session = readSession(SESSION_KEY);
   if (session === undefined) return;
   restoring.value = true;
   const client = newClient();
@@ -112,27 +112,6 @@ function forget(reason: string): void {
   stop();
   endedBecause.value = reason;
   connection.value = "signed_out";
-}
-
-function storedSession(): Session | undefined {
-  const raw = readStorage(SESSION_KEY);
-  if (raw === null) return undefined;
-  try {
-    const value = JSON.parse(raw) as Partial<Session>;
-    if (
-      typeof value.token === "string" &&
-      typeof value.user === "string" &&
-      typeof value.user_id === "number" &&
-      typeof value.expires_at === "number" &&
-      value.expires_at > Date.now()
-    ) {
-      return value as Session;
-    }
-  } catch {
-    // Damaged: sign in again.
-  }
-  removeStorage(SESSION_KEY);
-  return undefined;
 }
 
 /** The server's error code of a failure, or `internal`. */

@@ -1,7 +1,7 @@
 // Small pieces the admin pages share: the words for an error, an error
 // line, numbers and times in the reader's language.
 
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import type { Department, DirectoryOk, MagpieClient } from "magpie-client";
 import type { Dictionary } from "../i18n";
 import { errorText } from "../views/SignIn";
@@ -137,5 +137,74 @@ export function DeptOptions({
           </option>
         ))}
     </>
+  );
+}
+
+/** A list the server hands out in pages (`after` / `next`): the rows so
+ * far, whether more exist, and the state of the last load. `reload` asks
+ * for the first page again; an answer to an earlier request that arrives
+ * after it (a slow page of the previous search) is dropped. */
+export function usePagedList<T>(
+  t: Dictionary,
+  fetchPage: (after: number | undefined) => Promise<{ items: readonly T[]; next?: number | undefined }>,
+) {
+  const [items, setItems] = useState<T[]>([]);
+  const [next, setNext] = useState<number | undefined>(undefined);
+  // Every page loads its first page at once: no "nothing here" before it.
+  const [loading, setLoading] = useState(true);
+  const [error, setError] = useState<string | undefined>(undefined);
+  const generation = useRef(0);
+
+  const load = async (after: number | undefined) => {
+    const mine = after === undefined ? ++generation.current : generation.current;
+    setLoading(true);
+    try {
+      const page = await fetchPage(after);
+      if (mine !== generation.current) return;
+      setItems((old) => (after === undefined ? [...page.items] : [...old, ...page.items]));
+      setNext(page.next);
+      setError(undefined);
+    } catch (caught) {
+      if (mine === generation.current) setError(adminError(t, caught));
+    } finally {
+      if (mine === generation.current) setLoading(false);
+    }
+  };
+
+  return {
+    items,
+    setItems,
+    next,
+    loading,
+    error,
+    setError,
+    reload: () => void load(undefined),
+    more: () => void (next === undefined ? undefined : load(next)),
+  };
+}
+
+/** A new password for an account (at least 8 characters, as the server
+ * asks), which the browser may offer to generate. */
+export function PasswordField({
+  label,
+  value,
+  onInput,
+}: {
+  label: string;
+  value: string;
+  onInput: (value: string) => void;
+}) {
+  return (
+    <label class="admin-field">
+      <span>{label}</span>
+      <input
+        type="password"
+        autocomplete="new-password"
+        minLength={8}
+        maxLength={1024}
+        value={value}
+        onInput={(e) => onInput(e.currentTarget.value)}
+      />
+    </label>
   );
 }

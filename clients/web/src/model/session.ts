@@ -4,8 +4,8 @@
 // over the WebSocket, and as a Bearer header to the file API).
 
 import { signal } from "@preact/signals";
-import { MagpieClient, MagpieError, type ClientState, type Session } from "magpie-client";
-import { readStorage, removeStorage, writeStorage } from "../storage";
+import { MagpieClient, MagpieError, type ClientState } from "magpie-client";
+import { readSession, removeStorage, writeStorage } from "../storage";
 import { Cache } from "./cache";
 import { Chats } from "./chats";
 
@@ -55,7 +55,7 @@ export async function signIn(user: string, password: string): Promise<void> {
 /** Resume the stored session, if any: the chats open from the cache at
  * once, and the client catches up behind them. */
 export async function restore(): Promise<void> {
-  const session = storedSession();
+  const session = readSession(SESSION_KEY);
   if (session === undefined) return;
   restoring.value = true;
   try {
@@ -127,27 +127,6 @@ function forget(reason: string | undefined): void {
   if (user !== undefined) void Cache.drop(user);
   signedOutReason.value = reason;
   connectionState.value = "signed_out";
-}
-
-function storedSession(): Session | undefined {
-  const raw = readStorage(SESSION_KEY);
-  if (raw === null) return undefined;
-  try {
-    const value = JSON.parse(raw) as Partial<Session>;
-    if (
-      typeof value.token === "string" &&
-      typeof value.user === "string" &&
-      typeof value.user_id === "number" &&
-      typeof value.expires_at === "number" &&
-      value.expires_at > Date.now()
-    ) {
-      return value as Session;
-    }
-  } catch {
-    // Not ours, or damaged: sign in again.
-  }
-  removeStorage(SESSION_KEY);
-  return undefined;
 }
 
 /** A device name the user recognises in their device list. */

@@ -6,6 +6,7 @@ import { useState } from "preact/hooks";
 import { MagpieError } from "magpie-client";
 import type { Dictionary } from "../i18n";
 import { register, signIn, signedOutReason } from "../model/session";
+import { CredentialsFields } from "../components/CredentialsFields";
 import { Logo } from "../components/Logo";
 import { PreferencesForm } from "../components/PreferencesForm";
 import { usePrefs } from "./context";
@@ -60,30 +61,14 @@ export function SignIn() {
             {signedOutText(t, reason)}
           </p>
         )}
-        <label>
-          {t.username}
-          <input
-            name="username"
-            autocomplete="username"
-            required
-            minLength={3}
-            maxLength={32}
-            value={user}
-            onInput={(e) => setUser(e.currentTarget.value)}
-          />
-        </label>
-        <label>
-          {t.password}
-          <input
-            name="password"
-            type="password"
-            autocomplete={mode === "signIn" ? "current-password" : "new-password"}
-            required
-            minLength={mode === "register" ? 8 : 1}
-            value={password}
-            onInput={(e) => setPassword(e.currentTarget.value)}
-          />
-        </label>
+        <CredentialsFields
+          t={t}
+          user={user}
+          password={password}
+          onUser={setUser}
+          onPassword={setPassword}
+          newAccount={mode === "register"}
+        />
         {error !== undefined && (
           <p class="error" role="alert">
             {error}
