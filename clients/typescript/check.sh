@@ -31,7 +31,7 @@ fi
 export MAGPIE_BIN
 
 npm ci --silent --no-audit --no-fund >/dev/null || fail "npm ci failed"
-npx prettier --check src test || fail "not formatted: run npx prettier --write src test"
+npx prettier --check src test bench || fail "not formatted: run npx prettier --write src test bench"
 rm -rf dist
 npx tsc -p tsconfig.json || fail "tsc found errors"
 timeout 600 node test/run.mjs || fail "the tests failed"

@@ -3,7 +3,9 @@
 // as smoothly as one with 10. Rows have different heights: each is
 // measured once rendered (ResizeObserver) and estimated until then; the
 // space of the rows not rendered is kept by two spacers. The browser's
-// scroll anchoring keeps the view still when older rows are added above.
+// scroll anchoring keeps the view still when older rows are added above
+// or measured; Chromium does not anchor at scroll offset 0, so rows added
+// above a reader who is right at the top are made up for here.
 
 import type { ComponentChildren } from "preact";
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
@@ -50,9 +52,17 @@ export function VirtualList<T>({ items, keyOf, render, onNearTop, focusKey, foot
     observer.current = new ResizeObserver((records) => {
       let changed = false;
       for (const record of records) {
-        const key = (record.target as HTMLElement).dataset.key;
+        const target = record.target as HTMLElement;
+        // A row that left the window is reported once more, at 0 x 0: it
+        // keeps the height it had, or the rows below it would collapse.
+        if (!target.isConnected) {
+          observer.current?.unobserve(target);
+          continue;
+        }
+        const key = target.dataset.key;
         if (key === undefined) continue;
         const height = Math.round(record.borderBoxSize[0]?.blockSize ?? record.contentRect.height);
+        if (height === 0) continue;
         if (heights.current.get(key) !== height) {
           heights.current.set(key, height);
           changed = true;
@@ -68,6 +78,21 @@ export function VirtualList<T>({ items, keyOf, render, onNearTop, focusKey, foot
     const element = scroller.current;
     if (element !== null && atBottom.current) element.scrollTop = element.scrollHeight;
   }, [items.length, total, footer]);
+
+  // Older rows added above a reader at the very top: keep the row they were
+  // reading where it was (the browser anchors everywhere else).
+  const firstKey = useRef<string | undefined>(undefined);
+  useLayoutEffect(() => {
+    const element = scroller.current;
+    const previous = firstKey.current;
+    firstKey.current = keys[0];
+    if (element === null || previous === undefined || previous === keys[0] || atBottom.current) return;
+    const index = keys.indexOf(previous);
+    // Reading scrollTop lays out first, so a browser that anchors has done so.
+    if (index <= 0 || element.scrollTop !== 0) return;
+    element.scrollTop = offsets[index] ?? 0;
+    setViewport({ top: element.scrollTop, height: element.clientHeight });
+  }, [keys]);
 
   // A row to show: scroll so that it sits in the middle, once per request.
   const focused = useRef<string | undefined>(undefined);
@@ -95,7 +120,9 @@ export function VirtualList<T>({ items, keyOf, render, onNearTop, focusKey, foot
     const element = scroller.current;
     if (element === null) return;
     setViewport({ top: element.scrollTop, height: element.clientHeight });
-    if (element.scrollTop < 300 && element.scrollHeight <= element.clientHeight + 300) onNearTop?.();
+    // Still near the top once the rows are in (a short page, or a reader
+    // waiting at the top): the next page, without waiting for a scroll.
+    if (element.scrollTop < 300) onNearTop?.();
   }, [items.length]);
 
   const observe = (element: HTMLElement | null) => {
