@@ -22,6 +22,7 @@ import {
   type ConvSet,
   type ConvSettings,
   type MessageSearchOk,
+  newCmid,
   type OutboxEntry,
   type SendOk,
 } from "magpie-client";
@@ -41,6 +42,25 @@ const JUMP_FILL = 2000;
 const DRAFT_PAUSE_MS = 1500;
 /** Send a typing notice at most this often while the user types. */
 const TYPING_EVERY_MS = 3000;
+/** A forward takes at most this many messages and destinations (PROTOCOL.md forward). */
+export const FORWARD_MAX_MESSAGES = 100;
+export const FORWARD_MAX_DESTINATIONS = 10;
+
+/** Messages about to be forwarded: one copy each, or one chat record
+ * (`merge`). The `cmid` is made once, so sending again after a lost answer
+ * stores nothing twice. */
+export interface ForwardRequest {
+  conv: number;
+  seqs: readonly number[];
+  merge: boolean;
+  cmid: string;
+}
+
+/** Whether a message can be forwarded: a message that is still there,
+ * not a group event or an amending entry. */
+export function isForwardable(message: Message): boolean {
+  return message.recalled === undefined && message.kind !== "event" && !QUIET_KINDS.has(message.kind);
+}
 
 /** One conversation's loaded messages, ascending by seq. */
 export class Thread {
@@ -81,6 +101,10 @@ export class Chats {
   readonly problem = signal<string | undefined>(undefined);
   /** Whether the first catch-up after sign-in has finished. */
   readonly ready = signal<boolean>(false);
+  /** Selection mode: the messages ticked in one conversation. */
+  readonly selection = signal<{ conv: number; seqs: ReadonlySet<number> } | undefined>(undefined);
+  /** What the forward dialog is forwarding, while it is open. */
+  readonly forwarding = signal<ForwardRequest | undefined>(undefined);
 
   readonly client: MagpieClient;
   private readonly cache: Cache;
@@ -167,6 +191,7 @@ export class Chats {
   /** Open a conversation: show the cached messages, then the newest page. */
   async select(conv: number): Promise<void> {
     this.open.value = { conv };
+    if (this.selection.value?.conv !== conv) this.selection.value = undefined;
     const thread = this.thread(conv);
     if (!thread.loaded) {
       thread.loaded = true;
@@ -361,6 +386,52 @@ export class Chats {
     done.catch((error: unknown) => {
       this.problem.value = error instanceof Error && "code" in error ? String(error.code) : "internal";
       setTimeout(() => (this.problem.value = undefined), 5000);
+    });
+  }
+
+  /** Enter selection mode with one message ticked. */
+  startSelection(message: Message): void {
+    this.selection.value = { conv: message.conv, seqs: new Set([message.seq]) };
+  }
+
+  /** Tick or untick a message (at most as many as one forward takes). */
+  toggleSelected(seq: number): void {
+    const selection = this.selection.value;
+    if (selection === undefined) return;
+    const seqs = new Set(selection.seqs);
+    if (seqs.has(seq)) seqs.delete(seq);
+    else if (seqs.size < FORWARD_MAX_MESSAGES) seqs.add(seq);
+    this.selection.value = { conv: selection.conv, seqs };
+  }
+
+  endSelection(): void {
+    this.selection.value = undefined;
+  }
+
+  /** Open the forward dialog for messages of one conversation. */
+  openForward(conv: number, seqs: Iterable<number>, merge: boolean): void {
+    const sorted = [...seqs].sort((a, b) => a - b).slice(0, FORWARD_MAX_MESSAGES);
+    if (sorted.length === 0) return;
+    this.forwarding.value = { conv, seqs: sorted, merge, cmid: newCmid() };
+  }
+
+  /**
+   * Forward to the conversations picked; the optional comment follows as
+   * an ordinary message in each (the protocol's forward carries none).
+   * Rejects with the server's refusal, leaving the dialog open to retry.
+   */
+  async forward(request: ForwardRequest, to: readonly number[], comment: string): Promise<void> {
+    await this.client.forward({
+      conv: request.conv,
+      seqs: [...request.seqs],
+      to_convs: [...to],
+      merge: request.merge,
+      cmid: request.cmid,
+    });
+    if (comment.trim() !== "") for (const conv of to) this.client.send({ conv, body: comment });
+    batch(() => {
+      this.forwarding.value = undefined;
+      this.selection.value = undefined;
     });
   }
 

@@ -7,6 +7,7 @@ import type { Chats } from "../model/chats";
 import { targetOf, uploadsOf, type PendingUpload, type Target } from "../model/uploads";
 import { usePrefs } from "./context";
 import { formatSize } from "./FileMessage";
+import { AttachIcon, CloseIcon, MicIcon } from "./icons";
 
 /** Whether an upload belongs to the open conversation. */
 function isFor(target: Target, open: Target | undefined): boolean {
@@ -72,7 +73,7 @@ export function AttachButton({ chats }: { chats: Chats }) {
         title={t.attach}
         onClick={() => input.current?.click()}
       >
-        📎
+        <AttachIcon />
       </button>
     </>
   );
@@ -125,7 +126,7 @@ export function VoiceButton({ chats }: { chats: Chats }) {
   if (recording === undefined) {
     return (
       <button type="button" class="icon voice" aria-label={t.recordVoice} title={t.recordVoice} onClick={start}>
-        🎤
+        <MicIcon />
       </button>
     );
   }
@@ -134,7 +135,7 @@ export function VoiceButton({ chats }: { chats: Chats }) {
       <span class="recording-dot" aria-hidden="true" />
       {t.recording} {Math.floor(elapsed / 1000)}s
       <button type="button" class="link" aria-label={t.cancelRecording} onClick={() => stop(true)}>
-        ✕
+        <CloseIcon />
       </button>
       <button type="button" class="primary" onClick={() => stop(false)}>
         {t.stopRecording}
@@ -190,7 +191,7 @@ function PendingUploadItem({ upload, chats }: { upload: PendingUpload; chats: Ch
             </button>
           )}{" "}
           <button type="button" class="link" aria-label={t.cancelUpload} onClick={() => uploads.cancel(upload.key)}>
-            ✕
+            <CloseIcon />
           </button>
         </p>
       </div>

@@ -1,10 +1,12 @@
 // One conversation: its header (name, typing), the history (virtualised,
 // older pages loaded on scroll), messages still being sent, and the
-// composer (Enter sends, Shift+Enter is a new line, Esc closes).
+// composer (Enter sends, Shift+Enter is a new line, Esc closes). In
+// selection mode the composer gives way to a bar that forwards the ticked
+// messages one by one or as a chat record.
 
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import type { Message, OutboxEntry } from "magpie-client";
-import { outgoingFor, type Chats } from "../model/chats";
+import { isForwardable, outgoingFor, type Chats } from "../model/chats";
 import { chatName } from "./ChatList";
 import { usePrefs } from "./context";
 import { describeEvent, fill } from "./events";
@@ -14,10 +16,16 @@ import { Avatar, RichText, shortTime } from "./text";
 import { VirtualList } from "./VirtualList";
 import { AttachButton, PendingUploads, VoiceButton, dropAndPaste } from "./Attachments";
 import { FILE_KINDS, FileMessage } from "./FileMessage";
+import { ChatRecordDialog, RecordCard } from "./ChatRecord";
+import { ForwardDialog } from "./ForwardDialog";
+import { BackIcon, CloseIcon, ForwardIcon, MoreIcon } from "./icons";
 
 export function ChatView({ chats, onNewGroup }: { chats: Chats; onNewGroup: (with_: string[]) => void }) {
   const { t } = usePrefs();
   const [panel, setPanel] = useState(false);
+  // The chat record on show; kept here, not in its row, which the
+  // virtualised list may drop while the dialog is open.
+  const [record, setRecord] = useState<Message | undefined>(undefined);
   const open = chats.open.value;
   if (open === undefined) {
     return (
@@ -40,12 +48,15 @@ export function ChatView({ chats, onNewGroup }: { chats: Chats; onNewGroup: (wit
   const isGroup = row?.kind === "group";
   const group = isGroup && conv !== undefined ? chats.groups.of(conv) : undefined;
   const members = group?.members.value ?? [];
+  const selection = chats.selection.value;
+  const selected = selection !== undefined && selection.conv === conv ? selection.seqs : undefined;
+  const forwarding = chats.forwarding.value;
 
   return (
     <section class="chat" aria-label={name} {...dropAndPaste(chats)}>
       <header class="chat-header">
         <button type="button" class="icon back" aria-label={t.back} onClick={() => (chats.open.value = undefined)}>
-          ‹
+          <BackIcon />
         </button>
         <Avatar name={name} />
         <div class="chat-title">
@@ -87,6 +98,8 @@ export function ChatView({ chats, onNewGroup }: { chats: Chats; onNewGroup: (wit
             isGroup={isGroup}
             peerRead={peerRead}
             readCount={group?.readCounts.value.get(m.seq)}
+            selected={selected === undefined ? undefined : selected.has(m.seq)}
+            onOpenRecord={setRecord}
           />
         )}
         footer={[
@@ -104,8 +117,10 @@ export function ChatView({ chats, onNewGroup }: { chats: Chats; onNewGroup: (wit
           {errorText(t, chats.problem.value)}
         </p>
       )}
+      {selected !== undefined && conv !== undefined && <SelectionBar chats={chats} conv={conv} seqs={selected} />}
       <Composer
         key={conv ?? peer}
+        hidden={selected !== undefined}
         chats={chats}
         members={members.map((m) => m.user).filter((u) => u !== chats.me)}
         draft={row?.draft ?? ""}
@@ -118,6 +133,10 @@ export function ChatView({ chats, onNewGroup }: { chats: Chats; onNewGroup: (wit
         }}
         onClose={() => (chats.open.value = undefined)}
       />
+      {forwarding !== undefined && (
+        <ForwardDialog chats={chats} request={forwarding} onClose={() => (chats.forwarding.value = undefined)} />
+      )}
+      {record !== undefined && <ChatRecordDialog message={record} onClose={() => setRecord(undefined)} />}
     </section>
   );
 }
@@ -132,12 +151,17 @@ function MessageItem({
   isGroup,
   peerRead,
   readCount,
+  selected,
+  onOpenRecord,
 }: {
   message: Message;
   chats: Chats;
   isGroup: boolean;
   peerRead: number;
   readCount: number | undefined;
+  /** In selection mode, whether this message is ticked. */
+  selected: boolean | undefined;
+  onOpenRecord: (message: Message) => void;
 }) {
   const { t, lang } = usePrefs();
   // The menu opens towards the larger space in the list, so it is never
@@ -163,9 +187,23 @@ function MessageItem({
       class={`message${mine ? " mine" : ""}${chats.focus.value?.conv === message.conv && chats.focus.value.seq === message.seq ? " focused" : ""}`}
       data-seq={message.seq}
     >
+      {selected !== undefined && isForwardable(message) && (
+        <label class="select-box">
+          <input type="checkbox" checked={selected} onChange={() => chats.toggleSelected(message.seq)} />
+          <span class="visually-hidden">
+            {t.selectMessage} {message.from} {shortTime(message.ts, lang)}
+          </span>
+        </label>
+      )}
       {!mine && <Avatar name={message.from} size="s" />}
       <div class="bubble">
         {isGroup && !mine && <p class="sender">{message.from}</p>}
+        {message.forwarded !== undefined && (
+          <p class="forwarded-mark" dir="auto">
+            <ForwardIcon />
+            <span>{fill(t.forwardedFrom, { name: message.forwarded.from })}</span>
+          </p>
+        )}
         {message.reply !== undefined && (
           <blockquote class="quote" dir="auto">
             <span class="quote-from">{message.reply.from}</span>
@@ -174,6 +212,8 @@ function MessageItem({
         )}
         {FILE_KINDS.has(message.kind) ? (
           <FileMessage message={message} chats={chats} />
+        ) : message.kind === "record" ? (
+          <RecordCard message={message} onOpen={onOpenRecord} />
         ) : (
           <p class="body" dir="auto">
             {message.kind === "text" ? <RichText text={message.body} /> : `[${t.kindUnsupported}]`}
@@ -228,7 +268,7 @@ function MessageItem({
           </div>
         )}
       </div>
-      <div class="message-actions">
+      <div class="message-actions" hidden={selected !== undefined}>
         <button
           type="button"
           class="more"
@@ -246,7 +286,7 @@ function MessageItem({
             setMenu(above > below ? "up" : "down");
           }}
         >
-          ⋯
+          <MoreIcon />
         </button>
         {menu !== undefined && (
           <div class={`menu menu-${menu}`} role="menu">
@@ -279,6 +319,16 @@ function MessageItem({
                 {t.edit}
               </button>
             )}
+            <button
+              type="button"
+              role="menuitem"
+              onClick={() => act(() => chats.openForward(message.conv, [message.seq], false))}
+            >
+              {t.forward}
+            </button>
+            <button type="button" role="menuitem" onClick={() => act(() => chats.startSelection(message))}>
+              {t.selectMessages}
+            </button>
             {(mine || isGroup) && (
               <button type="button" role="menuitem" onClick={() => act(() => chats.recall(message))}>
                 {t.recall}
@@ -322,8 +372,48 @@ function PendingItem({ entry, chats }: { entry: OutboxEntry; chats: Chats }) {
   );
 }
 
+/** Selection mode's bar: how many are ticked, the two ways to forward
+ * them, and leaving the mode (also with Esc). */
+function SelectionBar({ chats, conv, seqs }: { chats: Chats; conv: number; seqs: ReadonlySet<number> }) {
+  const { t } = usePrefs();
+  // The menu item that started selection mode is gone: focus moves here.
+  const primary = useRef<HTMLButtonElement>(null);
+  useEffect(() => primary.current?.focus(), []);
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === "Escape" && chats.forwarding.value === undefined) chats.endSelection();
+    };
+    document.addEventListener("keydown", onKey);
+    return () => document.removeEventListener("keydown", onKey);
+  }, [chats]);
+  const none = seqs.size === 0;
+  return (
+    <div class="selection-bar" role="toolbar" aria-label={t.selectMessages}>
+      <span class="selection-count" aria-live="polite">
+        {fill(t.nSelected, { n: String(seqs.size) })}
+      </span>
+      <button type="button" disabled={none} onClick={() => chats.openForward(conv, seqs, false)}>
+        {t.forwardOneByOne}
+      </button>
+      <button
+        ref={primary}
+        type="button"
+        class="primary"
+        disabled={none}
+        onClick={() => chats.openForward(conv, seqs, true)}
+      >
+        {t.forwardAsRecord}
+      </button>
+      <button type="button" class="link" onClick={() => chats.endSelection()}>
+        {t.cancel}
+      </button>
+    </div>
+  );
+}
+
 function Composer({
   chats,
+  hidden,
   members,
   canMentionAll,
   draft,
@@ -332,6 +422,8 @@ function Composer({
   onClose,
 }: {
   chats: Chats;
+  /** Hidden, not removed, in selection mode: the text typed stays. */
+  hidden: boolean;
   members: readonly string[];
   canMentionAll: boolean;
   draft: string;
@@ -372,6 +464,7 @@ function Composer({
   return (
     <form
       class="composer"
+      hidden={hidden}
       onSubmit={(e) => {
         e.preventDefault();
         send();
@@ -392,7 +485,7 @@ function Composer({
               chats.composing.value = undefined;
             }}
           >
-            ✕
+            <CloseIcon />
           </button>
         </div>
       )}
