@@ -1,34 +1,29 @@
-// A group's panel beside its chat: the announcement, the members with
-// their roles and presence, inviting and removing (for the owner and
-// admins), my nickname in the group, leaving and dissolving.
+// A group's panel beside its chat: its ID (how others find it to ask to
+// join), the announcement, pending join requests (owner and admins), the
+// members with their roles, mutes and the actions the reader may take on
+// them, inviting, my nickname in the group, the settings (join policy,
+// mute-all), the group's files, leaving and dissolving.
 
 import { useState } from "preact/hooks";
-import { MagpieError, type GroupMember } from "magpie-client";
 import type { Chats } from "../model/chats";
 import { parseUsers } from "../model/groups";
 import { usePrefs } from "./context";
-import { errorText } from "./SignIn";
-import { Avatar } from "./text";
+import { ConfirmStep, Problem, useGroupAction } from "./GroupCommon";
+import { GroupFiles } from "./GroupFiles";
+import { GroupMembers, roleName } from "./GroupMembers";
+import { GroupRequests } from "./GroupRequests";
+import { GroupSendNotice } from "./GroupSendNotice";
+import { GroupSettings, MyGroupNickname } from "./GroupSettings";
 
 export function GroupPanel({ chats, conv, onClose }: { chats: Chats; conv: number; onClose: () => void }) {
   const { t } = usePrefs();
   const details = chats.groups.of(conv);
   const info = details.info.value;
-  const members = details.members.value;
   const [invite, setInvite] = useState("");
   const [announcement, setAnnouncement] = useState<string | undefined>(undefined);
-  const [problem, setProblem] = useState<string | undefined>(undefined);
+  const [dissolving, setDissolving] = useState(false);
+  const { problem, act, fail } = useGroupAction(chats, conv);
   const manager = info !== undefined && info.role !== "member";
-
-  const act = (action: Promise<unknown>) => {
-    setProblem(undefined);
-    action.then(
-      () => void chats.groups.reload(conv),
-      (error: unknown) => setProblem(errorText(t, error instanceof MagpieError ? error.code : "internal")),
-    );
-  };
-
-  const roleName = (m: GroupMember) => (m.role === "owner" ? t.roleOwner : m.role === "admin" ? t.roleAdmin : "");
 
   return (
     <aside class="group-panel" aria-label={t.groupInfo} onKeyDown={(e) => e.key === "Escape" && onClose()}>
@@ -38,10 +33,28 @@ export function GroupPanel({ chats, conv, onClose }: { chats: Chats; conv: numbe
           ✕
         </button>
       </header>
+      <Problem text={problem} />
       {info === undefined ? (
         <p class="empty">{t.loading}</p>
       ) : (
         <>
+          <p class="group-facts">
+            <span>
+              {t.groupIdLabel} <span class="group-id">{conv}</span>
+            </span>
+            <span>
+              {t.yourRole}: {roleName(t, info.role)}
+            </span>
+          </p>
+          <GroupSendNotice chats={chats} conv={conv} />
+          {info.muted_all && manager && (
+            <p class="group-send-notice" role="status">
+              {t.everyoneMuted}
+            </p>
+          )}
+          {manager && (info.join_policy === "request" || details.requests.value.length > 0) && (
+            <GroupRequests chats={chats} conv={conv} act={act} />
+          )}
           <section>
             <h4 class="section-title">{t.announcement}</h4>
             {announcement === undefined ? (
@@ -107,40 +120,25 @@ export function GroupPanel({ chats, conv, onClose }: { chats: Chats; conv: numbe
                 </button>
               </form>
             )}
-            <ul class="members">
-              {members.map((member) => (
-                <li key={member.user_id} class="member">
-                  <span class="avatar-wrap">
-                    <Avatar name={member.nickname || member.user} size="s" />
-                    <span
-                      class={`presence-dot${member.status !== "offline" ? " online" : ""}`}
-                      role="img"
-                      aria-label={member.status !== "offline" ? t.online : t.offline}
-                    />
-                  </span>
-                  <span class="member-name" dir="auto">
-                    {member.nickname || member.user}
-                  </span>
-                  <span class="role">{roleName(member)}</span>
-                  {manager && member.user !== chats.me && member.role === "member" && (
-                    <button type="button" class="link" onClick={() => act(chats.groups.remove(conv, member.user))}>
-                      {t.remove}
-                    </button>
-                  )}
-                </li>
-              ))}
-            </ul>
+            <GroupMembers chats={chats} conv={conv} myRole={info.role} act={act} />
           </section>
-          {problem !== undefined && (
-            <p class="error" role="alert">
-              {problem}
-            </p>
-          )}
+          <MyGroupNickname chats={chats} conv={conv} act={act} />
+          {manager && <GroupSettings key={info.join_policy} chats={chats} info={info} act={act} />}
+          <GroupFiles chats={chats} conv={conv} manager={manager} onProblem={fail} />
           <section class="panel-actions">
             {info.role === "owner" ? (
-              <button type="button" class="danger" onClick={() => act(chats.groups.dissolve(conv))}>
-                {t.dissolveGroup}
-              </button>
+              dissolving ? (
+                <ConfirmStep
+                  question={t.confirmDissolve}
+                  confirm={t.dissolveGroup}
+                  onConfirm={() => act(chats.groups.dissolve(conv), () => setDissolving(false))}
+                  onCancel={() => setDissolving(false)}
+                />
+              ) : (
+                <button type="button" class="danger" onClick={() => setDissolving(true)}>
+                  {t.dissolveGroup}
+                </button>
+              )
             ) : (
               <button type="button" class="danger" onClick={() => act(chats.groups.leave(conv))}>
                 {t.leaveGroup}
