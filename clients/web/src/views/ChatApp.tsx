@@ -4,6 +4,7 @@
 
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { Chats } from "../model/chats";
+import { driveOf } from "../model/drive";
 import { signOut } from "../model/session";
 import { PreferencesForm } from "../components/PreferencesForm";
 import { Banner } from "./Banner";
@@ -11,6 +12,7 @@ import { ChatList, isMuted } from "./ChatList";
 import { ChatView } from "./ChatView";
 import { Contacts } from "./Contacts";
 import { DevicesDialog } from "./DevicesDialog";
+import { DriveNav, DrivePane } from "./Drive";
 import { GroupDialog } from "./GroupDialog";
 import { SearchResults } from "./SearchResults";
 import { usePrefs } from "./context";
@@ -20,7 +22,7 @@ export function ChatApp({ chats }: { chats: Chats }) {
   const { t } = prefs;
   const [filter, setFilter] = useState("");
   const [newChat, setNewChat] = useState("");
-  const [tab, setTab] = useState<"chats" | "contacts">("chats");
+  const [tab, setTab] = useState<"chats" | "contacts" | "drive">("chats");
   const [groupWith, setGroupWith] = useState<string[] | undefined>(undefined);
   const [showDevices, setShowDevices] = useState(false);
   const requests = chats.people.incoming.value.length;
@@ -57,7 +59,10 @@ export function ChatApp({ chats }: { chats: Chats }) {
   }, [chats]);
 
   return (
-    <div class="layout" data-pane={open === undefined ? "list" : "main"}>
+    <div
+      class="layout"
+      data-pane={(tab === "drive" ? driveOf(chats).paneOpen.value : open !== undefined) ? "main" : "list"}
+    >
       <aside class="sidebar" aria-label={t.chats}>
         <header class="sidebar-header">
           <h1 class="brand">{t.productName}</h1>
@@ -117,9 +122,14 @@ export function ChatApp({ chats }: { chats: Chats }) {
             {t.contacts}
             {requests > 0 && <span class="badge">{requests}</span>}
           </button>
+          <button type="button" role="tab" aria-selected={tab === "drive"} onClick={() => setTab("drive")}>
+            {t.drive}
+          </button>
         </div>
-        <nav class="list" aria-label={tab === "chats" ? t.chats : t.contacts}>
-          {tab === "chats" ? (
+        <nav class="list" aria-label={tab === "chats" ? t.chats : tab === "drive" ? t.drive : t.contacts}>
+          {tab === "drive" ? (
+            <DriveNav chats={chats} />
+          ) : tab === "chats" ? (
             <>
               <ChatList chats={chats} filter={filter} />
               <SearchResults chats={chats} query={filter} />
@@ -133,7 +143,7 @@ export function ChatApp({ chats }: { chats: Chats }) {
         </footer>
       </aside>
       <main class="main">
-        <ChatView chats={chats} onNewGroup={setGroupWith} />
+        {tab === "drive" ? <DrivePane chats={chats} /> : <ChatView chats={chats} onNewGroup={setGroupWith} />}
       </main>
       {showDevices && <DevicesDialog chats={chats} onClose={() => setShowDevices(false)} />}
       {groupWith !== undefined && (

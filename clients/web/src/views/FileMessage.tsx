@@ -5,10 +5,11 @@
 // into a URL; the file's name is only ever text.
 
 import { useEffect, useState } from "preact/hooks";
-import type { FileInfo, MagpieClient, Message } from "magpie-client";
+import { MagpieError, type FileInfo, type MagpieClient, type Message } from "magpie-client";
 import type { Chats } from "../model/chats";
 import { signedUrl } from "../model/uploads";
 import { usePrefs } from "./context";
+import { driveErrorText } from "./DriveParts";
 import { Lightbox } from "./Lightbox";
 
 export const FILE_KINDS: ReadonlySet<string> = new Set(["file", "image", "voice", "video"]);
@@ -69,7 +70,50 @@ export function FileMessage({ message, chats }: { message: Message; chats: Chats
           {message.body}
         </p>
       )}
+      <SaveToDrive file={file} client={chats.client} />
     </div>
+  );
+}
+
+/** Save the message's file into the top of my drive: a new reference to
+ * the same content (`drive_put`), named as sent, numbered on a clash. */
+function SaveToDrive({ file, client }: { file: FileInfo; client: MagpieClient }) {
+  const { t } = usePrefs();
+  const [busy, setBusy] = useState(false);
+  const [said, setSaid] = useState<{ error: boolean; text: string } | undefined>(undefined);
+  useEffect(() => {
+    if (said === undefined) return;
+    const timer = setTimeout(() => setSaid(undefined), 4000);
+    return () => clearTimeout(timer);
+  }, [said]);
+  const save = () => {
+    setBusy(true);
+    client.request("drive_put", { file: file.id, rename: true }).then(
+      () => {
+        setBusy(false);
+        setSaid({ error: false, text: t.driveSaved });
+      },
+      (e: unknown) => {
+        setBusy(false);
+        setSaid({ error: true, text: driveErrorText(t, e instanceof MagpieError ? e.code : "internal") });
+      },
+    );
+  };
+  return (
+    <p class="save-to-drive">
+      <button
+        type="button"
+        class="link"
+        disabled={busy}
+        aria-label={`${t.driveSaveToDrive}: ${file.name}`}
+        onClick={save}
+      >
+        {t.driveSaveToDrive}
+      </button>{" "}
+      <span class={said?.error === true ? "error" : "saved"} role="status">
+        {said?.text ?? ""}
+      </span>
+    </p>
   );
 }
 
