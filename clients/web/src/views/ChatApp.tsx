@@ -11,7 +11,9 @@ import { ChatList, isMuted } from "./ChatList";
 import { ChatView } from "./ChatView";
 import { Contacts } from "./Contacts";
 import { DevicesDialog } from "./DevicesDialog";
+import { Directory } from "./Directory";
 import { GroupDialog } from "./GroupDialog";
+import { ProfileDialog } from "./ProfileDialog";
 import { SearchResults } from "./SearchResults";
 import { usePrefs } from "./context";
 
@@ -20,9 +22,10 @@ export function ChatApp({ chats }: { chats: Chats }) {
   const { t } = prefs;
   const [filter, setFilter] = useState("");
   const [newChat, setNewChat] = useState("");
-  const [tab, setTab] = useState<"chats" | "contacts">("chats");
+  const [tab, setTab] = useState<"chats" | "contacts" | "directory">("chats");
   const [groupWith, setGroupWith] = useState<string[] | undefined>(undefined);
   const [showDevices, setShowDevices] = useState(false);
+  const [showProfile, setShowProfile] = useState(false);
   const requests = chats.people.incoming.value.length;
   const search = useRef<HTMLInputElement>(null);
   const open = chats.open.value;
@@ -61,9 +64,15 @@ export function ChatApp({ chats }: { chats: Chats }) {
       <aside class="sidebar" aria-label={t.chats}>
         <header class="sidebar-header">
           <h1 class="brand">{t.productName}</h1>
-          <span class="me" title={chats.me}>
-            {chats.me}
-          </span>
+          <button
+            type="button"
+            class="me"
+            title={`${t.myProfile}: ${chats.me}`}
+            onClick={() => setShowProfile(true)}
+            dir="auto"
+          >
+            {chats.people.mine.value?.nickname || chats.me}
+          </button>
           <button type="button" class="link" onClick={() => setShowDevices(true)}>
             {t.devices}
           </button>
@@ -117,15 +126,20 @@ export function ChatApp({ chats }: { chats: Chats }) {
             {t.contacts}
             {requests > 0 && <span class="badge">{requests}</span>}
           </button>
+          <button type="button" role="tab" aria-selected={tab === "directory"} onClick={() => setTab("directory")}>
+            {t.directory}
+          </button>
         </div>
-        <nav class="list" aria-label={tab === "chats" ? t.chats : t.contacts}>
+        <nav class="list" aria-label={tab === "chats" ? t.chats : tab === "contacts" ? t.contacts : t.directory}>
           {tab === "chats" ? (
             <>
               <ChatList chats={chats} filter={filter} />
               <SearchResults chats={chats} query={filter} />
             </>
-          ) : (
+          ) : tab === "contacts" ? (
             <Contacts chats={chats} onOpenChat={() => setTab("chats")} />
+          ) : (
+            <Directory chats={chats} onOpenChat={() => setTab("chats")} />
           )}
         </nav>
         <footer class="sidebar-footer">
@@ -136,6 +150,7 @@ export function ChatApp({ chats }: { chats: Chats }) {
         <ChatView chats={chats} onNewGroup={setGroupWith} />
       </main>
       {showDevices && <DevicesDialog chats={chats} onClose={() => setShowDevices(false)} />}
+      {showProfile && <ProfileDialog chats={chats} onClose={() => setShowProfile(false)} />}
       {groupWith !== undefined && (
         <GroupDialog chats={chats} with={groupWith} onClose={() => setGroupWith(undefined)} />
       )}
