@@ -3,6 +3,7 @@
 // username, and the unread count in the tab's title.
 
 import { useEffect, useRef, useState } from "preact/hooks";
+import type { Dictionary } from "../i18n";
 import type { Chats } from "../model/chats";
 import { driveOf } from "../model/drive";
 import { signOut } from "../model/session";
@@ -12,8 +13,10 @@ import { ChatList, isMuted } from "./ChatList";
 import { ChatView } from "./ChatView";
 import { Contacts } from "./Contacts";
 import { DevicesDialog } from "./DevicesDialog";
+import { Directory } from "./Directory";
 import { DriveNav, DrivePane } from "./Drive";
 import { GroupDialog } from "./GroupDialog";
+import { ProfileDialog } from "./ProfileDialog";
 import { SearchResults } from "./SearchResults";
 import { usePrefs } from "./context";
 
@@ -22,9 +25,10 @@ export function ChatApp({ chats }: { chats: Chats }) {
   const { t } = prefs;
   const [filter, setFilter] = useState("");
   const [newChat, setNewChat] = useState("");
-  const [tab, setTab] = useState<"chats" | "contacts" | "drive">("chats");
+  const [tab, setTab] = useState<"chats" | "contacts" | "directory" | "drive">("chats");
   const [groupWith, setGroupWith] = useState<string[] | undefined>(undefined);
   const [showDevices, setShowDevices] = useState(false);
+  const [showProfile, setShowProfile] = useState(false);
   const requests = chats.people.incoming.value.length;
   const search = useRef<HTMLInputElement>(null);
   const open = chats.open.value;
@@ -66,9 +70,15 @@ export function ChatApp({ chats }: { chats: Chats }) {
       <aside class="sidebar" aria-label={t.chats}>
         <header class="sidebar-header">
           <h1 class="brand">{t.productName}</h1>
-          <span class="me" title={chats.me}>
-            {chats.me}
-          </span>
+          <button
+            type="button"
+            class="me"
+            title={`${t.myProfile}: ${chats.me}`}
+            onClick={() => setShowProfile(true)}
+            dir="auto"
+          >
+            {chats.people.mine.value?.nickname || chats.me}
+          </button>
           <button type="button" class="link" onClick={() => setShowDevices(true)}>
             {t.devices}
           </button>
@@ -122,11 +132,14 @@ export function ChatApp({ chats }: { chats: Chats }) {
             {t.contacts}
             {requests > 0 && <span class="badge">{requests}</span>}
           </button>
+          <button type="button" role="tab" aria-selected={tab === "directory"} onClick={() => setTab("directory")}>
+            {t.directory}
+          </button>
           <button type="button" role="tab" aria-selected={tab === "drive"} onClick={() => setTab("drive")}>
             {t.drive}
           </button>
         </div>
-        <nav class="list" aria-label={tab === "chats" ? t.chats : tab === "drive" ? t.drive : t.contacts}>
+        <nav class="list" aria-label={tabLabel(t, tab)}>
           {tab === "drive" ? (
             <DriveNav chats={chats} />
           ) : tab === "chats" ? (
@@ -134,8 +147,10 @@ export function ChatApp({ chats }: { chats: Chats }) {
               <ChatList chats={chats} filter={filter} />
               <SearchResults chats={chats} query={filter} />
             </>
-          ) : (
+          ) : tab === "contacts" ? (
             <Contacts chats={chats} onOpenChat={() => setTab("chats")} />
+          ) : (
+            <Directory chats={chats} onOpenChat={() => setTab("chats")} />
           )}
         </nav>
         <footer class="sidebar-footer">
@@ -146,9 +161,14 @@ export function ChatApp({ chats }: { chats: Chats }) {
         {tab === "drive" ? <DrivePane chats={chats} /> : <ChatView chats={chats} onNewGroup={setGroupWith} />}
       </main>
       {showDevices && <DevicesDialog chats={chats} onClose={() => setShowDevices(false)} />}
+      {showProfile && <ProfileDialog chats={chats} onClose={() => setShowProfile(false)} />}
       {groupWith !== undefined && (
         <GroupDialog chats={chats} with={groupWith} onClose={() => setGroupWith(undefined)} />
       )}
     </div>
   );
+}
+
+function tabLabel(t: Dictionary, tab: "chats" | "contacts" | "directory" | "drive"): string {
+  return { chats: t.chats, contacts: t.contacts, directory: t.directory, drive: t.drive }[tab];
 }

@@ -4,6 +4,7 @@
 import { useState } from "preact/hooks";
 import type { Conversation } from "magpie-client";
 import type { Chats } from "../model/chats";
+import { UserAvatar } from "./Avatar";
 import { usePrefs } from "./context";
 import { Avatar, shortTime } from "./text";
 
@@ -30,6 +31,8 @@ export function ChatList({ chats, filter }: { chats: Chats; filter: string }) {
         const selected = open !== undefined && "conv" in open && open.conv === row.conv;
         const muted = isMuted(row);
         const unread = row.unread > 0 || row.marked_unread === true;
+        // A friend's own avatar when the chat is with a friend.
+        const peer = row.kind === "direct" && row.peer !== undefined ? chats.people.friendNamed(row.peer) : undefined;
         return (
           <li key={row.conv} class="chat-item">
             <button
@@ -39,7 +42,11 @@ export function ChatList({ chats, filter }: { chats: Chats; filter: string }) {
               onClick={() => void chats.select(row.conv)}
               data-conv={row.conv}
             >
-              <Avatar name={name} />
+              {peer !== undefined ? (
+                <UserAvatar client={chats.client} card={peer.user} name={name} />
+              ) : (
+                <Avatar name={name} />
+              )}
               <span class="chat-row-main">
                 <span class="chat-row-top">
                   <span class="chat-name" dir="auto">
