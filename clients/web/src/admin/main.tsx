@@ -15,7 +15,7 @@ import { Overview } from "./Overview";
 import { AdminSignIn } from "./SignIn";
 import { Users } from "./Users";
 import { admin, connection, restore, restoring, signOut } from "./session";
-import "../styles/index.css";
+import "../styles/core.css";
 import "../styles/admin.css";
 
 const SECTIONS = ["overview", "users", "departments", "groups", "files"] as const;

@@ -348,10 +348,14 @@ export class Chats {
       }
     }
     if ("peer" in target) {
-      void acked.then((ack: SendOk) => {
-        const open = this.open.value;
-        if (open !== undefined && "peer" in open && open.peer === target.peer) void this.select(ack.conv);
-      });
+      // A refusal shows on the pending message (failed, with retry).
+      acked.then(
+        (ack: SendOk) => {
+          const open = this.open.value;
+          if (open !== undefined && "peer" in open && open.peer === target.peer) void this.select(ack.conv);
+        },
+        () => undefined,
+      );
     }
   }
 

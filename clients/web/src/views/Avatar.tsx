@@ -8,7 +8,7 @@ import type { MagpieClient, PresenceStatus, UserCard } from "magpie-client";
 import { avatarFile } from "../model/people";
 import { signedUrl } from "../model/uploads";
 import { usePrefs } from "./context";
-import { hueOf, initials } from "./text";
+import { Avatar } from "./text";
 
 type Size = "s" | "m" | "l";
 
@@ -34,11 +34,7 @@ export function UserAvatar({
     shown !== undefined ? (
       <img class={`avatar avatar-${size} avatar-img`} src={shown} alt="" onError={() => setBroken(shown)} />
     ) : (
-      // The colour follows the username, which never changes; the
-      // letters follow the name shown.
-      <span class={`avatar avatar-${size} hue-${hueOf(card.user) % 12}`} aria-hidden="true">
-        {initials(name ?? (card.nickname || card.user))}
-      </span>
+      <Avatar name={name ?? (card.nickname || card.user)} hueKey={card.user} size={size} />
     );
   if (status === undefined) return face;
   return (

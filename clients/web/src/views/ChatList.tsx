@@ -7,6 +7,7 @@ import type { Chats } from "../model/chats";
 import { UserAvatar } from "./Avatar";
 import { usePrefs } from "./context";
 import { Avatar, shortTime } from "./text";
+import { MoreIcon, PinIcon } from "./icons";
 
 export function chatName(row: Conversation): string {
   return row.kind === "group" ? (row.name ?? `#${row.conv}`) : (row.peer ?? `#${row.conv}`);
@@ -54,7 +55,7 @@ export function ChatList({ chats, filter }: { chats: Chats; filter: string }) {
                   </span>
                   {row.pinned === true && (
                     <span class="pin" title={t.pinned} aria-label={t.pinned}>
-                      📌
+                      <PinIcon />
                     </span>
                   )}
                   <span class="chat-time">{row.last !== null ? shortTime(row.last.ts, lang) : ""}</span>
@@ -86,7 +87,7 @@ export function ChatList({ chats, filter }: { chats: Chats; filter: string }) {
               aria-expanded={menuFor === row.conv}
               onClick={() => setMenuFor(menuFor === row.conv ? undefined : row.conv)}
             >
-              ⋯
+              <MoreIcon />
             </button>
             {menuFor === row.conv && (
               <div

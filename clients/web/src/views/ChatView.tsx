@@ -12,6 +12,7 @@ import { usePrefs } from "./context";
 import { describeEvent, fill } from "./events";
 import { GroupPanel } from "./GroupPanel";
 import { errorText } from "./SignIn";
+import { GroupSendNotice } from "./GroupSendNotice";
 import { Avatar, RichText, shortTime } from "./text";
 import { VirtualList } from "./VirtualList";
 import { AttachButton, PendingUploads, VoiceButton, dropAndPaste } from "./Attachments";
@@ -48,6 +49,7 @@ export function ChatView({ chats, onNewGroup }: { chats: Chats; onNewGroup: (wit
   const isGroup = row?.kind === "group";
   const group = isGroup && conv !== undefined ? chats.groups.of(conv) : undefined;
   const members = group?.members.value ?? [];
+  const requests = isGroup && conv !== undefined ? chats.groups.pendingRequests(conv) : 0;
   const selection = chats.selection.value;
   const selected = selection !== undefined && selection.conv === conv ? selection.seqs : undefined;
   const forwarding = chats.forwarding.value;
@@ -73,6 +75,11 @@ export function ChatView({ chats, onNewGroup }: { chats: Chats; onNewGroup: (wit
           {isGroup && conv !== undefined ? (
             <button type="button" aria-expanded={panel} onClick={() => setPanel(!panel)}>
               {t.groupInfo}
+              {requests > 0 && (
+                <span class="badge" aria-label={`${requests} ${t.joinRequests}`}>
+                  {requests}
+                </span>
+              )}
             </button>
           ) : (
             <button type="button" onClick={() => onNewGroup(row?.peer !== undefined ? [row.peer] : [])}>
@@ -118,6 +125,7 @@ export function ChatView({ chats, onNewGroup }: { chats: Chats; onNewGroup: (wit
         </p>
       )}
       {selected !== undefined && conv !== undefined && <SelectionBar chats={chats} conv={conv} seqs={selected} />}
+      {isGroup && conv !== undefined && <GroupSendNotice chats={chats} conv={conv} />}
       <Composer
         key={conv ?? peer}
         hidden={selected !== undefined}
@@ -170,6 +178,7 @@ function MessageItem({
   const [readers, setReaders] = useState<{ read: string[]; unread: string[] } | undefined>(undefined);
   const me = chats.me;
   const mine = message.from === me;
+  const sender = isGroup ? chats.groups.memberName(message.conv, message.from) : message.from;
   if (message.kind === "event") {
     return <p class="event">{describeEvent(message.event, t)}</p>;
   }
@@ -195,9 +204,9 @@ function MessageItem({
           </span>
         </label>
       )}
-      {!mine && <Avatar name={message.from} size="s" />}
+      {!mine && <Avatar name={sender} hueKey={message.from} size="s" />}
       <div class="bubble">
-        {isGroup && !mine && <p class="sender">{message.from}</p>}
+        {isGroup && !mine && <p class="sender">{sender}</p>}
         {message.forwarded !== undefined && (
           <p class="forwarded-mark" dir="auto">
             <ForwardIcon />

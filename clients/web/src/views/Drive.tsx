@@ -13,6 +13,7 @@ import { ConfirmDialog, MoveDialog, NameDialog, SaveLinkDialog, ShareDialog } fr
 import { dateTime, DriveBin, driveErrorText, DriveShares, DriveUploads, KindIcon } from "./DriveParts";
 import { fill } from "./events";
 import { formatSize } from "./FileMessage";
+import { MoreIcon } from "./icons";
 
 /** The sidebar while the Drive tab is chosen: its sections and the quota. */
 export function DriveNav({ chats }: { chats: Chats }) {
@@ -317,7 +318,7 @@ function EntryTable({ drive, onDialog }: { drive: Drive; onDialog: (dialog: Dial
                   aria-expanded={menuFor === entry.id}
                   onClick={() => setMenuFor(menuFor === entry.id ? undefined : entry.id)}
                 >
-                  ⋯
+                  <MoreIcon />
                 </button>
                 {menuFor === entry.id && (
                   <EntryMenu

@@ -1,6 +1,7 @@
 // Parts of the drive pane: how an entry is shown (icon, date, refusals in
 // words), files going up into a folder, the bin, and my share links.
 
+import type { VNode } from "preact";
 import { useRef, useState } from "preact/hooks";
 import { MagpieError, type DriveEntry, type ShareInfo } from "magpie-client";
 import type { Dictionary } from "../i18n";
@@ -9,6 +10,7 @@ import { usePrefs } from "./context";
 import { fill } from "./events";
 import { formatSize } from "./FileMessage";
 import { errorText } from "./SignIn";
+import { AudioIcon, CloseIcon, FileIcon, FolderIcon, ImageIcon, VideoIcon } from "./icons";
 
 /** The words for a refusal of a drive operation. */
 export function driveErrorText(t: Dictionary, code: string): string {
@@ -32,17 +34,17 @@ export function dateTime(ts: number, lang: string): string {
 }
 
 /** An entry's icon and what it is, from its kind and content. */
-export function kindOf(entry: Pick<DriveEntry, "kind" | "file">, t: Dictionary): { icon: string; label: string } {
-  if (entry.kind === "folder") return { icon: "📁", label: t.driveKindFolder };
+export function kindOf(entry: Pick<DriveEntry, "kind" | "file">, t: Dictionary): { icon: VNode; label: string } {
+  if (entry.kind === "folder") return { icon: <FolderIcon />, label: t.driveKindFolder };
   switch (entry.file?.media.kind) {
     case "image":
-      return { icon: "🖼️", label: t.driveKindImage };
+      return { icon: <ImageIcon />, label: t.driveKindImage };
     case "video":
-      return { icon: "🎬", label: t.driveKindVideo };
+      return { icon: <VideoIcon />, label: t.driveKindVideo };
     case "voice":
-      return { icon: "🎵", label: t.driveKindAudio };
+      return { icon: <AudioIcon />, label: t.driveKindAudio };
     default:
-      return { icon: "📄", label: t.driveKindFile };
+      return { icon: <FileIcon />, label: t.driveKindFile };
   }
 }
 
@@ -132,7 +134,7 @@ export function DriveUploads({ drive }: { drive: Drive }) {
                 aria-label={`${t.cancelUpload} ${upload.name}`}
                 onClick={() => drive.cancel(upload.key)}
               >
-                ✕
+                <CloseIcon />
               </button>
             </li>
           );

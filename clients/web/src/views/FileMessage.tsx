@@ -11,6 +11,7 @@ import { signedUrl } from "../model/uploads";
 import { usePrefs } from "./context";
 import { driveErrorText } from "./DriveParts";
 import { Lightbox } from "./Lightbox";
+import { FileIcon } from "./icons";
 
 export const FILE_KINDS: ReadonlySet<string> = new Set(["file", "image", "voice", "video"]);
 
@@ -168,7 +169,7 @@ function FileCard({ file, client }: { file: FileInfo; client: MagpieClient }) {
   return (
     <div class="file-card">
       <span class="file-icon" aria-hidden="true">
-        📄
+        <FileIcon />
       </span>
       <span class="file-text">
         <span class="file-name" dir="auto">

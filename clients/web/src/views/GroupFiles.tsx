@@ -12,6 +12,7 @@ import { fill } from "./events";
 import { FILE_KINDS, formatSize } from "./FileMessage";
 import { ConfirmStep } from "./GroupCommon";
 import { shortTime } from "./text";
+import { FileIcon } from "./icons";
 
 export function GroupFiles({
   chats,
@@ -109,7 +110,7 @@ function GroupFileRow({
   return (
     <li class="group-file" data-file={file.id}>
       <span class="file-icon" aria-hidden="true">
-        📄
+        <FileIcon />
       </span>
       <span class="group-file-text">
         <span class="file-name" dir="auto">

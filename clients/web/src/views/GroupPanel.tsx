@@ -14,6 +14,7 @@ import { GroupMembers, roleName } from "./GroupMembers";
 import { GroupRequests } from "./GroupRequests";
 import { GroupSendNotice } from "./GroupSendNotice";
 import { GroupSettings, MyGroupNickname } from "./GroupSettings";
+import { CloseIcon } from "./icons";
 
 export function GroupPanel({ chats, conv, onClose }: { chats: Chats; conv: number; onClose: () => void }) {
   const { t } = usePrefs();
@@ -30,7 +31,7 @@ export function GroupPanel({ chats, conv, onClose }: { chats: Chats; conv: numbe
       <header class="panel-header">
         <h3>{t.groupInfo}</h3>
         <button type="button" class="icon" aria-label={t.close} onClick={onClose}>
-          ✕
+          <CloseIcon />
         </button>
       </header>
       <Problem text={problem} />

@@ -5,6 +5,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import type { FileInfo, MagpieClient } from "magpie-client";
 import { signedUrl } from "../model/uploads";
 import { usePrefs } from "./context";
+import { CloseIcon } from "./icons";
 
 export function Lightbox({ file, client, onClose }: { file: FileInfo; client: MagpieClient; onClose: () => void }) {
   const { t } = usePrefs();
@@ -47,7 +48,7 @@ export function Lightbox({ file, client, onClose }: { file: FileInfo; client: Ma
       }}
     >
       <button ref={close} type="button" class="lightbox-close" aria-label={t.closeImage} onClick={onClose}>
-        ✕
+        <CloseIcon />
       </button>
       {url !== undefined && <img src={url} alt={file.name} />}
       <p class="lightbox-name" dir="auto">

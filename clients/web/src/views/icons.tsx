@@ -101,3 +101,53 @@ export function FileIcon() {
     </Icon>
   );
 }
+
+/** A pushpin: a pinned chat. */
+export function PinIcon() {
+  return (
+    <Icon>
+      <path d="M9 3h6l-1 6 4 4H6l4-4zM12 13v8" />
+    </Icon>
+  );
+}
+
+/** A folder. */
+export function FolderIcon() {
+  return (
+    <Icon>
+      <path d="M3 7a2 2 0 0 1 2-2h4l2 2h8a2 2 0 0 1 2 2v8a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2z" />
+    </Icon>
+  );
+}
+
+/** A picture: an image. */
+export function ImageIcon() {
+  return (
+    <Icon>
+      <rect x="3" y="4" width="18" height="16" rx="2" />
+      <circle cx="9" cy="10" r="2" />
+      <path d="M21 17l-5-5-9 8" />
+    </Icon>
+  );
+}
+
+/** A film frame: a video. */
+export function VideoIcon() {
+  return (
+    <Icon>
+      <rect x="3" y="5" width="13" height="14" rx="2" />
+      <path d="M16 10l5-3v10l-5-3" />
+    </Icon>
+  );
+}
+
+/** A note: audio. */
+export function AudioIcon() {
+  return (
+    <Icon>
+      <path d="M9 18V5l11-2v13" />
+      <circle cx="6" cy="18" r="3" />
+      <circle cx="17" cy="16" r="3" />
+    </Icon>
+  );
+}

@@ -40,9 +40,19 @@ export function hueOf(name: string): number {
   return hash % 360;
 }
 
-export function Avatar({ name, size = "m" }: { name: string; size?: "s" | "m" }) {
+export function Avatar({
+  name,
+  hueKey = name,
+  size = "m",
+}: {
+  name: string;
+  /** What the colour follows: the username, which never changes, where
+   * the name shown is a nickname. */
+  hueKey?: string;
+  size?: "s" | "m" | "l";
+}) {
   return (
-    <span class={`avatar avatar-${size} hue-${hueOf(name) % 12}`} aria-hidden="true">
+    <span class={`avatar avatar-${size} hue-${hueOf(hueKey) % 12}`} aria-hidden="true">
       {initials(name)}
     </span>
   );
