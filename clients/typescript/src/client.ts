@@ -135,6 +135,11 @@ export interface ClientEvents {
 }
 
 const CATCH_UP_LIMIT = 500;
+/** How long a gap may stay before a catch-up: a peer's message pushed
+ * just before the ack of this device's own one arrives leaves a gap that
+ * the ack fills within milliseconds, so asking the server at once would
+ * cost a `sync` round trip for nothing, and delay the peer's message. */
+const GAP_GRACE_MS = 250;
 const CHANGES_LIMIT = 200;
 
 /** In-memory outbox: the default when the application keeps none. */
@@ -175,6 +180,7 @@ export class MagpieClient extends Emitter<ClientEvents> {
   private careful = false;
   private inFlight = 0;
   private syncing = false;
+  private gapTimer: ReturnType<typeof setTimeout> | undefined;
   private resyncWanted = false;
   private changing = false;
   private rechangeWanted = false;
@@ -543,8 +549,10 @@ export class MagpieClient extends Emitter<ClientEvents> {
     clearTimeout(this.reconnectTimer);
     clearTimeout(this.healthyTimer);
     clearTimeout(this.pumpTimer);
+    clearTimeout(this.gapTimer);
     this.pumpTimer = undefined;
     this.reconnectTimer = undefined;
+    this.gapTimer = undefined;
   }
 
   private setState(state: ClientState): void {
@@ -610,7 +618,16 @@ export class MagpieClient extends Emitter<ClientEvents> {
 
   private deliver(outcome: { show: Message[]; gap: boolean }, source: EntrySource): void {
     if (outcome.show.length > 0) this.emit("entries", { entries: outcome.show, source });
-    if (outcome.gap) void this.catchUp();
+    if (outcome.gap) this.catchUpIfGapStays();
+  }
+
+  /** Catch up unless the gap fills within {@link GAP_GRACE_MS}. */
+  private catchUpIfGapStays(): void {
+    if (this.gapTimer !== undefined) return;
+    this.gapTimer = setTimeout(() => {
+      this.gapTimer = undefined;
+      if (this.sync.gapped) void this.catchUp();
+    }, GAP_GRACE_MS);
   }
 
   /** 10.4: one catch-up at a time, rerun when asked meanwhile. */

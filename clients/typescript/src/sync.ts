@@ -5,8 +5,9 @@
  * {@link SyncState} is pure bookkeeping, with no I/O, so the rules are
  * tested as a table and the same object serves a live session, a cache
  * restored from IndexedDB and a test: `held[conv]` (the highest seq held
- * with no gap below it), and per conversation a small `pending` map of acked
- * messages that arrived ahead of a gap.
+ * with no gap below it), and per conversation a small `pending` map of
+ * entries that arrived ahead of a gap (pushed, or built from an ack), shown
+ * as soon as the gap below them fills.
  */
 
 import type { Message } from "./proto/messages.js";
@@ -19,6 +20,10 @@ export type Accept =
   | "duplicate"
   /** Something before it is missing: do not show it, catch up. */
   | "gap";
+
+/** Entries kept ahead of a gap, per conversation, at most: beyond, the
+ * catch-up brings them again. */
+const MAX_PENDING = 1000;
 
 export class SyncState {
   private readonly held = new Map<number, number>();
@@ -56,6 +61,11 @@ export class SyncState {
     if (Number.isSafeInteger(seq) && seq > this.position(conv)) this.held.set(conv, seq);
   }
 
+  /** Whether some conversation has entries waiting above a gap. */
+  get gapped(): boolean {
+    return this.pending.size > 0;
+  }
+
   /** Whether nothing is held at all (a fresh device). */
   get isEmpty(): boolean {
     return this.held.size === 0;
@@ -72,33 +82,37 @@ export class SyncState {
 
   /**
    * A pushed entry: returns the entries to show, in order (it, then any
-   * pending ones it unblocked), and whether a catch-up is needed.
+   * pending ones it unblocked), and whether something before it is
+   * missing. One ahead of a gap is kept as pending, not shown: the gap is
+   * most often this device's own message whose ack is still on its way,
+   * and fills a moment later without asking the server.
    */
   receive(message: Message): { show: Message[]; gap: boolean } {
     const verdict = this.accept(message);
     if (verdict === "duplicate") return { show: [], gap: false };
-    if (verdict === "gap") return { show: [], gap: true };
+    if (verdict === "gap") {
+      this.hold(message);
+      return { show: [], gap: true };
+    }
     return { show: [message, ...this.absorb(message.conv)], gap: false };
   }
 
   /**
-   * An entry built from a send ack (or an amend answer): like
-   * {@link receive}, but one ahead of a gap is kept as pending rather
-   * than dropped, since no push will bring it to this connection (10.3).
+   * An entry built from a send ack (or an amend answer): the same rule as
+   * {@link receive}; no push will bring it to this connection (10.3), so
+   * one ahead of a gap must wait here.
    */
   receiveOwn(message: Message): { show: Message[]; gap: boolean } {
-    const held = this.position(message.conv);
-    if (message.seq <= held) return { show: [], gap: false };
-    if (message.seq > held + 1) {
-      let waiting = this.pending.get(message.conv);
-      if (waiting === undefined) {
-        waiting = new Map();
-        this.pending.set(message.conv, waiting);
-      }
-      waiting.set(message.seq, message);
-      return { show: [], gap: true };
-    }
     return this.receive(message);
+  }
+
+  private hold(message: Message): void {
+    let waiting = this.pending.get(message.conv);
+    if (waiting === undefined) {
+      waiting = new Map();
+      this.pending.set(message.conv, waiting);
+    }
+    if (waiting.size < MAX_PENDING || waiting.has(message.seq)) waiting.set(message.seq, message);
   }
 
   /**

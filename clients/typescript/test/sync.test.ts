@@ -100,6 +100,20 @@ test("an own entry ahead of a gap waits, and is shown when the gap fills", () =>
   assert.deepEqual(state.receive(msg(1, 12)), { show: [], gap: false });
 });
 
+test("a peer's entry pushed before the ack of my own below it waits for the ack", () => {
+  const state = SyncState.fromCursors({ "1": 10 });
+  // Mine is seq 11, still unacked; the peer's 12 is pushed first.
+  assert.deepEqual(state.receive(msg(1, 12)), { show: [], gap: true });
+  assert.equal(state.gapped, true);
+  const acked = state.receiveOwn(msg(1, 11));
+  assert.deepEqual(
+    acked.show.map((m) => m.seq),
+    [11, 12],
+  );
+  assert.equal(state.gapped, false);
+  assert.equal(state.position(1), 12);
+});
+
 test("a sync page fills the gap and absorbs pending own entries", () => {
   const state = SyncState.fromCursors({ "1": 3 });
   state.receiveOwn(msg(1, 6));
