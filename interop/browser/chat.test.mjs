@@ -5,69 +5,27 @@
 // hostile bodies render as text, and a reload opens from the local cache.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { EN, launch, PASSWORD, person, shooter, signUp, ZH } from './app.mjs';
 
-const LINK = process.env.MAGPIE_BROWSER_LINK;
-if (!LINK) throw new Error('MAGPIE_BROWSER_LINK is not set (run this through run.sh)');
-const ORIGIN = new URL(LINK).origin;
-const CHROMIUM = process.env.MAGPIE_BROWSER_CHROMIUM || '/usr/bin/chromium';
-const SHOTS = process.env.MAGPIE_BROWSER_SCREENSHOTS;
-const PASSWORD = 'browser-test-long-password';
 const suffix = String(Date.now() % 1_000_000);
 const ALICE = `alice${suffix}`;
 const BOB = `bob${suffix}`;
 
+const shot = shooter('chat');
+
 let browser;
 before(async () => {
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-sync'],
-    timeout: 60_000,
-  });
+  browser = await launch();
 });
 after(async () => {
   await browser?.close();
 });
 
-/** A person: a browser context with one page on the app, and what went wrong on it. */
-async function person(options) {
-  const context = await browser.newContext(options);
-  context.setDefaultTimeout(15_000);
-  const page = await context.newPage();
-  const problems = [];
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`console: ${m.text()}`);
-  });
-  page.on('dialog', (d) => {
-    problems.push(`dialog: ${d.message()}`);
-    void d.dismiss();
-  });
-  await page.goto(ORIGIN + '/');
-  return { context, page, problems };
-}
-
-async function signUp(page, user, words) {
-  await page.getByRole('button', { name: words.toRegister }).click();
-  await page.getByLabel(words.username).fill(user);
-  await page.getByLabel(words.password).fill(PASSWORD);
-  await page.getByRole('button', { name: words.register, exact: true }).click();
-  await page.waitForSelector('.layout');
-}
-
-async function shot(page, name) {
-  if (SHOTS) await page.screenshot({ path: join(SHOTS, `chat-${name}.png`) });
-}
-
 const bodies = (page) => page.locator('.messages .message:not(.pending) .body').allTextContents();
-const EN = { toRegister: 'No account? Create one', username: 'Username', password: 'Password', register: 'Create account' };
-const ZH = { toRegister: '没有账号？注册一个', username: '用户名', password: '密码', register: '注册' };
 
 test('two people chat in two browsers: receipts, typing, offline and back, hostile text, reload', async () => {
-  const a = await person({ locale: 'en-US', colorScheme: 'light', viewport: { width: 1100, height: 760 } });
-  const b = await person({ locale: 'zh-CN', colorScheme: 'dark', viewport: { width: 1100, height: 760 } });
+  const a = await person(browser, { locale: 'en-US', colorScheme: 'light', viewport: { width: 1100, height: 760 } });
+  const b = await person(browser, { locale: 'zh-CN', colorScheme: 'dark', viewport: { width: 1100, height: 760 } });
   await signUp(a.page, ALICE, EN);
   await signUp(b.page, BOB, ZH);
 
@@ -248,9 +206,9 @@ test('two people chat in two browsers: receipts, typing, offline and back, hosti
 test('a group of three: created from the sidebar, @mention completion and flag, read by N, events, a hostile name', async () => {
   const tag = String(Date.now() % 1_000_000);
   const [owner, second, third] = [`gowner${tag}`, `gsecond${tag}`, `gthird${tag}`];
-  const a = await person({ locale: 'en-US', colorScheme: 'light', viewport: { width: 1100, height: 760 } });
-  const b = await person({ locale: 'zh-CN', colorScheme: 'light', viewport: { width: 1100, height: 760 } });
-  const c = await person({ locale: 'en-US', colorScheme: 'dark', viewport: { width: 1100, height: 760 } });
+  const a = await person(browser, { locale: 'en-US', colorScheme: 'light', viewport: { width: 1100, height: 760 } });
+  const b = await person(browser, { locale: 'zh-CN', colorScheme: 'light', viewport: { width: 1100, height: 760 } });
+  const c = await person(browser, { locale: 'en-US', colorScheme: 'dark', viewport: { width: 1100, height: 760 } });
   await signUp(a.page, owner, EN);
   await signUp(b.page, second, ZH);
   await signUp(c.page, third, EN);
@@ -318,8 +276,8 @@ test('a group of three: created from the sidebar, @mention completion and flag, 
 test('my settings of a chat and my devices: pin, mute, draft across devices, signing another device out', async () => {
   const tag = String(Date.now() % 1_000_000);
   const [me, peer] = [`sme${tag}`, `speer${tag}`];
-  const laptop = await person({ locale: 'en-US', colorScheme: 'light', viewport: { width: 1100, height: 760 } });
-  const other = await person({ locale: 'en-US', colorScheme: 'light', viewport: { width: 1100, height: 760 } });
+  const laptop = await person(browser, { locale: 'en-US', colorScheme: 'light', viewport: { width: 1100, height: 760 } });
+  const other = await person(browser, { locale: 'en-US', colorScheme: 'light', viewport: { width: 1100, height: 760 } });
   await signUp(laptop.page, me, EN);
   await signUp(other.page, peer, EN);
   await other.page.getByLabel('Start a chat with a username').fill(me);
@@ -330,7 +288,7 @@ test('my settings of a chat and my devices: pin, mute, draft across devices, sig
   await row.waitFor();
 
   // A second device of mine, signed in at the same time.
-  const phone = await person({ locale: 'en-US', viewport: { width: 390, height: 760 } });
+  const phone = await person(browser, { locale: 'en-US', viewport: { width: 390, height: 760 } });
   await phone.page.getByLabel('Username').fill(me);
   await phone.page.getByLabel('Password').fill(PASSWORD);
   await phone.page.getByRole('button', { name: 'Sign in', exact: true }).click();

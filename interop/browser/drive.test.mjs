@@ -11,25 +11,11 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { EN, launch, ORIGIN, PASSWORD, person, shooter, signUp, ZH } from './app.mjs';
 
-const LINK = process.env.MAGPIE_BROWSER_LINK;
-if (!LINK) throw new Error('MAGPIE_BROWSER_LINK is not set (run this through run.sh)');
-const ORIGIN = new URL(LINK).origin;
-const CHROMIUM = process.env.MAGPIE_BROWSER_CHROMIUM || '/usr/bin/chromium';
-const SHOTS = process.env.MAGPIE_BROWSER_SCREENSHOTS;
-const PASSWORD = 'browser-test-long-password';
 const suffix = String(Date.now() % 1_000_000);
 const ALICE = `dalice${suffix}`;
 const BOB = `dbob${suffix}`;
-const EN = {
-  toRegister: 'No account? Create one',
-  username: 'Username',
-  password: 'Password',
-  register: 'Create account',
-};
-const ZH = { toRegister: '没有账号？注册一个', username: '用户名', password: '密码', register: '注册' };
 
 const CHINESE = '季度报告 2026';
 const HOSTILE = '<img src=x onerror=alert(1)>';
@@ -38,65 +24,21 @@ const DATA = 'data.bin';
 const notes = Buffer.concat([Buffer.from('会议纪要\n<b>not markup</b>\n'), randomBytes(20_000)]);
 const data = randomBytes(300_000);
 
+const shot = shooter('drive');
+
 let browser;
 before(async () => {
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-sync',
-    ],
-    timeout: 60_000,
-  });
+  browser = await launch();
 });
 after(async () => {
   await browser?.close();
 });
-
-/** A browser context with one page on the app, and what went wrong on it. */
-async function person(options) {
-  const context = await browser.newContext({
-    viewport: { width: 1100, height: 760 },
-    acceptDownloads: true,
-    ...options,
-  });
-  context.setDefaultTimeout(20_000);
-  const page = await context.newPage();
-  const problems = [];
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`console: ${m.text()}`);
-  });
-  page.on('dialog', (d) => {
-    problems.push(`dialog: ${d.message()}`);
-    void d.dismiss();
-  });
-  await page.goto(ORIGIN + '/');
-  return { context, page, problems };
-}
-
-async function signUp(page, user, words) {
-  await page.getByRole('button', { name: words.toRegister }).click();
-  await page.getByLabel(words.username).fill(user);
-  await page.getByLabel(words.password).fill(PASSWORD);
-  await page.getByRole('button', { name: words.register, exact: true }).click();
-  await page.waitForSelector('.layout');
-}
 
 async function signIn(page, user) {
   await page.getByLabel(EN.username).fill(user);
   await page.getByLabel(EN.password).fill(PASSWORD);
   await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await page.waitForSelector('.layout');
-}
-
-async function shot(page, name) {
-  if (SHOTS) await page.screenshot({ path: join(SHOTS, `drive-${name}.png`) });
 }
 
 const sha = (b) => createHash('sha256').update(b).digest('hex');
@@ -135,13 +77,13 @@ async function waitUsed(page, want) {
 }
 
 test('the drive: folders, uploads seen on a second device, rename, move, bin, quota, download, share links, save from a chat', async () => {
-  const a = await person({ locale: 'en-US', colorScheme: 'light' });
-  const b = await person({ locale: 'zh-CN', colorScheme: 'dark' });
+  const a = await person(browser, { acceptDownloads: true, locale: 'en-US', colorScheme: 'light' }, 20_000);
+  const b = await person(browser, { acceptDownloads: true, locale: 'zh-CN', colorScheme: 'dark' }, 20_000);
   await signUp(a.page, ALICE, EN);
   await signUp(b.page, BOB, ZH);
   await a.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: ORIGIN });
   // Alice's second device: another browser, signed in to the same account.
-  const a2 = await person({ locale: 'en-US', colorScheme: 'light' });
+  const a2 = await person(browser, { acceptDownloads: true, locale: 'en-US', colorScheme: 'light' }, 20_000);
   await signIn(a2.page, ALICE);
   for (const p of [a.page, a2.page]) {
     await p.getByRole('tab', { name: 'Drive' }).click();
@@ -298,7 +240,7 @@ test('the drive: folders, uploads seen on a second device, rename, move, bin, qu
   await share.getByRole('button', { name: 'Close' }).click();
 
   // Someone without an account opens the link, types the code, downloads.
-  const stranger = await person({ locale: 'en-US' });
+  const stranger = await person(browser, { acceptDownloads: true, locale: 'en-US' }, 20_000);
   await stranger.page.goto(link);
   await stranger.page.locator('#code').fill(code.toUpperCase());
   await Promise.all([stranger.page.waitForEvent('load'), stranger.page.getByRole('button', { name: 'Open' }).click()]);

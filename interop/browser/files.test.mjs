@@ -8,32 +8,17 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { deflateSync, crc32 } from 'node:zlib';
-import { chromium } from 'playwright-core';
+import { launch, ORIGIN, png, shooter, signUp } from './app.mjs';
 
-const LINK = process.env.MAGPIE_BROWSER_LINK;
-if (!LINK) throw new Error('MAGPIE_BROWSER_LINK is not set (run this through run.sh)');
-const ORIGIN = new URL(LINK).origin;
-const CHROMIUM = process.env.MAGPIE_BROWSER_CHROMIUM || '/usr/bin/chromium';
-const SHOTS = process.env.MAGPIE_BROWSER_SCREENSHOTS;
-const PASSWORD = 'browser-test-long-password';
 const suffix = String(Date.now() % 1_000_000);
 const ALICE = `falice${suffix}`;
 const BOB = `fbob${suffix}`;
-const EN = { toRegister: 'No account? Create one', username: 'Username', password: 'Password', register: 'Create account' };
+
+const shot = shooter('files');
 
 let browser;
 before(async () => {
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-sync',
-      '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', '--autoplay-policy=no-user-gesture-required',
-    ],
-    timeout: 60_000,
-  });
+  browser = await launch(['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', '--autoplay-policy=no-user-gesture-required']);
 });
 after(async () => {
   await browser?.close();
@@ -48,47 +33,6 @@ async function person() {
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   await page.goto(ORIGIN + '/');
   return { context, page, problems };
-}
-
-async function signUp(page, user) {
-  await page.getByRole('button', { name: EN.toRegister }).click();
-  await page.getByLabel(EN.username).fill(user);
-  await page.getByLabel(EN.password).fill(PASSWORD);
-  await page.getByRole('button', { name: EN.register, exact: true }).click();
-  await page.waitForSelector('.layout');
-}
-
-async function shot(page, name) {
-  if (SHOTS) await page.screenshot({ path: join(SHOTS, `files-${name}.png`) });
-}
-
-/** A w×h RGB PNG, a gradient. */
-function png(w, h) {
-  const chunk = (type, data) => {
-    const len = Buffer.alloc(4);
-    len.writeUInt32BE(data.length);
-    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(body) >>> 0);
-    return Buffer.concat([len, body, crc]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(w, 0);
-  ihdr.writeUInt32BE(h, 4);
-  ihdr[8] = 8;
-  ihdr[9] = 2;
-  const rows = [];
-  for (let y = 0; y < h; y++) {
-    const row = Buffer.alloc(1 + w * 3);
-    for (let x = 0; x < w; x++) row.set([(x * 255) / w, (y * 255) / h, 160], 1 + x * 3);
-    rows.push(row);
-  }
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr),
-    chunk('IDAT', deflateSync(Buffer.concat(rows))),
-    chunk('IEND', Buffer.alloc(0)),
-  ]);
 }
 
 const sha = (b) => createHash('sha256').update(b).digest('hex');

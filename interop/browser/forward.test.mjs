@@ -8,15 +8,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { deflateSync, crc32 } from 'node:zlib';
-import { chromium } from 'playwright-core';
+import { EN, launch, person, png, shooter, signUp, ZH } from './app.mjs';
 
-const LINK = process.env.MAGPIE_BROWSER_LINK;
-if (!LINK) throw new Error('MAGPIE_BROWSER_LINK is not set (run this through run.sh)');
-const ORIGIN = new URL(LINK).origin;
-const CHROMIUM = process.env.MAGPIE_BROWSER_CHROMIUM || '/usr/bin/chromium';
-const SHOTS = process.env.MAGPIE_BROWSER_SCREENSHOTS;
-const PASSWORD = 'browser-test-long-password';
 const suffix = String(Date.now() % 1_000_000);
 const ALICE = `wdalice${suffix}`;
 const BOB = `wdbob${suffix}`;
@@ -24,55 +17,15 @@ const CAROL = `wdcarol${suffix}`;
 const GROUP = 'Forwarding 转发群';
 const HOSTILE = '<img src=x onerror=alert(1)>';
 
+const shot = shooter('forward');
+
 let browser;
 before(async () => {
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-sync',
-    ],
-    timeout: 60_000,
-  });
+  browser = await launch();
 });
 after(async () => {
   await browser?.close();
 });
-
-/** A person: a browser context with one page on the app, and what went wrong on it. */
-async function person(options) {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 760 }, ...options });
-  context.setDefaultTimeout(20_000);
-  const page = await context.newPage();
-  const problems = [];
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`console: ${m.text()}`);
-  });
-  page.on('dialog', (d) => {
-    problems.push(`dialog: ${d.message()}`);
-    void d.dismiss();
-  });
-  await page.goto(ORIGIN + '/');
-  return { context, page, problems };
-}
-
-async function signUp(page, user, words) {
-  await page.getByRole('button', { name: words.toRegister }).click();
-  await page.getByLabel(words.username).fill(user);
-  await page.getByLabel(words.password).fill(PASSWORD);
-  await page.getByRole('button', { name: words.register, exact: true }).click();
-  await page.waitForSelector('.layout');
-}
-
-async function shot(page, name) {
-  if (SHOTS) await page.screenshot({ path: join(SHOTS, `forward-${name}.png`) });
-}
 
 async function say(page, label, text) {
   await page.getByLabel(label, { exact: true }).fill(text);
@@ -120,47 +73,10 @@ async function assertIcons(page, names) {
   }
 }
 
-/** A w×h RGB PNG, a gradient. */
-function png(w, h) {
-  const chunk = (type, data) => {
-    const len = Buffer.alloc(4);
-    len.writeUInt32BE(data.length);
-    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(body) >>> 0);
-    return Buffer.concat([len, body, crc]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(w, 0);
-  ihdr.writeUInt32BE(h, 4);
-  ihdr[8] = 8;
-  ihdr[9] = 2;
-  const rows = [];
-  for (let y = 0; y < h; y++) {
-    const row = Buffer.alloc(1 + w * 3);
-    for (let x = 0; x < w; x++) row.set([(x * 255) / w, (y * 255) / h, 90], 1 + x * 3);
-    rows.push(row);
-  }
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr),
-    chunk('IDAT', deflateSync(Buffer.concat(rows))),
-    chunk('IEND', Buffer.alloc(0)),
-  ]);
-}
-
-const EN = {
-  toRegister: 'No account? Create one',
-  username: 'Username',
-  password: 'Password',
-  register: 'Create account',
-};
-const ZH = { toRegister: '没有账号？注册一个', username: '用户名', password: '密码', register: '注册' };
-
 test('forward a message and an image to a group and a person, three messages as a chat record; SVG icons', async () => {
-  const a = await person({ locale: 'en-US', colorScheme: 'light' });
-  const b = await person({ locale: 'zh-CN', colorScheme: 'dark' });
-  const c = await person({ locale: 'en-US', colorScheme: 'dark' });
+  const a = await person(browser, { locale: 'en-US', colorScheme: 'light' }, 20_000);
+  const b = await person(browser, { locale: 'zh-CN', colorScheme: 'dark' }, 20_000);
+  const c = await person(browser, { locale: 'en-US', colorScheme: 'dark' }, 20_000);
   await signUp(a.page, ALICE, EN);
   await signUp(b.page, BOB, ZH);
   await signUp(c.page, CAROL, EN);

@@ -13,66 +13,28 @@ import assert from 'node:assert/strict';
 import { randomBytes, createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { EN as SIGN_UP_EN, launch, ORIGIN, person, shooter, signUp as signUpAs, ZH as SIGN_UP_ZH } from './app.mjs';
 
-const LINK = process.env.MAGPIE_BROWSER_LINK;
-if (!LINK) throw new Error('MAGPIE_BROWSER_LINK is not set (run this through run.sh)');
-const ORIGIN = new URL(LINK).origin;
-const CHROMIUM = process.env.MAGPIE_BROWSER_CHROMIUM || '/usr/bin/chromium';
-const SHOTS = process.env.MAGPIE_BROWSER_SCREENSHOTS;
-const PASSWORD = 'browser-test-long-password';
+const shot = shooter('groups');
 
 let browser;
 before(async () => {
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-sync'],
-    timeout: 60_000,
-  });
+  browser = await launch();
 });
 after(async () => {
   await browser?.close();
 });
 
-/** A person: a browser context with one page on the app, and what went wrong on it. */
-async function person(options) {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 760 }, acceptDownloads: true, ...options });
-  context.setDefaultTimeout(15_000);
-  const page = await context.newPage();
-  const problems = [];
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`console: ${m.text()}`);
-  });
-  page.on('dialog', (d) => {
-    problems.push(`dialog: ${d.message()}`);
-    void d.dismiss();
-  });
-  await page.goto(ORIGIN + '/');
-  return { context, page, problems };
-}
-
 const EN = {
-  toRegister: 'No account? Create one', username: 'Username', password: 'Password', register: 'Create account',
+  ...SIGN_UP_EN,
   groupInfo: 'Group info', message: 'Message', owner: 'Owner', admin: 'Admin',
 };
 const ZH = {
-  toRegister: '没有账号？注册一个', username: '用户名', password: '密码', register: '注册',
+  ...SIGN_UP_ZH,
   groupInfo: '群信息', message: '消息', owner: '群主', admin: '管理员',
 };
 
-async function signUp(p, user) {
-  await p.page.getByRole('button', { name: p.words.toRegister }).click();
-  await p.page.getByLabel(p.words.username).fill(user);
-  await p.page.getByLabel(p.words.password).fill(PASSWORD);
-  await p.page.getByRole('button', { name: p.words.register, exact: true }).click();
-  await p.page.waitForSelector('.layout');
-}
-
-async function shot(page, name) {
-  if (SHOTS) await page.screenshot({ path: join(SHOTS, `groups-${name}.png`) });
-}
+const signUp = (p, user) => signUpAs(p.page, user, p.words);
 
 const row = (p, user) => p.page.locator(`.group-panel .member[data-user="${user}"]`);
 const bodies = (p) => p.page.locator('.messages .message:not(.pending) .body').allTextContents();
@@ -103,10 +65,10 @@ async function refusedSend(p, text) {
 test('group management: roles, mutes, mute-all, join requests, nicknames, transfer, group files', async () => {
   const tag = String(Date.now() % 1_000_000);
   const [owner, second, third, fourth] = [`mowner${tag}`, `madmin${tag}`, `mthird${tag}`, `mfourth${tag}`];
-  const a = { ...(await person({ locale: 'en-US', colorScheme: 'light' })), words: EN };
-  const b = { ...(await person({ locale: 'zh-CN', colorScheme: 'dark' })), words: ZH };
-  const c = { ...(await person({ locale: 'en-US', colorScheme: 'light' })), words: EN };
-  const d = { ...(await person({ locale: 'en-US', colorScheme: 'light' })), words: EN };
+  const a = { ...(await person(browser, { acceptDownloads: true, locale: 'en-US', colorScheme: 'light' })), words: EN };
+  const b = { ...(await person(browser, { acceptDownloads: true, locale: 'zh-CN', colorScheme: 'dark' })), words: ZH };
+  const c = { ...(await person(browser, { acceptDownloads: true, locale: 'en-US', colorScheme: 'light' })), words: EN };
+  const d = { ...(await person(browser, { acceptDownloads: true, locale: 'en-US', colorScheme: 'light' })), words: EN };
   await signUp(a, owner);
   await signUp(b, second);
   await signUp(c, third);

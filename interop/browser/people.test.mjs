@@ -11,17 +11,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { EN, launch, PASSWORD, person, shooter, signUp, ZH } from './app.mjs';
 
-const LINK = process.env.MAGPIE_BROWSER_LINK;
-if (!LINK) throw new Error('MAGPIE_BROWSER_LINK is not set (run this through run.sh)');
-const ORIGIN = new URL(LINK).origin;
-const CHROMIUM = process.env.MAGPIE_BROWSER_CHROMIUM || '/usr/bin/chromium';
-const SHOTS = process.env.MAGPIE_BROWSER_SCREENSHOTS;
 const ADMIN = process.env.MAGPIE_BROWSER_ADMIN;
 const ADMIN_PASSWORD = process.env.MAGPIE_BROWSER_ADMIN_PASSWORD;
 if (!ADMIN || !ADMIN_PASSWORD) throw new Error('MAGPIE_BROWSER_ADMIN(_PASSWORD) is not set (run this through run.sh)');
-const PASSWORD = 'browser-test-long-password';
 const suffix = String(Date.now() % 1_000_000);
 const ALICE = `palice${suffix}`;
 const BOB = `pbob${suffix}`;
@@ -32,54 +26,21 @@ const CATEGORY = `同学 ${suffix}`;
 const DEPT = `R&D <b>${suffix}</b>`;
 const SUB = `\u202Esales\u202C ${suffix}`;
 
+const shot = shooter('people');
+
 let browser;
 let a;
 let b;
 before(async () => {
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-sync'],
-    timeout: 60_000,
-  });
-  a = await person({ locale: 'en-US', colorScheme: 'light', viewport: { width: 1100, height: 800 } });
-  b = await person({ locale: 'zh-CN', colorScheme: 'dark', viewport: { width: 1100, height: 800 } });
+  browser = await launch();
+  a = await person(browser, { locale: 'en-US', colorScheme: 'light', viewport: { width: 1100, height: 800 } });
+  b = await person(browser, { locale: 'zh-CN', colorScheme: 'dark', viewport: { width: 1100, height: 800 } });
   await signUp(a.page, ALICE, EN);
   await signUp(b.page, BOB, ZH);
 });
 after(async () => {
   await browser?.close();
 });
-
-/** A person: a browser context with one page on the app, and what went wrong on it. */
-async function person(options) {
-  const context = await browser.newContext(options);
-  context.setDefaultTimeout(15_000);
-  const page = await context.newPage();
-  const problems = [];
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`console: ${m.text()}`);
-  });
-  page.on('dialog', (d) => {
-    problems.push(`dialog: ${d.message()}`);
-    void d.dismiss();
-  });
-  await page.goto(ORIGIN + '/');
-  return { context, page, problems };
-}
-
-async function signUp(page, user, words) {
-  await page.getByRole('button', { name: words.toRegister }).click();
-  await page.getByLabel(words.username).fill(user);
-  await page.getByLabel(words.password).fill(PASSWORD);
-  await page.getByRole('button', { name: words.register, exact: true }).click();
-  await page.waitForSelector('.layout');
-}
-
-async function shot(page, name) {
-  if (SHOTS) await page.screenshot({ path: join(SHOTS, `people-${name}.png`) });
-}
 
 /** Operations as another account, over a WebSocket of its own opened in
  * `page` (the administrator's, here): the results, in order. */
@@ -143,9 +104,6 @@ async function imageLoaded(scope) {
   await img.evaluate((el) => (el.complete ? null : new Promise((ok) => (el.onload = el.onerror = ok))));
   return img.evaluate((el) => el.naturalWidth);
 }
-
-const EN = { toRegister: 'No account? Create one', username: 'Username', password: 'Password', register: 'Create account' };
-const ZH = { toRegister: '没有账号？注册一个', username: '用户名', password: '密码', register: '注册' };
 
 test('find a person and befriend them; a profile with an avatar and hostile names reaches the friend as text', async () => {
   // Alice finds Bob by the start of his username and asks from his card, with a note.
