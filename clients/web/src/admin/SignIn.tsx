@@ -8,6 +8,7 @@ import { PreferencesForm } from "../components/PreferencesForm";
 import { errorText } from "../views/SignIn";
 import { usePrefs } from "../views/context";
 import { codeOf, endedBecause, signIn } from "./session";
+import { ErrorLine } from "../components/ErrorLine";
 
 export function AdminSignIn() {
   const prefs = usePrefs();
@@ -51,11 +52,7 @@ export function AdminSignIn() {
           </p>
         )}
         <CredentialsFields t={t} user={user} password={password} onUser={setUser} onPassword={setPassword} />
-        {error !== undefined && (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        )}
+        <ErrorLine text={error} />
         <button type="submit" class="primary" disabled={busy}>
           {t.signIn}
         </button>

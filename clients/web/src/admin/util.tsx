@@ -7,6 +7,8 @@ import type { Dictionary } from "../i18n";
 import { errorText } from "../views/SignIn";
 import { admin, codeOf, messageOf } from "./session";
 
+export { ErrorLine } from "../components/ErrorLine";
+
 /** The signed-in administrator's client (the pages only show when there is one). */
 export function client(): MagpieClient {
   const c = admin.value;
@@ -56,16 +58,6 @@ export function generatePassword(): string {
   let binary = "";
   for (const b of bytes) binary += String.fromCharCode(b);
   return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_");
-}
-
-/** An error line, announced when it appears. */
-export function ErrorLine({ text }: { text: string | undefined }) {
-  if (text === undefined) return null;
-  return (
-    <p class="error" role="alert">
-      {text}
-    </p>
-  );
 }
 
 /** The directory's tree, loaded once and again on `reload` (or a

@@ -12,6 +12,7 @@ import { UserAvatar } from "./Avatar";
 import { usePrefs } from "./context";
 import { ProfileCard, type CardSubject } from "./ProfileCard";
 import { errorText } from "./SignIn";
+import { ErrorLine } from "../components/ErrorLine";
 
 export function Contacts({ chats, onOpenChat }: { chats: Chats; onOpenChat: () => void }) {
   const { t } = usePrefs();
@@ -166,11 +167,7 @@ function PeopleSearch({ chats, onPick }: { chats: Chats; onPick: (card: UserCard
           </button>
         )}
       </form>
-      {error !== undefined && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorLine text={error} />
       {found !== undefined &&
         (found.length === 0 ? (
           <p class="empty">{t.noPeopleFound}</p>
@@ -260,11 +257,7 @@ function Categories({
           }}
         />
       )}
-      {error !== undefined && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorLine text={error} />
       {people.friends.value.size === 0 && people.categories.value.length === 0 ? (
         <p class="empty">{t.noFriends}</p>
       ) : (
@@ -495,11 +488,7 @@ function Blocklist({ chats, onProfile }: { chats: Chats; onProfile: (card: UserC
         <span class="group-name">{t.blocklist}</span>
         <span class="group-count">{blocked.length}</span>
       </button>
-      {error !== undefined && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorLine text={error} />
       {open && (
         <ul class="people-list">
           {blocked.map((card) => (

@@ -8,6 +8,7 @@ import type { Chats } from "../model/chats";
 import { usePrefs } from "./context";
 import { errorText } from "./SignIn";
 import { shortTime } from "./text";
+import { ErrorLine } from "../components/ErrorLine";
 
 export function DevicesDialog({ chats, onClose }: { chats: Chats; onClose: () => void }) {
   const { t, lang } = usePrefs();
@@ -31,11 +32,7 @@ export function DevicesDialog({ chats, onClose }: { chats: Chats; onClose: () =>
     >
       <div class="card dialog">
         <h2 id="devices-title">{t.devices}</h2>
-        {error !== undefined && (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        )}
+        <ErrorLine text={error} />
         {devices === undefined ? (
           <p class="empty">{t.loading}</p>
         ) : (

@@ -10,7 +10,7 @@ import { driveOf, type Drive, type DriveView, type SortKey } from "../model/driv
 import { signedUrl } from "../model/uploads";
 import { usePrefs } from "./context";
 import { ConfirmDialog, MoveDialog, NameDialog, SaveLinkDialog, ShareDialog } from "./DriveDialogs";
-import { dateTime, DriveBin, driveErrorText, DriveShares, DriveUploads, KindIcon } from "./DriveParts";
+import { dateTime, DriveBin, driveErrorText, DriveShares, DriveTableHead, DriveUploads, KindIcon } from "./DriveParts";
 import { fill } from "./events";
 import { formatSize } from "./FileMessage";
 import { MoreIcon } from "./icons";
@@ -273,20 +273,7 @@ function EntryTable({ drive, onDialog }: { drive: Drive; onDialog: (dialog: Dial
   return (
     <>
       <table class="drive-table">
-        <thead>
-          <tr>
-            <th scope="col">{t.driveName}</th>
-            <th scope="col" class="drive-size">
-              {t.driveSize}
-            </th>
-            <th scope="col" class="drive-time">
-              {t.driveModified}
-            </th>
-            <th scope="col">
-              <span class="visually-hidden">{t.driveActions}</span>
-            </th>
-          </tr>
-        </thead>
+        <DriveTableHead time={t.driveModified} />
         <tbody>
           {entries.map((entry) => (
             <tr key={entry.id} data-entry={entry.id} class={`drive-row drive-${entry.kind}`}>

@@ -10,6 +10,7 @@ import { parseShareLink, shareAddress, type Drive } from "../model/drive";
 import { usePrefs } from "./context";
 import { CopyField, driveErrorText, KindIcon } from "./DriveParts";
 import { fill } from "./events";
+import { ErrorLine } from "../components/ErrorLine";
 
 function Dialog({
   id,
@@ -80,15 +81,6 @@ function useRun(): {
   return { busy, error, run };
 }
 
-function ErrorLine({ error }: { error: string | undefined }) {
-  if (error === undefined) return null;
-  return (
-    <p class="error" role="alert">
-      {error}
-    </p>
-  );
-}
-
 /** A name for a new folder, or an entry's new name. */
 export function NameDialog(props: {
   title: string;
@@ -121,7 +113,7 @@ export function NameDialog(props: {
         {props.label}
         <input ref={input} required maxLength={255} value={name} onInput={(e) => setName(e.currentTarget.value)} />
       </label>
-      <ErrorLine error={error} />
+      <ErrorLine text={error} />
       <div class="dialog-buttons">
         <button type="button" class="link" onClick={props.onClose}>
           {t.cancel}
@@ -197,7 +189,7 @@ export function MoveDialog({ drive, entry, onClose }: { drive: Drive; entry: Dri
           ))}
         </ul>
       )}
-      <ErrorLine error={error} />
+      <ErrorLine text={error} />
       <div class="dialog-buttons">
         <button type="button" class="link" onClick={onClose}>
           {t.cancel}
@@ -266,7 +258,7 @@ export function ShareDialog({ drive, entry, onClose }: { drive: Drive; entry: Dr
             {t.driveShareLimit}
             <input type="number" min={1} step={1} value={limit} onInput={(e) => setLimit(e.currentTarget.value)} />
           </label>
-          <ErrorLine error={error} />
+          <ErrorLine text={error} />
           <div class="dialog-buttons">
             <button type="button" class="link" onClick={onClose}>
               {t.cancel}
@@ -330,7 +322,7 @@ export function SaveLinkDialog({ drive, onClose }: { drive: Drive; onClose: () =
         {t.driveShareCodeLabel}
         <input autocomplete="off" maxLength={16} value={code} onInput={(e) => setCode(e.currentTarget.value)} />
       </label>
-      <ErrorLine error={error} />
+      <ErrorLine text={error} />
       <div class="dialog-buttons">
         <button type="button" class="link" onClick={onClose}>
           {t.cancel}
@@ -361,7 +353,7 @@ export function ConfirmDialog(props: {
       onSubmit={() => run(props.onConfirm, props.onClose)}
     >
       <p>{props.text}</p>
-      <ErrorLine error={error} />
+      <ErrorLine text={error} />
       <div class="dialog-buttons">
         <button type="button" class="link" onClick={props.onClose} autoFocus>
           {t.cancel}

@@ -11,6 +11,7 @@ import { fill } from "./events";
 import { formatSize } from "./FileMessage";
 import { errorText } from "./SignIn";
 import { AudioIcon, CloseIcon, FileIcon, FolderIcon, ImageIcon, VideoIcon } from "./icons";
+import { ErrorLine } from "../components/ErrorLine";
 
 /** The words for a refusal of a drive operation. */
 export function driveErrorText(t: Dictionary, code: string): string {
@@ -162,20 +163,7 @@ export function DriveBin({ drive, onEmpty }: { drive: Drive; onEmpty: () => void
         <p class="empty">{drive.loading.value ? t.loading : t.driveBinEmpty}</p>
       ) : (
         <table class="drive-table drive-bin">
-          <thead>
-            <tr>
-              <th scope="col">{t.driveName}</th>
-              <th scope="col" class="drive-size">
-                {t.driveSize}
-              </th>
-              <th scope="col" class="drive-time">
-                {t.driveDeletedAt}
-              </th>
-              <th scope="col">
-                <span class="visually-hidden">{t.driveActions}</span>
-              </th>
-            </tr>
-          </thead>
+          <DriveTableHead time={t.driveDeletedAt} />
           <tbody>
             {entries.map((entry) => (
               <tr key={entry.id} data-entry={entry.id} class="drive-row">
@@ -291,11 +279,29 @@ function ShareRow({ drive, share, lang }: { drive: Drive; share: ShareInfo; lang
         <CopyField id={`share-link-${share.id}`} label={t.driveShareLink} value={shareAddress(share)} />
         <CopyField id={`share-code-${share.id}`} label={t.driveShareCodeLabel} value={share.code} />
       </div>
-      {error !== undefined && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorLine text={error} />
     </li>
+  );
+}
+
+/** The columns of a list of entries: name, size, a time (modified, or
+ * deleted in the bin) and the actions. */
+export function DriveTableHead({ time }: { time: string }) {
+  const { t } = usePrefs();
+  return (
+    <thead>
+      <tr>
+        <th scope="col">{t.driveName}</th>
+        <th scope="col" class="drive-size">
+          {t.driveSize}
+        </th>
+        <th scope="col" class="drive-time">
+          {time}
+        </th>
+        <th scope="col">
+          <span class="visually-hidden">{t.driveActions}</span>
+        </th>
+      </tr>
+    </thead>
   );
 }

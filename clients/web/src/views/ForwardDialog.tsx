@@ -10,6 +10,7 @@ import { usePrefs } from "./context";
 import { fill } from "./events";
 import { errorText } from "./SignIn";
 import { Avatar } from "./text";
+import { ErrorLine } from "../components/ErrorLine";
 
 export function ForwardDialog({
   chats,
@@ -113,11 +114,7 @@ export function ForwardDialog({
             onInput={(e) => setComment(e.currentTarget.value)}
           />
         </label>
-        {error !== undefined && (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        )}
+        <ErrorLine text={error} />
         <div class="dialog-buttons">
           <button type="button" class="link" onClick={onClose}>
             {t.cancel}

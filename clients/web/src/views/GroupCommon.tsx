@@ -8,6 +8,7 @@ import type { Dictionary } from "../i18n";
 import type { Chats } from "../model/chats";
 import { usePrefs } from "./context";
 import { errorText } from "./SignIn";
+import { ErrorLine } from "../components/ErrorLine";
 
 /** A refusal of a group operation as a sentence. */
 export function groupErrorText(t: Dictionary, error: unknown, joining = false): string {
@@ -38,13 +39,9 @@ export function useGroupAction(chats: Chats, conv: number) {
   return { problem, act, fail };
 }
 
+/** A group action's refusal, kept in view at the top of the panel. */
 export function Problem({ text }: { text: string | undefined }) {
-  if (text === undefined) return null;
-  return (
-    <p class="error group-problem" role="alert">
-      {text}
-    </p>
-  );
+  return <ErrorLine text={text} className="group-problem" />;
 }
 
 /** A question with a confirm and a cancel button, in place of the button

@@ -11,6 +11,7 @@ import { displayName } from "../model/people";
 import { usePrefs } from "./context";
 import { groupErrorText } from "./GroupCommon";
 import { errorText } from "./SignIn";
+import { ErrorLine } from "../components/ErrorLine";
 
 export function GroupDialog({ chats, with: initial, onClose }: { chats: Chats; with: string[]; onClose: () => void }) {
   const { t } = usePrefs();
@@ -105,11 +106,7 @@ function CreateGroup({ chats, initial, onClose }: { chats: Chats; initial: strin
           ))}
         </fieldset>
       )}
-      {error !== undefined && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorLine text={error} />
       <div class="dialog-buttons">
         <button type="button" class="link" onClick={onClose}>
           {t.cancel}
@@ -242,11 +239,7 @@ function JoinGroup({ chats, onClose }: { chats: Chats; onClose: () => void }) {
           )}
         </div>
       )}
-      {error !== undefined && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorLine text={error} />
       <div class="dialog-buttons">
         <button type="button" class="link" onClick={onClose}>
           {t.close}

@@ -12,6 +12,7 @@ import { UserAvatar, useStatusLabel } from "./Avatar";
 import { usePrefs } from "./context";
 import { genderLabel, useEscape } from "./ProfileDialog";
 import { errorText } from "./SignIn";
+import { ErrorLine } from "../components/ErrorLine";
 
 /** Where the card was opened from knows some things the profile lacks. */
 export interface CardSubject {
@@ -105,11 +106,7 @@ export function ProfileCard({
         </dl>
         {friend !== undefined && <FriendSettings chats={chats} user={user} act={act} />}
         {friend === undefined && !blocked && <AskFriend chats={chats} user={user} act={act} />}
-        {error !== undefined && (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        )}
+        <ErrorLine text={error} />
         {notice !== undefined && (
           <p class="notice" role="status">
             {notice}

@@ -9,6 +9,7 @@ import type { Chats } from "../model/chats";
 import { UserAvatar, useStatusLabel } from "./Avatar";
 import { usePrefs } from "./context";
 import { errorText } from "./SignIn";
+import { ErrorLine } from "../components/ErrorLine";
 
 const GENDERS: readonly Gender[] = ["unspecified", "male", "female", "other"];
 const STATUSES: readonly PresenceSet["status"][] = ["online", "away", "busy", "invisible"];
@@ -179,11 +180,7 @@ export function ProfileDialog({ chats, onClose }: { chats: Chats; onClose: () =>
         </label>
         {field("phone", t.phone, "tel", 21)}
         {field("email", t.email, "email", 254)}
-        {error !== undefined && (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        )}
+        <ErrorLine text={error} />
         {notice !== undefined && (
           <p class="notice" role="status">
             {notice}

@@ -10,6 +10,7 @@ import { chatName } from "./ChatList";
 import { usePrefs } from "./context";
 import { errorText } from "./SignIn";
 import { shortTime } from "./text";
+import { ErrorLine } from "../components/ErrorLine";
 
 /** Wait this long after the last keystroke (the search rate is per user). */
 const DEBOUNCE_MS = 400;
@@ -71,11 +72,7 @@ export function SearchResults({ chats, query }: { chats: Chats; query: string })
   return (
     <section class="search-results" aria-label={t.messagesFound}>
       <h3 class="section-title">{t.messagesFound}</h3>
-      {error !== undefined && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorLine text={error} />
       {state === "done" && hits.length === 0 && next === undefined && error === undefined && (
         <p class="empty">{t.noMessagesFound}</p>
       )}

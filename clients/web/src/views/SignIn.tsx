@@ -10,6 +10,7 @@ import { CredentialsFields } from "../components/CredentialsFields";
 import { Logo } from "../components/Logo";
 import { PreferencesForm } from "../components/PreferencesForm";
 import { usePrefs } from "./context";
+import { ErrorLine } from "../components/ErrorLine";
 
 /** The last refusal of the form, until the next attempt. */
 const signInError = signal<string | undefined>(undefined);
@@ -69,11 +70,7 @@ export function SignIn() {
           onPassword={setPassword}
           newAccount={mode === "register"}
         />
-        {error !== undefined && (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        )}
+        <ErrorLine text={error} />
         <button type="submit" class="primary" disabled={busy}>
           {mode === "signIn" ? t.signIn : t.createAccount}
         </button>
