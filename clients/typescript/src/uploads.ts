@@ -12,10 +12,18 @@
  * when `media.kind` says so, `file` otherwise.
  */
 
-import * as tus from "tus-js-client";
+import type * as tus from "tus-js-client";
 import type { MagpieClient } from "./client.js";
 import { MagpieError } from "./errors.js";
 import type { FileInfo } from "./proto/files.js";
+
+/** tus-js-client, loaded on the first upload: a page that never uploads
+ * (the admin console, a chat only read) does not download it. */
+let tusLoaded: Promise<typeof tus> | undefined;
+function loadTus(): Promise<typeof tus> {
+  tusLoaded ??= import("tus-js-client");
+  return tusLoaded;
+}
 
 /** Where tus-js-client remembers unfinished uploads (its `UrlStorage`). */
 export type UploadUrlStorage = NonNullable<tus.UploadOptions["urlStorage"]>;
@@ -91,7 +99,8 @@ export class Upload {
   url: string | null = null;
   private currentStatus: UploadStatus = "paused";
   private sent = 0;
-  private readonly tusUpload: tus.Upload;
+  /** The tus upload, once tus-js-client is loaded. */
+  private readonly tusUpload: Promise<tus.Upload>;
   private readonly base: string;
   private readonly client: MagpieClient;
   private readonly options: UploadOptions;
@@ -126,7 +135,7 @@ export class Upload {
         if (token !== undefined) req.setHeader("Authorization", `Bearer ${token}`);
       },
       onUploadUrlAvailable: () => {
-        this.url = this.tusUpload.url;
+        void this.tusUpload.then((upload) => (this.url = upload.url));
       },
       onProgress: (sent) => this.progress(sent),
       onChunkComplete: (_chunk, accepted) => this.progress(accepted),
@@ -149,7 +158,9 @@ export class Upload {
       if (file instanceof Blob) tusOptions.fileReader = blobReader;
       else body = NodeBuffer?.from(file.buffer, file.byteOffset, file.byteLength) ?? file;
     }
-    this.tusUpload = new tus.Upload(body as Blob, tusOptions);
+    this.tusUpload = loadTus().then((module) => new module.Upload(body as Blob, tusOptions));
+    // A failure to load shows when the upload starts.
+    this.tusUpload.catch(() => undefined);
     if (options.start !== false) this.start();
   }
 
@@ -175,14 +186,14 @@ export class Upload {
   pause(): void {
     if (this.currentStatus !== "uploading") return;
     this.currentStatus = "paused";
-    void this.tusUpload.abort(false);
+    void this.tusUpload.then((upload) => upload.abort(false));
   }
 
   resume(): void {
     if (!this.started) return this.start();
     if (this.currentStatus !== "paused" && this.currentStatus !== "failed") return;
     this.currentStatus = "uploading";
-    this.tusUpload.start();
+    void this.tusUpload.then((upload) => upload.start());
   }
 
   /** Give up: the server forgets the upload (tus termination) and so
@@ -192,21 +203,30 @@ export class Upload {
     this.currentStatus = "aborted";
     this.reject(new MagpieError("aborted", "the upload was cancelled"));
     try {
-      await this.tusUpload.abort(this.tusUpload.url !== null);
+      const upload = await this.tusUpload;
+      await upload.abort(upload.url !== null);
     } catch {
       // already gone
     }
   }
 
   private async begin(): Promise<void> {
+    let upload: tus.Upload;
     try {
-      const previous = await this.tusUpload.findPreviousUploads();
+      upload = await this.tusUpload;
+    } catch (error) {
+      this.currentStatus = "failed";
+      this.reject(new MagpieError("unavailable", `the uploader did not load: ${String(error)}`));
+      return;
+    }
+    try {
+      const previous = await upload.findPreviousUploads();
       const last = previous[previous.length - 1];
-      if (last !== undefined) this.tusUpload.resumeFromPreviousUpload(last);
+      if (last !== undefined) upload.resumeFromPreviousUpload(last);
     } catch {
       // no storage: start afresh
     }
-    if (this.currentStatus === "uploading") this.tusUpload.start();
+    if (this.currentStatus === "uploading") upload.start();
   }
 
   private progress(sent: number): void {
@@ -216,7 +236,7 @@ export class Upload {
 
   private async finish(): Promise<void> {
     try {
-      const url = this.tusUpload.url;
+      const url = (await this.tusUpload).url;
       if (url === null) throw new MagpieError("unknown_file", "the upload has no URL");
       const response = await fetch(new URL(url, this.base), {
         headers: { Authorization: `Bearer ${this.client.session?.token ?? ""}` },
