@@ -21,7 +21,12 @@ import type { FileInfo } from "./proto/files.js";
  * (the admin console, a chat only read) does not download it. */
 let tusLoaded: Promise<typeof tus> | undefined;
 function loadTus(): Promise<typeof tus> {
-  tusLoaded ??= import("tus-js-client");
+  // A failed load (offline, a redeploy that renamed the chunk) is tried
+  // again by the next upload rather than remembered.
+  tusLoaded ??= import("tus-js-client").catch((error: unknown) => {
+    tusLoaded = undefined;
+    throw error;
+  });
   return tusLoaded;
 }
 
@@ -99,8 +104,13 @@ export class Upload {
   url: string | null = null;
   private currentStatus: UploadStatus = "paused";
   private sent = 0;
-  /** The tus upload, once tus-js-client is loaded. */
-  private readonly tusUpload: Promise<tus.Upload>;
+  /** The tus upload, made once tus-js-client is loaded. */
+  private loading: Promise<tus.Upload> | undefined;
+  private readonly body: unknown;
+  private readonly tusOptions: tus.UploadOptions;
+  /** {@link begin} is between loading tus and starting it: it starts the
+   * upload itself, so a resume meanwhile must not start it twice. */
+  private beginning = false;
   private readonly base: string;
   private readonly client: MagpieClient;
   private readonly options: UploadOptions;
@@ -135,7 +145,7 @@ export class Upload {
         if (token !== undefined) req.setHeader("Authorization", `Bearer ${token}`);
       },
       onUploadUrlAvailable: () => {
-        void this.tusUpload.then((upload) => (this.url = upload.url));
+        void this.tusUpload().then((upload) => (this.url = upload.url));
       },
       onProgress: (sent) => this.progress(sent),
       onChunkComplete: (_chunk, accepted) => this.progress(accepted),
@@ -158,9 +168,8 @@ export class Upload {
       if (file instanceof Blob) tusOptions.fileReader = blobReader;
       else body = NodeBuffer?.from(file.buffer, file.byteOffset, file.byteLength) ?? file;
     }
-    this.tusUpload = loadTus().then((module) => new module.Upload(body as Blob, tusOptions));
-    // A failure to load shows when the upload starts.
-    this.tusUpload.catch(() => undefined);
+    this.body = body;
+    this.tusOptions = tusOptions;
     if (options.start !== false) this.start();
   }
 
@@ -186,14 +195,21 @@ export class Upload {
   pause(): void {
     if (this.currentStatus !== "uploading") return;
     this.currentStatus = "paused";
-    void this.tusUpload.then((upload) => upload.abort(false));
+    void this.tusUpload().then(
+      (upload) => upload.abort(false),
+      () => undefined,
+    );
   }
 
   resume(): void {
     if (!this.started) return this.start();
     if (this.currentStatus !== "paused" && this.currentStatus !== "failed") return;
     this.currentStatus = "uploading";
-    void this.tusUpload.then((upload) => upload.start());
+    if (this.beginning) return;
+    void this.tusUpload().then(
+      (upload) => upload.start(),
+      (error: unknown) => this.loadFailed(error),
+    );
   }
 
   /** Give up: the server forgets the upload (tus termination) and so
@@ -203,30 +219,52 @@ export class Upload {
     this.currentStatus = "aborted";
     this.reject(new MagpieError("aborted", "the upload was cancelled"));
     try {
-      const upload = await this.tusUpload;
+      const upload = await this.tusUpload();
       await upload.abort(upload.url !== null);
     } catch {
       // already gone
     }
   }
 
+  /** The tus upload, made on first use; a failed load is tried again
+   * by the next call. */
+  private tusUpload(): Promise<tus.Upload> {
+    this.loading ??= loadTus().then(
+      (module) => new module.Upload(this.body as Blob, this.tusOptions),
+      (error: unknown) => {
+        this.loading = undefined;
+        throw error;
+      },
+    );
+    return this.loading;
+  }
+
   private async begin(): Promise<void> {
-    let upload: tus.Upload;
+    this.beginning = true;
     try {
-      upload = await this.tusUpload;
-    } catch (error) {
-      this.currentStatus = "failed";
-      this.reject(new MagpieError("unavailable", `the uploader did not load: ${String(error)}`));
-      return;
+      let upload: tus.Upload;
+      try {
+        upload = await this.tusUpload();
+      } catch (error) {
+        this.loadFailed(error);
+        return;
+      }
+      try {
+        const previous = await upload.findPreviousUploads();
+        const last = previous[previous.length - 1];
+        if (last !== undefined) upload.resumeFromPreviousUpload(last);
+      } catch {
+        // no storage: start afresh
+      }
+      if (this.currentStatus === "uploading") upload.start();
+    } finally {
+      this.beginning = false;
     }
-    try {
-      const previous = await upload.findPreviousUploads();
-      const last = previous[previous.length - 1];
-      if (last !== undefined) upload.resumeFromPreviousUpload(last);
-    } catch {
-      // no storage: start afresh
-    }
-    if (this.currentStatus === "uploading") upload.start();
+  }
+
+  private loadFailed(error: unknown): void {
+    this.currentStatus = "failed";
+    this.reject(new MagpieError("unavailable", `the uploader did not load: ${String(error)}`));
   }
 
   private progress(sent: number): void {
@@ -236,7 +274,7 @@ export class Upload {
 
   private async finish(): Promise<void> {
     try {
-      const url = (await this.tusUpload).url;
+      const url = (await this.tusUpload()).url;
       if (url === null) throw new MagpieError("unknown_file", "the upload has no URL");
       const response = await fetch(new URL(url, this.base), {
         headers: { Authorization: `Bearer ${this.client.session?.token ?? ""}` },

@@ -1064,3 +1064,12 @@ export function applyLanguage(lang: Language, save: boolean): void {
   document.documentElement.lang = languageTag(lang);
   if (save) writeStorage(STORAGE_KEY, lang);
 }
+
+/** Put values into a template's `{name}` places (a value is never read as
+ * a replacement pattern, so `$&` in a name stays `$&`). */
+export function fill(template: string, values: Record<string, string | number>): string {
+  return template.replace(/\{(\w+)\}/gu, (slot, key: string) => {
+    const value = values[key];
+    return value === undefined ? slot : String(value);
+  });
+}

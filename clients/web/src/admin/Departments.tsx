@@ -6,7 +6,8 @@ import { useState } from "preact/hooks";
 import type { Department, DirectoryOk } from "magpie-client";
 import type { Dictionary } from "../i18n";
 import { usePrefs } from "../views/context";
-import { DeptOptions, ErrorLine, adminError, client, fill, treeOrder, useDirectory } from "./util";
+import { DeptOptions, ErrorLine, adminError, client, treeOrder, useDirectory } from "./util";
+import { fill } from "../i18n";
 
 export function Departments() {
   const { t } = usePrefs();

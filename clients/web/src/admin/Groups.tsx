@@ -5,7 +5,8 @@ import { useEffect, useState } from "preact/hooks";
 import type { AdminGroup } from "magpie-client";
 import type { Dictionary } from "../i18n";
 import { usePrefs } from "../views/context";
-import { ErrorLine, adminError, client, fill, usePagedList, when } from "./util";
+import { ErrorLine, adminError, client, usePagedList, when } from "./util";
+import { fill } from "../i18n";
 
 const PAGE = 100;
 

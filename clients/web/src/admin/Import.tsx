@@ -16,7 +16,8 @@ import {
   utf8Length,
 } from "./csv";
 import { codeOf } from "./session";
-import { ErrorLine, adminError, client, fill } from "./util";
+import { ErrorLine, adminError, client } from "./util";
+import { fill } from "../i18n";
 
 interface RowResult {
   line: number;

@@ -5,7 +5,8 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { AdminStats } from "magpie-client";
 import { usePrefs } from "../views/context";
-import { ErrorLine, adminError, client, fill } from "./util";
+import { ErrorLine, adminError, client } from "./util";
+import { fill } from "../i18n";
 
 const REFRESH_MS = 2000;
 

@@ -13,12 +13,12 @@ import {
   ErrorLine,
   adminError,
   client,
-  fill,
   generatePassword,
   PasswordField,
   useDirectory,
   usePagedList,
 } from "./util";
+import { fill } from "../i18n";
 
 const PAGE = 50;
 

@@ -35,14 +35,6 @@ export function adminError(t: Dictionary, error: unknown): string {
   return errorText(t, code);
 }
 
-/** Put values into a template's `{name}` places. */
-export function fill(template: string, values: Record<string, string | number>): string {
-  return template.replace(/\{(\w+)\}/g, (whole, key: string) => {
-    const value = values[key];
-    return value === undefined ? whole : String(value);
-  });
-}
-
 /** A time (ms since the epoch) as a short date and time. */
 export function when(ms: number, lang: string): string {
   return new Date(ms).toLocaleString(lang === "zh" ? "zh-CN" : "en", {

@@ -170,12 +170,28 @@ export class Chats {
     // meanwhile are applied again, which is harmless.
     const { head } = await client.request("changes", { after: 0, limit: 1 });
     const fresh = client.sync.isEmpty;
-    const [rows] = await Promise.all([this.loadList(client, fresh ? FIRST_LIST_ROWS : 200), this.people.load()]);
+    const [rows] = await Promise.all([
+      this.loadList(client, fresh ? FIRST_LIST_ROWS : 200),
+      this.people.load(),
+      this.groups.reloadAll(),
+      ...[...this.snapshots].map((load) => load().catch(() => undefined)),
+    ]);
     if (head > client.changeCursor.position) client.changeCursor.position = head;
     if (fresh) {
       for (const row of rows) client.sync.seed(row.conv, row.max_seq);
       await this.cache.putMessages([], client.sync.cursors());
     }
+  }
+
+  /** Snapshot loaders of areas made on first use (the drive): run with
+   * the others at every sign-in and reconnect, since the change stream
+   * then continues from its head. */
+  private readonly snapshots = new Set<() => Promise<void>>();
+
+  /** Have `load` run at every sign-in and reconnect, before the change
+   * stream continues. */
+  onSnapshot(load: () => Promise<void>): void {
+    this.snapshots.add(load);
   }
 
   /** The thread of `conv`, created empty on first use. */

@@ -416,8 +416,10 @@ const all = new WeakMap<Chats, Drive>();
 export function driveOf(chats: Chats): Drive {
   let drive = all.get(chats);
   if (drive === undefined) {
-    drive = new Drive(chats.client, chats.me);
-    all.set(chats, drive);
+    const made = new Drive(chats.client, chats.me);
+    chats.onSnapshot(() => made.reload());
+    all.set(chats, made);
+    drive = made;
   }
   return drive;
 }

@@ -107,6 +107,13 @@ export class Groups {
     client.on("change", (change) => this.apply(change));
   }
 
+  /** Reload every group on show: after a reconnect, the change stream
+   * continues from its head, so what changed meanwhile (members, roles,
+   * join requests) comes from here. */
+  async reloadAll(): Promise<void> {
+    await Promise.all([...this.details.keys()].map((conv) => this.reload(conv)));
+  }
+
   /** The signed-in user. */
   get me(): string {
     return this.client.session?.user ?? "";

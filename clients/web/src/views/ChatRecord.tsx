@@ -9,9 +9,9 @@ import { useEffect, useRef } from "preact/hooks";
 import type { Message, RecordItem } from "magpie-client";
 import type { Dictionary } from "../i18n";
 import { usePrefs } from "./context";
-import { fill } from "./events";
 import { FileIcon, RecordIcon } from "./icons";
 import { Avatar, RichText } from "./text";
+import { fill } from "../i18n";
 
 /** Lines shown on the card. */
 const CARD_LINES = 4;

@@ -9,7 +9,7 @@ import type { Message, OutboxEntry } from "magpie-client";
 import { isForwardable, outgoingFor, type Chats } from "../model/chats";
 import { chatName } from "./ChatList";
 import { usePrefs } from "./context";
-import { describeEvent, fill } from "./events";
+import { describeEvent } from "./events";
 import { GroupPanel } from "./GroupPanel";
 import { errorText } from "./SignIn";
 import { GroupSendNotice } from "./GroupSendNotice";
@@ -20,6 +20,7 @@ import { FILE_KINDS, FileMessage } from "./FileMessage";
 import { ChatRecordDialog, RecordCard } from "./ChatRecord";
 import { ForwardDialog } from "./ForwardDialog";
 import { BackIcon, CloseIcon, ForwardIcon, MoreIcon } from "./icons";
+import { fill } from "../i18n";
 
 export function ChatView({ chats, onNewGroup }: { chats: Chats; onNewGroup: (with_: string[]) => void }) {
   const { t } = usePrefs();

@@ -13,6 +13,7 @@ import { usePrefs } from "./context";
 import { ProfileCard, type CardSubject } from "./ProfileCard";
 import { errorText } from "./SignIn";
 import { ErrorLine } from "../components/ErrorLine";
+import { fill } from "../i18n";
 
 export function Contacts({ chats, onOpenChat }: { chats: Chats; onOpenChat: () => void }) {
   const { t } = usePrefs();
@@ -355,7 +356,7 @@ function Group({
       )}
       {mode === "delete" && category !== undefined && (
         <div class="confirm" role="group" aria-label={t.deleteCategory}>
-          <p dir="auto">{t.confirmDeleteCategory.replace("{name}", category.name)}</p>
+          <p dir="auto">{fill(t.confirmDeleteCategory, { name: category.name })}</p>
           <div class="dialog-buttons">
             <button type="button" class="link" onClick={() => setMode(undefined)}>
               {t.cancel}

@@ -11,9 +11,9 @@ import { signedUrl } from "../model/uploads";
 import { usePrefs } from "./context";
 import { ConfirmDialog, MoveDialog, NameDialog, SaveLinkDialog, ShareDialog } from "./DriveDialogs";
 import { dateTime, DriveBin, driveErrorText, DriveShares, DriveTableHead, DriveUploads, KindIcon } from "./DriveParts";
-import { fill } from "./events";
 import { formatSize } from "./FileMessage";
 import { MoreIcon } from "./icons";
+import { fill } from "../i18n";
 
 /** The sidebar while the Drive tab is chosen: its sections and the quota. */
 export function DriveNav({ chats }: { chats: Chats }) {

@@ -9,8 +9,8 @@ import { MagpieError, type Crumb, type DriveEntry, type ShareInfo } from "magpie
 import { parseShareLink, shareAddress, type Drive } from "../model/drive";
 import { usePrefs } from "./context";
 import { CopyField, driveErrorText, KindIcon } from "./DriveParts";
-import { fill } from "./events";
 import { ErrorLine } from "../components/ErrorLine";
+import { fill } from "../i18n";
 
 function Dialog({
   id,

@@ -7,11 +7,11 @@ import { MagpieError, type DriveEntry, type ShareInfo } from "magpie-client";
 import type { Dictionary } from "../i18n";
 import { shareAddress, sortEntries, type Drive } from "../model/drive";
 import { usePrefs } from "./context";
-import { fill } from "./events";
 import { formatSize } from "./FileMessage";
 import { errorText } from "./SignIn";
 import { AudioIcon, CloseIcon, FileIcon, FolderIcon, ImageIcon, VideoIcon } from "./icons";
 import { ErrorLine } from "../components/ErrorLine";
+import { fill } from "../i18n";
 
 /** The words for a refusal of a drive operation. */
 export function driveErrorText(t: Dictionary, code: string): string {

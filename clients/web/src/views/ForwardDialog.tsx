@@ -7,10 +7,10 @@ import { MagpieError } from "magpie-client";
 import { FORWARD_MAX_DESTINATIONS, type Chats, type ForwardRequest } from "../model/chats";
 import { chatName } from "./ChatList";
 import { usePrefs } from "./context";
-import { fill } from "./events";
 import { errorText } from "./SignIn";
 import { Avatar } from "./text";
 import { ErrorLine } from "../components/ErrorLine";
+import { fill } from "../i18n";
 
 export function ForwardDialog({
   chats,

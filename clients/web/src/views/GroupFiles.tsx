@@ -8,11 +8,11 @@ import type { FileInfo, MagpieClient } from "magpie-client";
 import type { Chats } from "../model/chats";
 import { signedUrl } from "../model/uploads";
 import { usePrefs } from "./context";
-import { fill } from "./events";
 import { FILE_KINDS, formatSize } from "./FileMessage";
 import { ConfirmStep } from "./GroupCommon";
 import { shortTime } from "./text";
 import { FileIcon } from "./icons";
+import { fill } from "../i18n";
 
 export function GroupFiles({
   chats,

@@ -10,9 +10,9 @@ import type { GroupMember, GroupRole } from "magpie-client";
 import type { Chats } from "../model/chats";
 import type { Dictionary } from "../i18n";
 import { usePrefs } from "./context";
-import { fill } from "./events";
 import { ConfirmStep, untilText } from "./GroupCommon";
 import { Avatar } from "./text";
+import { fill } from "../i18n";
 
 const RANK: Record<GroupRole, number> = { member: 0, admin: 1, owner: 2 };
 

@@ -4,8 +4,8 @@
 
 import type { Chats } from "../model/chats";
 import { usePrefs } from "./context";
-import { fill } from "./events";
 import { untilText } from "./GroupCommon";
+import { fill } from "../i18n";
 
 export function GroupSendNotice({ chats, conv }: { chats: Chats; conv: number }) {
   const { t, lang } = usePrefs();

@@ -13,6 +13,7 @@ import { usePrefs } from "./context";
 import { genderLabel, useEscape } from "./ProfileDialog";
 import { errorText } from "./SignIn";
 import { ErrorLine } from "../components/ErrorLine";
+import { fill } from "../i18n";
 
 /** Where the card was opened from knows some things the profile lacks. */
 export interface CardSubject {
@@ -114,9 +115,7 @@ export function ProfileCard({
         )}
         {confirming !== undefined ? (
           <div class="confirm" role="group" aria-label={confirming === "remove" ? t.removeFriend : t.block}>
-            <p dir="auto">
-              {(confirming === "remove" ? t.confirmRemoveFriend : t.confirmBlock).replace("{name}", name)}
-            </p>
+            <p dir="auto">{fill(confirming === "remove" ? t.confirmRemoveFriend : t.confirmBlock, { name })}</p>
             <div class="dialog-buttons">
               <button type="button" class="link" onClick={() => setConfirming(undefined)}>
                 {t.cancel}

@@ -2,7 +2,7 @@
 // Names stay text; the templates only place them.
 
 import { isKnownGroupEvent, type GroupEvent } from "magpie-client";
-import type { Dictionary } from "../i18n";
+import { fill, type Dictionary } from "../i18n";
 
 export function describeEvent(event: GroupEvent | undefined, t: Dictionary): string {
   if (event === undefined || !isKnownGroupEvent(event)) return t.kindEvent;
@@ -34,9 +34,4 @@ export function describeEvent(event: GroupEvent | undefined, t: Dictionary): str
     default:
       return t.kindEvent;
   }
-}
-
-/** Put values into `{name}` slots. */
-export function fill(template: string, values: Record<string, string>): string {
-  return template.replace(/\{(\w+)\}/gu, (slot, key: string) => values[key] ?? slot);
 }
