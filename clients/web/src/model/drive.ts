@@ -133,7 +133,12 @@ export class Drive {
   private async loadView(generation: number, offset: number): Promise<void> {
     const view = this.view.value;
     const current = () => generation === this.generation;
-    const append = <T>(old: readonly T[], page: readonly T[]) => (offset === 0 ? page : [...old, ...page]);
+    // A later page may hold an entry a live change already added: once.
+    const append = <T extends { id: string }>(old: readonly T[], page: readonly T[]) => {
+      if (offset === 0) return page;
+      const listed = new Set(old.map((item) => item.id));
+      return [...old, ...page.filter((item) => !listed.has(item.id))];
+    };
     switch (view.kind) {
       case "folder": {
         const folder = this.folder.value;

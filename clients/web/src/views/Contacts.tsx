@@ -4,7 +4,7 @@
 // and the blocklist. A friend's row opens the chat with them; its (i) button, a
 // search result or a blocked user opens their profile card.
 
-import { useState } from "preact/hooks";
+import { useId, useState } from "preact/hooks";
 import { MagpieError, type PendingRequest, type UserCard } from "magpie-client";
 import type { Chats } from "../model/chats";
 import { displayName, type FriendGroup } from "../model/people";
@@ -442,6 +442,8 @@ function NameForm({
 }) {
   const { t } = usePrefs();
   const [name, setName] = useState(initial);
+  // The new-category and rename forms can be open at once: ids of their own.
+  const id = useId();
   return (
     <form
       class="inline-form"
@@ -451,11 +453,11 @@ function NameForm({
       }}
       onKeyDown={(e) => e.key === "Escape" && onCancel()}
     >
-      <label class="visually-hidden" for="category-name">
+      <label class="visually-hidden" for={id}>
         {label}
       </label>
       <input
-        id="category-name"
+        id={id}
         maxLength={32}
         dir="auto"
         placeholder={label}

@@ -39,7 +39,11 @@ export function ProfileDialog({ chats, onClose }: { chats: Chats; onClose: () =>
   const { t } = usePrefs();
   const people = chats.people;
   const mine = people.mine.value;
-  const [fields, setFields] = useState<Fields>(() => fieldsOf(mine));
+  // What the form started from: a save sends only what the reader changed
+  // from it, never a field that moved on meanwhile (another device) or had
+  // not loaded yet when the dialog opened.
+  const [start, setStart] = useState<Fields>(() => fieldsOf(mine));
+  const [fields, setFields] = useState<Fields>(start);
   const [statusText, setStatusText] = useState(people.myStatus.value?.text ?? "");
   const [error, setError] = useState<string | undefined>(undefined);
   const [notice, setNotice] = useState<string | undefined>(undefined);
@@ -66,10 +70,14 @@ export function ProfileDialog({ chats, onClose }: { chats: Chats; onClose: () =>
 
   const save = (event: Event) => {
     event.preventDefault();
-    const change = changedFields(fieldsOf(mine), fields);
+    const change = changedFields(start, fields);
     const statusNow = people.myStatus.value;
     void run(async () => {
-      if (Object.keys(change).length > 0) setFields(fieldsOf(await people.saveProfile(change)));
+      if (Object.keys(change).length > 0) {
+        const saved = fieldsOf(await people.saveProfile(change));
+        setStart(saved);
+        setFields(saved);
+      }
       if (statusText !== (statusNow?.text ?? ""))
         await people.setStatus({ status: chosenStatus(statusNow?.status), text: statusText.trim() });
     }, t.profileSaved);
