@@ -160,7 +160,7 @@ pub enum MessageKind {
     /// An image (JPEG, PNG, GIF or WebP that the server decoded), in
     /// `file`, with its dimensions and a thumbnail.
     Image,
-    /// A voice message: Opus in Ogg, with its duration, in `file`.
+    /// A voice message: Opus in Ogg or WebM, with its duration, in `file`.
     Voice,
     /// A video, in `file`, with its dimensions and duration where the
     /// server could read them.

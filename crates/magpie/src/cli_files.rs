@@ -222,7 +222,7 @@ pub enum SendFileCommand {
         magpie client send-image [OPTIONS] --conv ID --file ID"
     )]
     Image(SendFileArgs),
-    /// Send a voice recording (Opus in Ogg) as a message, like `send-file`; the
+    /// Send a voice recording (Opus in Ogg or WebM) as a message, like `send-file`; the
     /// server refuses content that is not one.
     #[command(
         name = "send-voice",
@@ -402,7 +402,7 @@ fn send_failure(e: ClientError, kind: MessageKind) -> Failure {
     }
     let lead = match kind {
         MessageKind::Image => "the file is not an image",
-        MessageKind::Voice => "the file is not a voice recording (Opus in Ogg)",
+        MessageKind::Voice => "the file is not a voice recording (Opus in Ogg or WebM)",
         MessageKind::Video => "the file is not a video",
         _ => "the file is not what the kind says",
     };

@@ -494,7 +494,11 @@ fn content_that_is_not_the_kind_is_refused_naming_the_kind() {
 
     for (command, path, kind) in [
         ("send-image", notes, "not an image"),
-        ("send-voice", png, "not a voice recording (Opus in Ogg)"),
+        (
+            "send-voice",
+            png,
+            "not a voice recording (Opus in Ogg or WebM)",
+        ),
         ("send-video", notes, "not a video"),
     ] {
         let out = place.run(&alice, &[command, "bob", path]);
